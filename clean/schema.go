@@ -14,6 +14,8 @@ type Row struct {
 	PosterSHA256 string   `parquet:"poster_sha256"`
 	PosterWidth  int32    `parquet:"poster_width"`
 	PosterHeight int32    `parquet:"poster_height"`
+	PosterBytes  int64    `parquet:"poster_bytes"`  // file size
+	PosterFormat string   `parquet:"poster_format"` // as decoded: jpeg, png, gif (whatever the file name says)
 }
 
 // Reject is one dropped row (rejects.parquet), with the reason it was dropped.

@@ -11,8 +11,8 @@ type Config struct {
 	// first listed genre among Genres, as the 3-genre blog post).
 	LabelMode string `yaml:"label_mode"`
 	// YearMin/YearMax restrict rows to a year range; 0 = unbounded.
-	YearMin int `yaml:"year_min"`
-	YearMax int `yaml:"year_max"`
+	YearMin int   `yaml:"year_min"`
+	YearMax int   `yaml:"year_max"`
 	Split   Split `yaml:"split"`
 	Image   Image `yaml:"image"`
 	// ShardRows rows per Parquet file; RowGroupRows rows per row group.

@@ -34,6 +34,12 @@ type Manifest struct {
 	Splits      map[string]int            `json:"splits"`       // rows per split
 	GenreCounts map[string]map[string]int `json:"genre_counts"` // split -> genre -> rows
 	Shards      []ShardInfo               `json:"shards"`
+	// SplitMethod, Fit and Filter repeat the config so a reader (predict)
+	// prepares an image exactly as the shards were.
+	SplitMethod string `json:"split_method"`
+	Fit         string `json:"fit"`
+	Filter      string `json:"filter"`
+	Rejected    int    `json:"rejected"` // rows of the clean output not written (rejects.parquet)
 }
 
 // ShardInfo names one shard file and its checksum.

@@ -16,6 +16,10 @@ type Meta struct {
 	// Preprocessing: x/255, then (x-Mean)/Std per channel when Standardize.
 	Standardize bool       `json:"standardize"`
 	Mean        [3]float32 `json:"mean"`
+	// ImageFit and ImageFilter repeat how encode resized posters (from its
+	// manifest), so prediction prepares an image exactly as training saw it.
+	ImageFit    string     `json:"image_fit"`
+	ImageFilter string     `json:"image_filter"`
 	Std         [3]float32 `json:"std"`
 	// Threshold tuned on validation (maximises micro-F1) for multi-label decisions.
 	Threshold float64 `json:"threshold"`

@@ -1,0 +1,457 @@
+// Command scrape benchmarks the scrape stage against a local mirror of the
+// real posters, and runs the full real CSV through it with injected faults.
+//
+//	go run ./bench/scrape -shared ../shared -work work/bench-scrape                  # -mode bench
+//	go run ./bench/scrape -shared ../shared -work work/scrape-real -mode real
+//
+// Bench mode: for each parallelism, a fresh poster store is filled by the
+// real scrape stage from a CSV of the first N posters, with the mirror
+// adding -latency to every answer; then the same posters are downloaded one
+// by one with net/http, the way the older projects did. The table gives the
+// rates, the ratio to the sequential one and to the bound parallelism/latency.
+//
+// Real mode: all 40,108 rows of MovieGenre.csv through the mirror with 10%
+// transient 503s and 2% stalls, then checks that every poster of posters.csv
+// was downloaded with the right bytes and that every row has one outcome;
+// then reruns on the same store (incremental: nothing to fetch).
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/postergenre/postergenre/scrape"
+	"github.com/postergenre/postergenre/scrape/mirror"
+	"github.com/postergenre/postergenre/stages"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+type flags struct {
+	shared, work, mode string
+	parallelism        []int
+	latency            time.Duration
+	n, nSlow           int
+	realLatency        time.Duration
+	timeout            time.Duration
+}
+
+func run() int {
+	var fl flags
+	var par string
+	flag.StringVar(&fl.shared, "shared", "../shared", "folder with data/MovieGenre.csv, data/posters/ and data/posters.csv")
+	flag.StringVar(&fl.work, "work", "work/bench-scrape", "scratch folder (poster stores, outputs); emptied first")
+	flag.StringVar(&fl.mode, "mode", "bench", "bench: throughput table; real: the full CSV with faults")
+	flag.StringVar(&par, "parallelism", "1,8,32", "bench: comma-separated parallelisms")
+	flag.DurationVar(&fl.latency, "latency", 50*time.Millisecond, "bench: latency the mirror adds to each answer")
+	flag.IntVar(&fl.n, "n", 2000, "bench: posters per run at parallelism >= 8")
+	flag.IntVar(&fl.nSlow, "n-slow", 200, "bench: posters per run at parallelism < 8 and for the sequential download")
+	flag.DurationVar(&fl.realLatency, "real-latency", 0, "real: latency the mirror adds to each answer")
+	flag.DurationVar(&fl.timeout, "timeout", 2*time.Second, "real: request timeout (stalls cost this much)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	for _, s := range strings.Split(par, ",") {
+		p, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || p < 1 {
+			fmt.Fprintf(os.Stderr, "bad -parallelism %q\n", par)
+			return 2
+		}
+		fl.parallelism = append(fl.parallelism, p)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch fl.mode {
+	case "bench":
+		err = bench(ctx, fl)
+	case "real":
+		err = real(ctx, fl)
+	default:
+		err = fmt.Errorf("unknown -mode %q", fl.mode)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/scrape:", err)
+		return 1
+	}
+	return 0
+}
+
+type data struct {
+	csvPath, postersDir string
+	csv                 []byte
+	posters             map[int64]string // id → sha256 from posters.csv
+}
+
+func loadData(shared string) (*data, error) {
+	d := &data{
+		csvPath:    filepath.Join(shared, "data", "MovieGenre.csv"),
+		postersDir: filepath.Join(shared, "data", "posters"),
+		posters:    map[int64]string{},
+	}
+	var err error
+	if d.csv, err = os.ReadFile(d.csvPath); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(shared, "data", "posters.csv"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("posters.csv: %w", err)
+	}
+	for _, r := range recs[1:] {
+		id, err := strconv.ParseInt(r[0], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("posters.csv: id %q", r[0])
+		}
+		d.posters[id] = r[len(r)-1]
+	}
+	return d, nil
+}
+
+// startMirror serves m on a free loopback port until ctx ends.
+func startMirror(ctx context.Context, m *mirror.Mirror) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); mirror.Serve(ctx, ln, m) }()
+	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// runStage runs the scrape stage once into work/<name>/{store,out}.
+func runStage(ctx context.Context, cfg scrape.Config, store, out string) (stages.Result, time.Duration, error) {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return stages.Result{}, 0, err
+	}
+	env := stages.Env{OutDir: out, PosterStore: store, Logger: slog.New(slog.DiscardHandler)}
+	start := time.Now()
+	res, err := (&scrape.Stage{Cfg: cfg}).Run(ctx, env)
+	return res, time.Since(start), err
+}
+
+// peakRSS reads the process's high-water mark and resets it (Linux).
+func peakRSS(reset bool) string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	v := "?"
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			v = fmt.Sprintf("%d MiB", kb/1024)
+		}
+	}
+	if reset {
+		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	}
+	return v
+}
+
+func bench(ctx context.Context, fl flags) error {
+	d, err := loadData(fl.shared)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(fl.work); err != nil {
+		return err
+	}
+	m, err := mirror.New(mirror.Options{CSV: d.csvPath, PostersDir: d.postersDir, Latency: fl.latency})
+	if err != nil {
+		return err
+	}
+	base, stop, err := startMirror(ctx, m)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	// The first rows (in CSV order, first occurrence) whose poster the mirror has.
+	lines := bytes.Split(d.csv, []byte("\r\n"))
+	header := lines[0]
+	var picked [][]byte
+	var links []string
+	seen := map[int64]bool{}
+	for _, l := range lines[1:] {
+		rec, err := csv.NewReader(bytes.NewReader(l)).Read()
+		if err != nil || len(rec) != 6 || rec[5] == "" {
+			continue
+		}
+		id, _ := strconv.ParseInt(rec[0], 10, 64)
+		if _, ok := d.posters[id]; !ok || seen[id] {
+			continue
+		}
+		seen[id] = true
+		picked = append(picked, l)
+		links = append(links, rec[5])
+	}
+	nMax := max(fl.n, fl.nSlow)
+	if len(picked) < nMax {
+		return fmt.Errorf("only %d posters available, want %d", len(picked), nMax)
+	}
+	writeSubset := func(n int) (string, error) {
+		p := filepath.Join(fl.work, fmt.Sprintf("subset-%d.csv", n))
+		body := slices.Concat([][]byte{header}, picked[:n])
+		return p, os.WriteFile(p, append(bytes.Join(body, []byte("\r\n")), '\r', '\n'), 0o644)
+	}
+	if err := os.MkdirAll(fl.work, 0o755); err != nil {
+		return err
+	}
+	rewrites := mirror.Rewrites(base)
+
+	type row struct {
+		label           string
+		p, n            int
+		secs, rate      float64
+		bound, rss      string
+		pctBound, ratio float64
+	}
+	var rows []row
+	peakRSS(true)
+
+	// Sequential baseline: net/http, one poster after the other, plain writes.
+	seqDir := filepath.Join(fl.work, "sequential")
+	if err := os.MkdirAll(seqDir, 0o755); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	start := time.Now()
+	for i, link := range links[:fl.nSlow] {
+		u := link
+		for _, rw := range rewrites {
+			u = regexp.MustCompile(rw.Pattern).ReplaceAllString(u, rw.Replace)
+		}
+		if err := download(ctx, client, u, filepath.Join(seqDir, fmt.Sprintf("%d.jpg", i))); err != nil {
+			return fmt.Errorf("sequential: %w", err)
+		}
+	}
+	seqSecs := time.Since(start).Seconds()
+	seqRate := float64(fl.nSlow) / seqSecs
+	rows = append(rows, row{label: "sequential net/http", p: 1, n: fl.nSlow, secs: seqSecs, rate: seqRate,
+		ratio: 1, bound: fmt.Sprintf("%.0f", 1/fl.latency.Seconds()), pctBound: 100 * seqRate * fl.latency.Seconds(), rss: peakRSS(true)})
+
+	for _, p := range fl.parallelism {
+		n := fl.n
+		if p < 8 {
+			n = fl.nSlow
+		}
+		csvPath, err := writeSubset(n)
+		if err != nil {
+			return err
+		}
+		cfg := scrape.DefaultConfig()
+		cfg.CSV, cfg.Parallelism, cfg.URLRewrite = csvPath, p, rewrites
+		dir := filepath.Join(fl.work, fmt.Sprintf("p%d", p))
+		res, took, err := runStage(ctx, cfg, filepath.Join(dir, "store"), filepath.Join(dir, "out"))
+		if err != nil {
+			return fmt.Errorf("parallelism %d: %w", p, err)
+		}
+		got := res.Summary["outcomes"].(map[string]int)[scrape.OutcomeDownloaded]
+		if got != n {
+			return fmt.Errorf("parallelism %d: %d of %d downloaded: %v", p, got, n, res.Summary["reasons"])
+		}
+		rate := float64(n) / took.Seconds()
+		bound := float64(p) / fl.latency.Seconds()
+		rows = append(rows, row{label: "scrape stage (colly)", p: p, n: n, secs: took.Seconds(), rate: rate,
+			ratio: rate / seqRate, bound: fmt.Sprintf("%.0f", bound), pctBound: 100 * rate / bound, rss: peakRSS(true)})
+	}
+
+	fmt.Printf("Mirror latency %s on loopback; delay 0; fresh poster store per run. Peak RSS is this process's\n", fl.latency)
+	fmt.Printf("high-water mark during the row (reset before each row; mirror and scraper share the process).\n\n")
+	fmt.Println("| method | parallelism | posters | seconds | posters/s | × sequential | bound (p/latency) /s | % of bound | peak RSS |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %d | %d | %.2f | %.1f | %.1f | %s | %.0f%% | %s |\n",
+			r.label, r.p, r.n, r.secs, r.rate, r.ratio, r.bound, r.pctBound, r.rss)
+	}
+	return nil
+}
+
+func download(ctx context.Context, c *http.Client, u, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func real(ctx context.Context, fl flags) error {
+	d, err := loadData(fl.shared)
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(fl.work); err != nil {
+		return err
+	}
+	opts := mirror.Options{CSV: d.csvPath, PostersDir: d.postersDir, Latency: fl.realLatency,
+		FailRate: 0.10, StallRate: 0.02, StallFor: time.Minute, Seed: 1}
+	m, err := mirror.New(opts)
+	if err != nil {
+		return err
+	}
+	base, stop, err := startMirror(ctx, m)
+	if err != nil {
+		return err
+	}
+	defer stop()
+
+	cfg := scrape.DefaultConfig()
+	cfg.CSV = d.csvPath
+	cfg.CSVSHA256 = "3575ae90b86bbd52213afecefb257157b5d9e1e0f677de01e8adf602547e6b37"
+	cfg.Parallelism = 32
+	cfg.Timeout = fl.timeout
+	cfg.BackoffBase, cfg.BackoffMax = 50*time.Millisecond, 2*time.Second
+	cfg.URLRewrite = mirror.Rewrites(base)
+	store := filepath.Join(fl.work, "posters")
+
+	fmt.Printf("mirror: %d poster files, faults: %.0f%% transient 503, %.0f%% stalls (timeout %s), latency %s, seed %d\n",
+		m.Posters(), 100*opts.FailRate, 100*opts.StallRate, cfg.Timeout, opts.Latency, opts.Seed)
+	peakRSS(true)
+	res, took, err := runStage(ctx, cfg, store, filepath.Join(fl.work, "run1"))
+	if err != nil {
+		return fmt.Errorf("run 1: %w", err)
+	}
+	st := m.Stats()
+	fmt.Printf("\nrun 1 (fresh store, parallelism %d): %.1f s, peak RSS %s\n", cfg.Parallelism, took.Seconds(), peakRSS(true))
+	printSummary(res)
+	fmt.Printf("  mirror: %d requests, %d posters, %d pages, %d not found, %d injected 503s, %d stalls\n",
+		st.Requests, st.Posters, st.Pages, st.NotFound, st.Faults, st.Stalls)
+	if err := check(filepath.Join(fl.work, "run1", scrape.LedgerFile), store, d); err != nil {
+		return err
+	}
+
+	before := m.Stats().Requests
+	res, took, err = runStage(ctx, cfg, store, filepath.Join(fl.work, "run2"))
+	if err != nil {
+		return fmt.Errorf("run 2: %w", err)
+	}
+	fmt.Printf("\nrun 2 (same store, incremental): %.1f s, %d requests to the mirror\n", took.Seconds(), m.Stats().Requests-before)
+	printSummary(res)
+	return nil
+}
+
+func printSummary(res stages.Result) {
+	s := res.Summary
+	fmt.Printf("  rows %v; outcomes %s; requests %v; next_retry_at %v\n", s["rows"], sorted(s["outcomes"].(map[string]int)), s["requests"], s["next_retry_at"])
+	fmt.Printf("  reasons %s; sources %s\n", sorted(s["reasons"].(map[string]int)), sorted(s["sources"].(map[string]int)))
+}
+
+func sorted(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// check reads the ledger back and verifies the real-data claims.
+func check(ledgerPath, store string, d *data) error {
+	f, err := os.Open(ledgerPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := parquet.NewGenericReader[scrape.LedgerRow](f)
+	defer r.Close()
+	var rows []scrape.LedgerRow
+	buf := make([]scrape.LedgerRow, 1024)
+	for {
+		n, err := r.Read(buf)
+		rows = append(rows, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	lines := map[int64]bool{}
+	outcomes := map[string]int{}
+	byID := map[int64]scrape.LedgerRow{}
+	for _, row := range rows {
+		if lines[row.Line] {
+			return fmt.Errorf("line %d twice in the ledger", row.Line)
+		}
+		lines[row.Line] = true
+		outcomes[row.Outcome]++
+		if _, ok := byID[row.ImdbID]; !ok && row.Outcome != scrape.OutcomeSkipped {
+			byID[row.ImdbID] = row
+		}
+	}
+	missing, wrongBytes := 0, 0
+	for id, sha := range d.posters {
+		row, ok := byID[id]
+		if !ok || row.Outcome != scrape.OutcomeDownloaded {
+			missing++
+			if missing <= 5 {
+				fmt.Printf("  not downloaded: %d %+v\n", id, row)
+			}
+			continue
+		}
+		if row.SHA256 != sha {
+			wrongBytes++
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(store, "*.jpg"))
+	fmt.Printf("  check: ledger rows %d (distinct lines %d, outcomes %s); posters.csv ids %d: downloaded %d, not downloaded %d, bytes differing from posters.csv %d; store files %d\n",
+		len(rows), len(lines), sorted(outcomes), len(d.posters), len(d.posters)-missing, missing, wrongBytes, len(files))
+	if len(rows) != 40108 || len(lines) != 40108 || missing != 0 {
+		return fmt.Errorf("real run check failed")
+	}
+	return nil
+}

@@ -1,0 +1,423 @@
+// Package clean is the second stage: it turns the scraped CSV and poster
+// store into a list of usable rows (rows.parquet), with every dropped row and
+// its reason in rejects.parquet.
+package clean
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // posters are decoded whatever their real format
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/scrape"
+	"github.com/postergenre/postergenre/stages"
+)
+
+// Reasons a row is dropped (Reject.Reason). Empty fields are "empty_<column>".
+const (
+	ReasonMalformedRow        = "malformed_row"
+	ReasonBadID               = "bad_id"
+	ReasonBadScore            = "bad_score"
+	ReasonNoYear              = "no_year"
+	ReasonYearOutOfRange      = "year_out_of_range"
+	ReasonNoGenre             = "no_genre"
+	ReasonPaperNotHTTPS       = "paper_filter_not_https"
+	ReasonPaperYear           = "paper_filter_year"
+	ReasonPaperTitle          = "paper_filter_title"
+	ReasonPaperSingleGenre    = "paper_filter_single_genre"
+	ReasonDuplicateID         = "duplicate_id"
+	ReasonDuplicateIDConflict = "duplicate_id_conflict"
+	ReasonNoPoster            = "no_poster"
+	ReasonTooManyPixels       = "too_many_pixels"
+	ReasonCorruptImage        = "corrupt_image"
+)
+
+// MaxPixels bounds a poster's declared size (width×height, read from its
+// header before any pixel is allocated).
+const MaxPixels = 40_000_000
+
+// Version of the stage's output; bump when the output changes for the same inputs.
+const Version = "1"
+
+// Stage is the clean stage.
+type Stage struct{ Cfg Config }
+
+var _ stages.Stage = (*Stage)(nil)
+
+// Name implements stages.Stage.
+func (*Stage) Name() string { return stages.Clean }
+
+// Version implements stages.Stage.
+func (*Stage) Version() string { return Version }
+
+// SharedPoster is one entry of shared_posters.json: poster bytes that serve
+// several ids (kept, only reported).
+type SharedPoster struct {
+	SHA256 string  `json:"sha256"`
+	IDs    []int64 `json:"imdb_ids"`
+}
+
+// candidate is a row that passed the field checks, before its poster is checked.
+type candidate struct {
+	row    Row
+	reject *Reject // set by the poster check
+}
+
+// Run implements stages.Stage.
+func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
+	cfg := s.Cfg
+	in := env.Inputs[stages.Scrape]
+	if in == "" {
+		return stages.Result{}, errors.New("clean: no scrape input")
+	}
+	raw, err := os.ReadFile(filepath.Join(in, scrape.CSVFile))
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("clean: %w", err)
+	}
+	ledger, err := parquet.ReadFile[scrape.LedgerRow](filepath.Join(in, scrape.LedgerFile))
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("clean: reading ledger: %w", err)
+	}
+	byLine := make(map[int64]scrape.LedgerRow, len(ledger))
+	for _, l := range ledger {
+		byLine[l.Line] = l
+	}
+
+	recs, err := ReadCSV(raw)
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("clean: %w", err)
+	}
+	if len(recs) != len(ledger) && env.Logger != nil {
+		env.Logger.Warn("ledger and CSV disagree on the number of rows", "csv_rows", len(recs), "ledger_rows", len(ledger))
+	}
+
+	var rejects []Reject
+	var cands []*candidate
+	type seenRow struct{ fields []string }
+	seen := map[int64]seenRow{}
+	for _, rec := range recs {
+		row, rej := s.checkFields(rec)
+		if rej != nil {
+			rejects = append(rejects, *rej)
+			continue
+		}
+		if cfg.Dedupe {
+			if first, dup := seen[row.ImdbID]; dup {
+				reason, detail := ReasonDuplicateID, "exact copy of an earlier row"
+				if !slices.Equal(first.fields, rec.Fields) {
+					reason, detail = ReasonDuplicateIDConflict, "fields differ from the kept row"
+				}
+				rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: reason, Detail: detail})
+				continue
+			}
+			seen[row.ImdbID] = seenRow{rec.Fields}
+		}
+		// Poster: from the ledger.
+		l, ok := byLine[rec.Line]
+		switch {
+		case !ok:
+			rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: "line not in the scrape ledger"})
+			continue
+		case l.Outcome != scrape.OutcomeDownloaded && l.Outcome != scrape.OutcomePresent || l.Path == "":
+			rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: strings.Trim(l.Outcome+" "+l.Reason, " ")})
+			continue
+		}
+		row.PosterPath = l.Path
+		cands = append(cands, &candidate{row: row})
+	}
+
+	// Poster files: checked in parallel, results in place.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.NumCPU())
+	for _, c := range cands {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			c.reject = checkPoster(env.PosterStore, &c.row, cfg.VerifyImages)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return stages.Result{}, fmt.Errorf("clean: %w", err)
+	}
+	var rows []Row
+	for _, c := range cands {
+		if c.reject != nil {
+			rejects = append(rejects, *c.reject)
+		} else {
+			rows = append(rows, c.row)
+		}
+	}
+	sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
+
+	// Invariant: every CSV data row is kept or rejected, exactly once.
+	if len(rows)+len(rejects) != len(recs) {
+		return stages.Result{}, fmt.Errorf("clean: invariant broken: %d kept + %d rejected != %d CSV rows", len(rows), len(rejects), len(recs))
+	}
+	lines := map[int64]bool{}
+	for _, r := range rows {
+		lines[r.Line] = true
+	}
+	for _, r := range rejects {
+		if lines[r.Line] {
+			return stages.Result{}, fmt.Errorf("clean: invariant broken: line %d both kept and rejected", r.Line)
+		}
+		lines[r.Line] = true
+	}
+
+	shared := sharedPosters(rows)
+	byReason := map[string]int{}
+	for _, r := range rejects {
+		byReason[r.Reason]++
+	}
+	summary := map[string]any{
+		"csv_rows":       len(recs),
+		"ledger_rows":    len(ledger),
+		"kept":           len(rows),
+		"rejected":       len(rejects),
+		"rejects":        byReason,
+		"shared_posters": len(shared),
+	}
+
+	if err := writeParquet(filepath.Join(env.OutDir, RowsFile), rows); err != nil {
+		return stages.Result{}, err
+	}
+	if err := writeParquet(filepath.Join(env.OutDir, RejectsFile), rejects); err != nil {
+		return stages.Result{}, err
+	}
+	if err := writeJSON(filepath.Join(env.OutDir, SharedPostersFile), shared); err != nil {
+		return stages.Result{}, err
+	}
+	if err := writeJSON(filepath.Join(env.OutDir, SummaryFile), summary); err != nil {
+		return stages.Result{}, err
+	}
+	if env.Logger != nil {
+		env.Logger.Info("clean done", "csv_rows", len(recs), "kept", len(rows), "rejected", len(rejects))
+	}
+	return stages.Result{Summary: summary}, nil
+}
+
+// Record is one CSV data row: its physical line (header = 1) and its fields,
+// or the parse error that made it malformed.
+type Record struct {
+	Line   int64
+	Fields []string
+	Err    error
+}
+
+// ReadCSV decodes the raw ISO-8859-1 CSV (CRLF or LF line ends) into data
+// records. A record that does not parse or has the wrong number of fields is
+// returned with Err set. The header must be the expected one.
+func ReadCSV(raw []byte) ([]Record, error) {
+	r := csv.NewReader(bytes.NewReader(Latin1ToUTF8(raw)))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = false
+	head, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("reading CSV header: %w", err)
+	}
+	if len(head) > 0 {
+		head[0] = strings.TrimPrefix(head[0], "\ufeff")
+	}
+	if !slices.Equal(head, Columns) {
+		return nil, fmt.Errorf("CSV header is %q, want %q", head, Columns)
+	}
+	var out []Record
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				out = append(out, Record{Line: int64(pe.StartLine), Err: err})
+				continue
+			}
+			return nil, err
+		}
+		line, _ := r.FieldPos(0)
+		if len(rec) != len(Columns) {
+			out = append(out, Record{Line: int64(line), Fields: rec, Err: fmt.Errorf("%d fields, want %d", len(rec), len(Columns))})
+			continue
+		}
+		out = append(out, Record{Line: int64(line), Fields: rec})
+	}
+	return out, nil
+}
+
+// checkFields parses one record into a Row, or says why it is dropped.
+func (s *Stage) checkFields(rec Record) (Row, *Reject) {
+	cfg := s.Cfg
+	rej := func(id int64, reason, detail string) (Row, *Reject) {
+		return Row{}, &Reject{Line: rec.Line, ImdbID: id, Reason: reason, Detail: detail}
+	}
+	if rec.Err != nil {
+		id, _ := strconv.ParseInt(strings.TrimSpace(first(rec.Fields)), 10, 64)
+		return rej(id, ReasonMalformedRow, rec.Err.Error())
+	}
+	f := map[string]string{}
+	for i, c := range Columns {
+		f[c] = strings.TrimSpace(rec.Fields[i])
+	}
+	id, idErr := strconv.ParseInt(f["imdbId"], 10, 64)
+	for _, c := range cfg.RequiredFields {
+		if f[c] == "" {
+			return rej(id, "empty_"+c, "")
+		}
+	}
+	if idErr != nil || id <= 0 {
+		return rej(0, ReasonBadID, fmt.Sprintf("imdbId %q", f["imdbId"]))
+	}
+	var score float64
+	if f["IMDB Score"] != "" {
+		v, err := strconv.ParseFloat(f["IMDB Score"], 64)
+		if err != nil || v < 0 || v > 10 {
+			return rej(id, ReasonBadScore, fmt.Sprintf("score %q", f["IMDB Score"]))
+		}
+		score = v
+	}
+	name, year, hasYear := ParseYear(f["Title"])
+	genres := SplitGenres(f["Genre"])
+	if cfg.PaperFilter {
+		if reason := PaperFilterReason(f["Poster"], name, year, hasYear, genres); reason != "" {
+			return rej(id, reason, "")
+		}
+	}
+	if cfg.YearMin > 0 || cfg.YearMax > 0 {
+		if !hasYear {
+			return rej(id, ReasonNoYear, fmt.Sprintf("title %q", f["Title"]))
+		}
+		if (cfg.YearMin > 0 && year < cfg.YearMin) || (cfg.YearMax > 0 && year > cfg.YearMax) {
+			return rej(id, ReasonYearOutOfRange, strconv.Itoa(year))
+		}
+	}
+	if len(genres) == 0 && slices.Contains(cfg.RequiredFields, "Genre") {
+		return rej(id, ReasonNoGenre, fmt.Sprintf("genre %q", f["Genre"]))
+	}
+	return Row{
+		Line:      rec.Line,
+		ImdbID:    id,
+		ImdbLink:  f["Imdb Link"],
+		Title:     f["Title"],
+		Year:      int32(year),
+		Score:     score,
+		Genres:    genres,
+		PosterURL: f["Poster"],
+	}, nil
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// checkPoster reads the poster of row, fills its checksum, size and format,
+// and says why it is unusable, if it is.
+func checkPoster(store string, row *Row, verify bool) *Reject {
+	rej := func(reason, detail string) *Reject {
+		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: reason, Detail: detail}
+	}
+	b, err := os.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
+	if err != nil {
+		return rej(ReasonNoPoster, err.Error())
+	}
+	sum := sha256.Sum256(b)
+	row.PosterSHA256 = hex.EncodeToString(sum[:])
+	row.PosterBytes = int64(len(b))
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return rej(ReasonCorruptImage, "header: "+err.Error())
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return rej(ReasonTooManyPixels, fmt.Sprintf("%d×%d", cfg.Width, cfg.Height))
+	}
+	row.PosterWidth, row.PosterHeight, row.PosterFormat = int32(cfg.Width), int32(cfg.Height), format
+	if verify {
+		if err := decodeFully(b); err != nil {
+			return rej(ReasonCorruptImage, err.Error())
+		}
+	}
+	return nil
+}
+
+func decodeFully(b []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decoder panic: %v", r)
+		}
+	}()
+	_, _, err = image.Decode(bytes.NewReader(b))
+	return err
+}
+
+func sharedPosters(rows []Row) []SharedPoster {
+	ids := map[string][]int64{}
+	for _, r := range rows {
+		if !slices.Contains(ids[r.PosterSHA256], r.ImdbID) {
+			ids[r.PosterSHA256] = append(ids[r.PosterSHA256], r.ImdbID)
+		}
+	}
+	out := []SharedPoster{}
+	for sum, l := range ids {
+		if len(l) > 1 {
+			slices.Sort(l)
+			out = append(out, SharedPoster{SHA256: sum, IDs: l})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IDs[0] < out[j].IDs[0] })
+	return out
+}
+
+func writeParquet[T any](path string, rows []T) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return fmt.Errorf("clean: %w", err)
+	}
+	defer f.Abort()
+	w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(16384))
+	if _, err := w.Write(rows); err != nil {
+		return fmt.Errorf("clean: writing %s: %w", filepath.Base(path), err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("clean: writing %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("clean: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("clean: %w", err)
+	}
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("clean: %w", err)
+	}
+	return nil
+}

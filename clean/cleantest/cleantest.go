@@ -1,0 +1,153 @@
+// Package cleantest builds small scrape outputs and poster stores for tests
+// of the clean stage and the stages after it.
+package cleantest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/postergenre/postergenre/scrape"
+	"github.com/postergenre/postergenre/stages"
+)
+
+// Movie is one CSV row of a fixture.
+type Movie struct {
+	ID     int64
+	Title  string // UTF-8 here; written as ISO-8859-1
+	Score  string
+	Genres string
+	URL    string // poster link; "" = default https link, "-" = empty field
+	Poster []byte // nil = no poster (ledger: failed http_404)
+	Raw    string // when set, written instead of the fields (UTF-8, without line end)
+}
+
+// JPEG encodes a w×h image with a colour pattern derived from seed.
+func JPEG(w, h int, seed int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			img.Set(x, y, color.RGBA{uint8(x*7 + seed*31), uint8(y*5 + seed*17), uint8((x + y + seed) * 3), 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// GrayJPEG encodes a w×h grayscale JPEG (one component).
+func GrayJPEG(w, h int) []byte {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 13)
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
+
+// HugeHeaderJPEG is a small valid JPEG whose frame header claims w×h.
+func HugeHeaderJPEG(w, h int) []byte {
+	b := JPEG(8, 8, 1)
+	i := bytes.Index(b, []byte{0xFF, 0xC0})
+	if i < 0 {
+		panic("no SOF0")
+	}
+	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
+	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
+	return b
+}
+
+func latin1(s string) []byte {
+	var out []byte
+	for _, r := range s {
+		if r > 0xFF {
+			r = '?'
+		}
+		out = append(out, byte(r))
+	}
+	return out
+}
+
+func field(s string) string {
+	if strings.ContainsAny(s, ",\"\r\n") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// Build writes dir/scrape/{movies.csv,ledger.parquet} and dir/store/<id>.jpg
+// for movies (one physical CRLF line each, header = line 1) and returns an
+// Env for the clean stage with OutDir dir/clean (created).
+func Build(t testing.TB, dir string, movies []Movie) stages.Env {
+	t.Helper()
+	scr, store, out := filepath.Join(dir, "scrape"), filepath.Join(dir, "store"), filepath.Join(dir, "clean")
+	for _, d := range []string{scr, store, out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var csv bytes.Buffer
+	csv.WriteString("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n")
+	var ledger []scrape.LedgerRow
+	for i, m := range movies {
+		line := int64(i + 2)
+		if m.Raw != "" {
+			csv.Write(latin1(m.Raw))
+			csv.WriteString("\r\n")
+			ledger = append(ledger, scrape.LedgerRow{Line: line, ImdbID: m.ID, Outcome: scrape.OutcomeSkipped, Reason: "malformed_row"})
+			continue
+		}
+		url := m.URL
+		switch url {
+		case "":
+			url = fmt.Sprintf("https://images.example/%d.jpg", m.ID)
+		case "-":
+			url = ""
+		}
+		fields := []string{fmt.Sprint(m.ID), fmt.Sprintf("http://www.imdb.com/title/tt%d", m.ID), m.Title, m.Score, m.Genres, url}
+		for j, f := range fields {
+			if j > 0 {
+				csv.WriteByte(',')
+			}
+			csv.Write(latin1(field(f)))
+		}
+		csv.WriteString("\r\n")
+		l := scrape.LedgerRow{Line: line, ImdbID: m.ID, URL: url}
+		if m.Poster != nil {
+			name := fmt.Sprintf("%d.jpg", m.ID)
+			if err := os.WriteFile(filepath.Join(store, name), m.Poster, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l.Outcome, l.Source, l.Path = scrape.OutcomePresent, "store", name
+		} else {
+			l.Outcome, l.Reason = scrape.OutcomeFailed, "http_404"
+		}
+		ledger = append(ledger, l)
+	}
+	if err := os.WriteFile(filepath.Join(scr, scrape.CSVFile), csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := parquet.WriteFile(filepath.Join(scr, scrape.LedgerFile), ledger); err != nil {
+		t.Fatal(err)
+	}
+	return stages.Env{
+		OutDir:      out,
+		Inputs:      map[string]string{stages.Scrape: scr},
+		PosterStore: store,
+		Workdir:     dir,
+	}
+}

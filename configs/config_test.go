@@ -1,0 +1,151 @@
+package configs_test
+
+import (
+	"errors"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/postergenre/postergenre/configs"
+)
+
+func TestLoadFailures(t *testing.T) {
+	tests := []struct {
+		file string
+		set  []string
+		want []string // every line must appear, in any order
+	}{
+		{"unknown-key.yaml", nil, []string{`testdata/unknown-key.yaml:7: /train/learning_rat: unknown key "learning_rat"`}},
+		{"wrong-type.yaml", nil, []string{
+			`testdata/wrong-type.yaml:5: /scrape/timeout: must be a duration such as "30s", got str "soon"`,
+			`testdata/wrong-type.yaml:7: /train/epochs: must be an integer, got str "many"`,
+		}},
+		{"out-of-range.yaml", nil, []string{
+			"testdata/out-of-range.yaml:5: /scrape/parallelism: must be in 1..256, got 0",
+			"testdata/out-of-range.yaml:8: /train/optimizer/learning_rate: must be > 0 and <= 1, got -1",
+			"testdata/out-of-range.yaml:9: /train/dropout: must be in [0, 1), got 1.5",
+			"testdata/out-of-range.yaml:11: /encode/split: train+validation+test must sum to 1, got 1.1",
+		}},
+		{"missing-required.yaml", nil, []string{
+			"testdata/missing-required.yaml: /name: required",
+			"testdata/missing-required.yaml: /scrape/csv: required",
+		}},
+		{"bad-yaml.yaml", nil, []string{"testdata/bad-yaml.yaml:5: mapping values are not allowed in this context"}},
+		{"wrong-version.yaml", nil, []string{"testdata/wrong-version.yaml:1: /version: must be 1"}},
+		{"child.yaml", nil, []string{"testdata/child.yaml:6: /train/dropout: must be in [0, 1), got 2"}},
+		{"ok.yaml", []string{"train.epochs=zero"}, []string{`--set train.epochs=zero: /train/epochs: must be an integer, got str "zero"`}},
+		{"ok.yaml", []string{"train.nope=1"}, []string{`--set train.nope=1: /train/nope: unknown key "nope"`}},
+		{"ok.yaml", []string{"train.optimizer.learning_rate=-1"}, []string{"--set train.optimizer.learning_rate: /train/optimizer/learning_rate: must be > 0"}},
+		{"ok.yaml", []string{"novalue"}, []string{"--set novalue: want path=value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file+strings.Join(tt.set, ","), func(t *testing.T) {
+			_, err := configs.Load(filepath.Join("testdata", tt.file), tt.set)
+			var ce *configs.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *configs.Error, got %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q; got:\n%s", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadExtendsAndSet(t *testing.T) {
+	l, err := configs.Load("testdata/ok.yaml", []string{"train.optimizer.learning_rate=0.01", "/encode/genres=[Horror, Action]", "train.augment.flip=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Train.Epochs != 3 || l.Train.Optimizer.LearningRate != 0.01 || !l.Train.Augment.Flip {
+		t.Errorf("overrides not applied: %+v", l.Train)
+	}
+	if !reflect.DeepEqual(l.Encode.Genres, []string{"Horror", "Action"}) {
+		t.Errorf("genres = %v", l.Encode.Genres)
+	}
+	if want, _ := filepath.Abs("testdata/movies.csv"); l.Scrape.CSV != want && l.Scrape.CSV != "testdata/movies.csv" {
+		t.Errorf("csv not resolved relative to its file: %q", l.Scrape.CSV)
+	}
+	if l.Train.BatchSize != 32 {
+		t.Errorf("default batch size lost: %d", l.Train.BatchSize)
+	}
+}
+
+// base.yaml documents every field at its default; it must not drift from the code.
+func TestBaseYAMLIsDefaults(t *testing.T) {
+	l, err := configs.Load("base.yaml", []string{"scrape.csv=x.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Config
+	want := configs.Default()
+	want.Name, want.Description = got.Name, got.Description
+	got.Scrape.CSV = ""
+	nilEmptySlices(reflect.ValueOf(&got).Elem())
+	nilEmptySlices(reflect.ValueOf(&want).Elem())
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("base.yaml differs from configs.Default():\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestShippedConfigsValidate(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	if len(files) < 5 {
+		t.Fatalf("expected the shipped configs, found %v", files)
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			set := []string{}
+			if f == "base.yaml" {
+				set = append(set, "scrape.csv=x.csv")
+			}
+			if _, err := configs.Load(f, set); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestGridCells(t *testing.T) {
+	l, err := configs.Load("paper-grid.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := l.Cells()
+	if len(cells) != 25 {
+		t.Fatalf("cells = %d, want 25", len(cells))
+	}
+	c := cells[5] // second shrink, first lr
+	if c.Config.Encode.Image.ShrinkPercent != 40 || c.Config.Train.Optimizer.LearningRate != 0.001 || c.Key != "40/0.001" {
+		t.Errorf("cell 5 = %+v", c.Key)
+	}
+	if c.Config.Grid != nil {
+		t.Error("cell keeps its grid")
+	}
+	if _, ok := l.Grid.Reference["40/0.0001"]; !ok {
+		t.Error("reference key format differs from GridKey")
+	}
+}
+
+// nilEmptySlices makes `[]` in YAML and a nil default compare equal.
+func nilEmptySlices(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Field(i).CanSet() {
+				nilEmptySlices(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			v.Set(reflect.Zero(v.Type()))
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			nilEmptySlices(v.Elem())
+		}
+	}
+}

@@ -1,0 +1,517 @@
+// Package encode is the third stage: it selects the rows and genres a model
+// learns, assigns train/validation/test splits, and writes every poster as
+// resized RGB pixels with its label into Parquet shards.
+package encode
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/reugn/go-streams/extension"
+	"github.com/reugn/go-streams/flow"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/stages"
+)
+
+// Version of the stage's output; bump when the output changes for the same inputs.
+const Version = "1"
+
+// Reasons a row is dropped here (Reject.Reason).
+const (
+	ReasonNoYear          = "no_year"
+	ReasonYearOutOfRange  = "year_out_of_range"
+	ReasonNoSelectedGenre = "no_selected_genre"
+	ReasonUnreadable      = "unreadable_poster"
+	ReasonPosterChanged   = "poster_changed" // bytes differ from what clean checked
+	ReasonCorruptImage    = "corrupt_image"
+	ReasonTooManyPixels   = "too_many_pixels"
+	ReasonPanic           = "panic"
+)
+
+// Reject is one row of encode's rejects.parquet.
+type Reject struct {
+	Line   int64  `parquet:"line"`
+	ImdbID int64  `parquet:"imdb_id"`
+	Reason string `parquet:"reason"`
+	Detail string `parquet:"detail"`
+}
+
+// Parquet key-value metadata keys of every shard.
+const (
+	MetaGenres     = "genres"     // JSON array: label columns
+	MetaVocabulary = "vocabulary" // JSON array: every genre found
+	MetaHeight     = "height"
+	MetaWidth      = "width"
+)
+
+// Stage is the encode stage.
+type Stage struct{ Cfg Config }
+
+var _ stages.Stage = (*Stage)(nil)
+
+// Name implements stages.Stage.
+func (*Stage) Name() string { return stages.Encode }
+
+// Version implements stages.Stage.
+func (*Stage) Version() string { return Version }
+
+// ShardFile names shard i.
+func ShardFile(i int) string { return fmt.Sprintf("shard-%05d.parquet", i) }
+
+// job is one selected row to encode; result is what comes back.
+type job struct {
+	idx   int
+	row   clean.Row
+	split string
+	label []float32
+}
+
+type result struct {
+	idx    int
+	row    ShardRow
+	reject *Reject
+}
+
+// Run implements stages.Stage.
+func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
+	cfg := s.Cfg
+	in := env.Inputs[stages.Clean]
+	if in == "" {
+		return stages.Result{}, errors.New("encode: no clean input")
+	}
+	rows, err := parquet.ReadFile[clean.Row](filepath.Join(in, clean.RowsFile))
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("encode: reading clean rows: %w", err)
+	}
+	all := make([][]string, len(rows))
+	for i, r := range rows {
+		all[i] = r.Genres
+	}
+	vocab, vcounts := Vocabulary(all)
+	genres := cfg.Genres
+	if len(genres) == 0 {
+		genres = vocab
+	}
+	labelMode := cfg.LabelMode
+	if labelMode == "" {
+		labelMode = "multi"
+	}
+	width, height := TargetSize(cfg.Image)
+
+	// Selection.
+	var rejects []Reject
+	var jobs []job
+	for _, r := range rows {
+		rej := func(reason, detail string) {
+			rejects = append(rejects, Reject{Line: r.Line, ImdbID: r.ImdbID, Reason: reason, Detail: detail})
+		}
+		if cfg.YearMin > 0 || cfg.YearMax > 0 {
+			if r.Year == 0 {
+				rej(ReasonNoYear, "")
+				continue
+			}
+			if (cfg.YearMin > 0 && int(r.Year) < cfg.YearMin) || (cfg.YearMax > 0 && int(r.Year) > cfg.YearMax) {
+				rej(ReasonYearOutOfRange, strconv.Itoa(int(r.Year)))
+				continue
+			}
+		}
+		label, ok := Label(r.Genres, genres, labelMode)
+		if !ok {
+			rej(ReasonNoSelectedGenre, "")
+			continue
+		}
+		jobs = append(jobs, job{idx: len(jobs), row: r, label: label})
+	}
+	// Splits over the selected subset.
+	if cfg.Split.Method == "paper" {
+		keys := make([]SplitKey, len(jobs))
+		for i, j := range jobs {
+			keys[i] = SplitKey{ImdbID: j.row.ImdbID, Year: j.row.Year}
+		}
+		for i, sp := range PaperSplits(keys) {
+			jobs[i].split = sp
+		}
+	} else {
+		for i := range jobs {
+			jobs[i].split = HashSplit(jobs[i].row.ImdbID, cfg.Split)
+		}
+	}
+
+	m := Manifest{
+		Genres: genres, Vocabulary: vocab, LabelMode: labelMode,
+		Height: height, Width: width, Channels: 3,
+		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{},
+		Shards: []ShardInfo{}, SplitMethod: cfg.Split.Method,
+		Fit: fitOf(cfg.Image), Filter: filterOf(cfg.Image),
+	}
+	encRejects, err := s.encodeAll(ctx, env, jobs, &m)
+	if err != nil {
+		return stages.Result{}, err
+	}
+	rejects = append(rejects, encRejects...)
+	if m.Rows+len(rejects) != len(rows) {
+		return stages.Result{}, fmt.Errorf("encode: invariant broken: %d written + %d rejected != %d clean rows", m.Rows, len(rejects), len(rows))
+	}
+	m.Rejected = len(rejects)
+	byReason := map[string]int{}
+	for _, r := range rejects {
+		byReason[r.Reason]++
+	}
+
+	if err := writeParquet(filepath.Join(env.OutDir, RejectsFile), rejects); err != nil {
+		return stages.Result{}, err
+	}
+	vj := struct {
+		Vocabulary []string       `json:"vocabulary"`
+		Counts     map[string]int `json:"counts"`
+		Genres     []string       `json:"genres"`
+	}{vocab, vcounts, genres}
+	if err := writeJSON(filepath.Join(env.OutDir, VocabFile), vj); err != nil {
+		return stages.Result{}, err
+	}
+	if err := writeJSON(filepath.Join(env.OutDir, ManifestFile), m); err != nil { // last
+		return stages.Result{}, err
+	}
+	summary := map[string]any{
+		"clean_rows": len(rows), "selected": len(jobs), "rows": m.Rows, "rejected": len(rejects),
+		"rejects": byReason, "splits": m.Splits, "genre_counts": m.GenreCounts,
+		"shards": len(m.Shards), "height": height, "width": width,
+	}
+	if env.Logger != nil {
+		env.Logger.Info("encode done", "rows", m.Rows, "rejected", len(rejects), "shards", len(m.Shards))
+	}
+	return stages.Result{Summary: summary}, nil
+}
+
+func fitOf(im Image) string {
+	if im.Fit == "" {
+		return "stretch"
+	}
+	return im.Fit
+}
+
+func filterOf(im Image) string {
+	if im.Filter == "" {
+		return "catmullrom"
+	}
+	return im.Filter
+}
+
+// process decodes and resizes one poster; a failure becomes a reject.
+func (s *Stage) process(store string, j job, width, height int) (res result) {
+	res.idx = j.idx
+	rej := func(reason, detail string) result {
+		res.reject = &Reject{Line: j.row.Line, ImdbID: j.row.ImdbID, Reason: reason, Detail: detail}
+		return res
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res = rej(ReasonPanic, fmt.Sprint(r))
+		}
+	}()
+	b, err := os.ReadFile(filepath.Join(store, filepath.FromSlash(j.row.PosterPath)))
+	if err != nil {
+		return rej(ReasonUnreadable, err.Error())
+	}
+	sum := sha256.Sum256(b)
+	hexsum := hex.EncodeToString(sum[:])
+	if j.row.PosterSHA256 != "" && hexsum != j.row.PosterSHA256 {
+		return rej(ReasonPosterChanged, "sha256 "+hexsum)
+	}
+	img, err := DecodePoster(b)
+	switch {
+	case errors.Is(err, ErrTooManyPixels):
+		return rej(ReasonTooManyPixels, err.Error())
+	case err != nil:
+		return rej(ReasonCorruptImage, err.Error())
+	}
+	res.row = ShardRow{
+		ImdbID: j.row.ImdbID, Title: j.row.Title, Year: j.row.Year, Genres: j.row.Genres,
+		Label: j.label, Split: j.split, Height: int32(height), Width: int32(width),
+		Pixels:       PrepareImage(img, width, height, fitOf(s.Cfg.Image), filterOf(s.Cfg.Image)),
+		PosterSHA256: hexsum,
+	}
+	return res
+}
+
+// encodeAll runs rows → parallel decode/resize → reorder → batch → shard
+// writer, fills m and returns the per-image rejects in row order.
+//
+// go-streams' parallel Map emits in completion order, so each element
+// carries its index and a reorder step restores row order before batching.
+// A window of tokens bounds how far the producer may run ahead of the oldest
+// row not yet reordered, so the reorder buffer stays small.
+func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Manifest) ([]Reject, error) {
+	cfg := s.Cfg
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	shardRows, groupRows := max(1, cfg.ShardRows), max(1, cfg.RowGroupRows)
+	window := make(chan struct{}, 4*workers+8)
+
+	g, gctx := errgroup.WithContext(ctx)
+	gctx, cancel := context.WithCancel(gctx)
+	defer cancel()
+	width, height := m.Width, m.Height
+	src := make(chan any)
+	mapped := make(chan any)
+	ordered := make(chan any)
+	batches := make(chan any)
+
+	g.Go(func() error { // producer
+		defer close(src)
+		for _, j := range jobs {
+			select {
+			case window <- struct{}{}:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			select {
+			case src <- j:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	mapFlow := flow.NewMap(func(j job) result { return s.process(env.PosterStore, j, width, height) }, workers)
+	extension.NewChanSource(src).Via(mapFlow)
+	go mapFlow.To(extension.NewChanSink(mapped)) // closes mapped when src is closed and drained
+	batch := flow.NewBatch[result](groupRows, 1<<62)
+	extension.NewChanSource(ordered).Via(batch)
+	go batch.To(extension.NewChanSink(batches)) // closes batches when ordered is closed
+
+	var rejects []Reject
+	g.Go(func() error { // reorder: always drains mapped, so the map never blocks
+		defer close(ordered)
+		pending := map[int]result{}
+		next := 0
+		cancelled := false
+		for el := range mapped {
+			r := el.(result)
+			pending[r.idx] = r
+			for {
+				r, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				<-window
+				if r.reject != nil {
+					rejects = append(rejects, *r.reject)
+					continue
+				}
+				if cancelled {
+					continue
+				}
+				select {
+				case ordered <- r:
+				case <-gctx.Done():
+					cancelled = true
+				}
+			}
+		}
+		if !cancelled && gctx.Err() == nil && (next != len(jobs) || len(pending) != 0) {
+			return fmt.Errorf("encode: %d of %d rows came back from the workers", next, len(jobs))
+		}
+		return nil
+	})
+	g.Go(func() error { // writer: always drains batches
+		sw := &shardWriter{dir: env.OutDir, m: m, shardRows: shardRows, groupRows: groupRows}
+		defer sw.abort()
+		var werr error
+		for el := range batches {
+			if werr != nil {
+				continue
+			}
+			for _, r := range el.([]result) {
+				if werr = sw.write(r.row); werr != nil {
+					cancel() // stop the producer; upstream drains
+					break
+				}
+			}
+			if werr == nil && gctx.Err() != nil {
+				werr = gctx.Err()
+			}
+		}
+		if werr == nil {
+			werr = sw.close()
+		}
+		return werr
+	})
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	return rejects, nil
+}
+
+// shardWriter writes rows into consecutive shards, each an atomic file.
+type shardWriter struct {
+	dir                  string
+	m                    *Manifest
+	shardRows, groupRows int
+
+	f      *atomicfile.File
+	h      hashWriter
+	w      *parquet.GenericWriter[ShardRow]
+	info   ShardInfo
+	inGrp  int
+	buffer []ShardRow
+}
+
+type hashWriter struct {
+	f   *atomicfile.File
+	sum interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
+}
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.f.Write(p)
+	h.sum.Write(p[:n])
+	return n, err
+}
+
+func (sw *shardWriter) open() error {
+	name := ShardFile(len(sw.m.Shards))
+	f, err := atomicfile.Create(filepath.Join(sw.dir, name))
+	if err != nil {
+		return err
+	}
+	gj, _ := json.Marshal(sw.m.Genres)
+	vj, _ := json.Marshal(sw.m.Vocabulary)
+	sw.f = f
+	sw.h = hashWriter{f: f, sum: sha256.New()}
+	sw.w = parquet.NewGenericWriter[ShardRow](&sw.h,
+		// zstd on every column: pixels are raw uint8 (not JPEG), so they do
+		// compress (neighbouring pixels are alike), and zstd decodes fast.
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(int64(sw.groupRows)),
+		parquet.CreatedBy("postergenre-encode", Version, ""),
+		parquet.KeyValueMetadata(MetaGenres, string(gj)),
+		parquet.KeyValueMetadata(MetaVocabulary, string(vj)),
+		parquet.KeyValueMetadata(MetaHeight, strconv.Itoa(sw.m.Height)),
+		parquet.KeyValueMetadata(MetaWidth, strconv.Itoa(sw.m.Width)),
+	)
+	sw.info = ShardInfo{File: name, Splits: map[string]int{}}
+	sw.inGrp = 0
+	return nil
+}
+
+func (sw *shardWriter) write(r ShardRow) error {
+	if sw.w == nil {
+		if err := sw.open(); err != nil {
+			return err
+		}
+	}
+	sw.buffer = append(sw.buffer, r)
+	sw.info.Rows++
+	sw.info.Splits[r.Split]++
+	sw.m.Rows++
+	sw.m.Splits[r.Split]++
+	gc := sw.m.GenreCounts[r.Split]
+	if gc == nil {
+		gc = map[string]int{}
+		sw.m.GenreCounts[r.Split] = gc
+	}
+	for i, v := range r.Label {
+		if v != 0 {
+			gc[sw.m.Genres[i]]++
+		}
+	}
+	if len(sw.buffer) == sw.groupRows || sw.info.Rows == sw.shardRows {
+		if err := sw.flushGroup(); err != nil {
+			return err
+		}
+	}
+	if sw.info.Rows == sw.shardRows {
+		return sw.finish()
+	}
+	return nil
+}
+
+func (sw *shardWriter) flushGroup() error {
+	if len(sw.buffer) == 0 {
+		return nil
+	}
+	if _, err := sw.w.Write(sw.buffer); err != nil {
+		return err
+	}
+	clear(sw.buffer)
+	sw.buffer = sw.buffer[:0]
+	return sw.w.Flush()
+}
+
+func (sw *shardWriter) finish() error {
+	if err := sw.flushGroup(); err != nil {
+		return err
+	}
+	if err := sw.w.Close(); err != nil {
+		return err
+	}
+	sw.info.SHA256 = hex.EncodeToString(sw.h.sum.Sum(nil))
+	if err := sw.f.Commit(); err != nil {
+		return err
+	}
+	sw.m.Shards = append(sw.m.Shards, sw.info)
+	sw.w, sw.f = nil, nil
+	return nil
+}
+
+func (sw *shardWriter) close() error {
+	if sw.w == nil {
+		return nil
+	}
+	return sw.finish()
+}
+
+func (sw *shardWriter) abort() {
+	if sw.f != nil {
+		sw.f.Abort()
+	}
+}
+
+func writeParquet[T any](path string, rows []T) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	defer f.Abort()
+	w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd))
+	if _, err := w.Write(rows); err != nil {
+		return fmt.Errorf("encode: writing %s: %w", filepath.Base(path), err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("encode: writing %s: %w", filepath.Base(path), err)
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	return nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	return nil
+}

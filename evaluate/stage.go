@@ -1,0 +1,102 @@
+// Package evaluate is the last stage: it scores the validation and test
+// splits with the trained model and writes the report (report.json,
+// report.md, examples.md, plots) into its output folder. The metrics,
+// baselines and report live in the pure-Go subpackages metrics, report and
+// scoring; this file only wires them to the model (TensorFlow).
+package evaluate
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"github.com/postergenre/postergenre/evaluate/report"
+	"github.com/postergenre/postergenre/evaluate/scoring"
+	"github.com/postergenre/postergenre/stages"
+	"github.com/postergenre/postergenre/train"
+)
+
+// Stage evaluates a trained model.
+type Stage struct{ Cfg Config }
+
+var _ stages.Stage = (*Stage)(nil)
+
+// Name implements stages.Stage.
+func (s *Stage) Name() string { return stages.Evaluate }
+
+// Version implements stages.Stage.
+func (s *Stage) Version() string { return "1" }
+
+// predictBatch is the number of images per Predict call.
+const predictBatch = 64
+
+// Run implements stages.Stage.
+func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
+	encDir, trDir := env.Inputs[stages.Encode], env.Inputs[stages.Train]
+	if encDir == "" || trDir == "" {
+		return stages.Result{}, fmt.Errorf("evaluate: inputs %v lack encode or train", env.Inputs)
+	}
+	man, err := scoring.ReadManifest(encDir)
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: encode output: %w", err)
+	}
+	hist, err := train.ReadHistory(trDir)
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: training history: %w", err)
+	}
+	model, err := train.LoadModel(filepath.Join(trDir, train.ModelDir))
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
+	}
+	defer model.Close()
+	meta := model.Meta()
+	if !slices.Equal(meta.Genres, man.Genres) {
+		return stages.Result{}, fmt.Errorf("evaluate: model genres %v differ from the encode manifest's %v", meta.Genres, man.Genres)
+	}
+	if meta.Height != man.Height || meta.Width != man.Width {
+		return stages.Result{}, fmt.Errorf("evaluate: model input %d×%d, shards %d×%d", meta.Width, meta.Height, man.Width, man.Height)
+	}
+
+	log := env.Logger
+	if log != nil {
+		log.Info("scoring", "validation", man.Splits["validation"], "test", man.Splits["test"])
+	}
+	sc, err := scoring.Score(ctx, encDir, man, model, scoring.Options{BatchSize: predictBatch, Examples: s.Cfg.Examples, Seed: s.Cfg.Seed})
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
+	}
+
+	rep, err := report.Build(Input(s.Cfg, man.Genres, sc, man.Splits, man.GenreCounts, ModelInfo(meta), History(hist)))
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true}); err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
+	}
+	sum := Summary(rep)
+	for k, v := range sc.Skipped {
+		sum["skipped_"+k] = v
+	}
+	if log != nil {
+		log.Info("evaluated", "test_rows", sum["test_rows"], "paper_accuracy", sum["paper_accuracy"], "baseline", sum["paper_accuracy_baseline"])
+	}
+	return stages.Result{Summary: sum}, nil
+}
+
+// ModelInfo copies the provenance of model.json into the report.
+func ModelInfo(m train.Meta) report.ModelInfo {
+	return report.ModelInfo{Loss: m.Loss, Height: m.Height, Width: m.Width, BestEpoch: m.BestEpoch, Threshold: m.Threshold,
+		ConfigSHA256: m.ConfigSHA256, ManifestSHA256: m.ManifestSHA256, TFVersion: m.TFVersion, Device: m.Device}
+}
+
+// History converts the training history for the report.
+func History(h []train.EpochStats) []report.Epoch {
+	out := make([]report.Epoch, len(h))
+	for i, e := range h {
+		out[i] = report.Epoch{Epoch: e.Epoch, LearningRate: e.LearningRate, TrainLoss: report.Num(e.TrainLoss),
+			TrainPaperAcc: report.Num(e.TrainPaperAcc), ValLoss: report.Num(e.ValLoss), ValPaperAcc: report.Num(e.ValPaperAcc),
+			ValTop3Hit: report.Num(e.ValTop3Hit), ValMacroAUC: report.Num(e.ValMacroAUC), Seconds: e.Seconds, Best: e.Best}
+	}
+	return out
+}

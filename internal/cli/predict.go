@@ -1,0 +1,277 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/train"
+)
+
+// maxPredictBytes caps one input image (file or URL).
+const maxPredictBytes = 20 << 20
+
+// prediction is one input's result.
+type prediction struct {
+	Input  string      `json:"input"`
+	ImdbID int64       `json:"imdb_id,omitempty"`
+	Top    []genreProb `json:"top,omitempty"`
+	Probs  []float32   `json:"-"`
+	Error  string      `json:"error,omitempty"`
+}
+
+type genreProb struct {
+	Genre       string  `json:"genre"`
+	Probability float32 `json:"probability"`
+}
+
+func cmdPredict(st *State, args []string) int {
+	fs := newFlagSet(st, "predict", "predict --model DIR [--top 3] [--format text|json|csv] INPUT...\n\nINPUT is an image file, a folder of images, or an http(s) URL.\nA folder's images are written one CSV row each (path, imdb id, one probability per genre).")
+	var (
+		modelDir string
+		top      int
+		format   string
+	)
+	fs.StringVar(&modelDir, "model", "", "model folder: a train output's model/ (e.g. work/runs/latest/model)")
+	fs.IntVar(&top, "top", 3, "genres to show per input (text and json)")
+	fs.StringVar(&format, "format", "", "text, json or csv (default: text; csv when an input is a folder)")
+	inputs, err := parse(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if modelDir == "" || len(inputs) == 0 {
+		fs.Usage()
+		return ExitUsage
+	}
+	if format == "" {
+		format = "text"
+		for _, in := range inputs {
+			if fi, err := os.Stat(in); err == nil && fi.IsDir() {
+				format = "csv"
+			}
+		}
+	}
+	if format != "text" && format != "json" && format != "csv" {
+		fmt.Fprintf(st.Stderr, "predict: --format must be text, json or csv, got %q\n", format)
+		return ExitUsage
+	}
+	if top < 1 {
+		fmt.Fprintf(st.Stderr, "predict: --top must be >= 1, got %d\n", top)
+		return ExitUsage
+	}
+	model, err := train.LoadModel(modelDir)
+	if err != nil {
+		fmt.Fprintf(st.Stderr, "predict: %v\n", err)
+		return ExitUsage
+	}
+	defer model.Close()
+	meta := model.Meta()
+	if top > len(meta.Genres) {
+		top = len(meta.Genres)
+	}
+
+	var preds []prediction
+	for _, in := range expandInputs(inputs) {
+		p := prediction{Input: in.path, ImdbID: imdbIDOf(in.path)}
+		if in.err != nil {
+			p.Error = in.err.Error()
+		} else if probs, err := predictOne(st.Ctx, model, meta, in.path); err != nil {
+			p.Error = err.Error()
+		} else {
+			p.Probs = probs
+			p.Top = topK(meta.Genres, probs, top)
+		}
+		preds = append(preds, p)
+	}
+
+	failed := 0
+	for _, p := range preds {
+		if p.Error != "" {
+			failed++
+			fmt.Fprintf(st.Stderr, "predict: %s: %s\n", p.Input, p.Error)
+		}
+	}
+	switch format {
+	case "text":
+		for _, p := range preds {
+			if p.Error != "" {
+				continue
+			}
+			parts := make([]string, len(p.Top))
+			for i, g := range p.Top {
+				parts[i] = fmt.Sprintf("%s %.3f", g.Genre, g.Probability)
+			}
+			fmt.Fprintf(st.Stdout, "%s: %s\n", p.Input, strings.Join(parts, ", "))
+		}
+	case "json":
+		enc := json.NewEncoder(st.Stdout)
+		for _, p := range preds {
+			enc.Encode(p)
+		}
+	case "csv":
+		w := csv.NewWriter(st.Stdout)
+		w.Write(append([]string{"path", "imdb_id"}, meta.Genres...))
+		for _, p := range preds {
+			if p.Error != "" {
+				continue
+			}
+			row := []string{p.Input, ""}
+			if p.ImdbID > 0 {
+				row[1] = strconv.FormatInt(p.ImdbID, 10)
+			}
+			for _, v := range p.Probs {
+				row = append(row, strconv.FormatFloat(float64(v), 'f', 5, 32))
+			}
+			w.Write(row)
+		}
+		w.Flush()
+	}
+	if failed > 0 {
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+type input struct {
+	path string
+	err  error
+}
+
+var imageExt = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true}
+
+// expandInputs turns folders into their image files (sorted); files and
+// URLs pass through. A folder that cannot be read is an error for it alone.
+func expandInputs(args []string) []input {
+	var out []input
+	for _, a := range args {
+		if isURL(a) {
+			out = append(out, input{path: a})
+			continue
+		}
+		fi, err := os.Stat(a)
+		if err != nil || !fi.IsDir() {
+			out = append(out, input{path: a, err: err})
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			out = append(out, input{path: a, err: err})
+			continue
+		}
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			if !e.IsDir() && imageExt[strings.ToLower(filepath.Ext(e.Name()))] {
+				names = append(names, e.Name())
+			}
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			out = append(out, input{path: filepath.Join(a, n)})
+		}
+	}
+	return out
+}
+
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+var idName = regexp.MustCompile(`^(?:tt)?0*(\d{1,9})$`)
+
+// imdbIDOf returns the id a file is named after (123456.jpg, tt0123456.jpg), else 0.
+func imdbIDOf(path string) int64 {
+	if isURL(path) {
+		return 0
+	}
+	stem := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	if m := idName.FindStringSubmatch(stem); m != nil {
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		return id
+	}
+	return 0
+}
+
+// predictOne reads, decodes and prepares one image exactly as the encode
+// stage did for training, then runs the model.
+func predictOne(ctx context.Context, m *train.Model, meta train.Meta, path string) ([]float32, error) {
+	data, err := readInput(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	img, err := encode.DecodePoster(data)
+	if err != nil {
+		return nil, err
+	}
+	fit, filter := meta.ImageFit, meta.ImageFilter
+	if fit == "" {
+		fit = "stretch"
+	}
+	if filter == "" {
+		filter = "catmullrom"
+	}
+	pixels := encode.PrepareImage(img, meta.Width, meta.Height, fit, filter)
+	probs, err := m.Predict(pixels, 1)
+	if err != nil {
+		return nil, err
+	}
+	return probs[0], nil
+}
+
+func readInput(ctx context.Context, path string) ([]byte, error) {
+	if !isURL(path) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readCapped(f)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %s", resp.Status)
+	}
+	return readCapped(resp.Body)
+}
+
+func readCapped(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPredictBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPredictBytes {
+		return nil, fmt.Errorf("larger than %d MiB", maxPredictBytes>>20)
+	}
+	return b, nil
+}
+
+func topK(genres []string, probs []float32, k int) []genreProb {
+	idx := make([]int, len(probs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	out := make([]genreProb, 0, k)
+	for _, i := range idx[:k] {
+		out = append(out, genreProb{Genre: genres[i], Probability: probs[i]})
+	}
+	return out
+}

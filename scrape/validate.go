@@ -1,0 +1,89 @@
+package scrape
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // registered for image.Decode
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// Reasons a row fails or is skipped (LedgerRow.Reason). HTTP statuses are
+// "http_<code>".
+const (
+	ReasonTimeout       = "timeout"
+	ReasonConnection    = "connection"
+	ReasonNotImage      = "not_image"
+	ReasonTooLarge      = "too_large"
+	ReasonTruncated     = "truncated"
+	ReasonTooManyPixels = "too_many_pixels"
+	ReasonCorruptImage  = "corrupt_image"
+	ReasonRobots        = "robots_disallowed"
+	ReasonBadURL        = "bad_url"
+	ReasonNoOGImage     = "no_og_image"
+	ReasonNoLink        = "no_link"
+	ReasonDuplicateRow  = "duplicate_row"
+	ReasonMalformedRow  = "malformed_row"
+)
+
+// Sources of a stored poster (LedgerRow.Source).
+const (
+	SourcePoster   = "poster"
+	SourceIMDbPage = "imdb_page"
+	SourceStore    = "store"
+)
+
+// checkImage decides whether body is a poster we keep. limit is the
+// collector's effective body cap (colly truncates silently at it), 0 for none.
+// It returns "" and nil for a good image, or a reason and what went wrong.
+func checkImage(body []byte, contentType string, maxBytes, maxPixels int64, limit int) (string, error) {
+	if int64(len(body)) > maxBytes || (limit > 0 && len(body) >= limit) {
+		return ReasonTooLarge, fmt.Errorf("body of at least %d bytes exceeds max_body_bytes %d", len(body), maxBytes)
+	}
+	if len(body) == 0 {
+		return ReasonNotImage, errors.New("empty body")
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch {
+	case strings.HasPrefix(mt, "image/"):
+	case mt == "" || mt == "application/octet-stream" || mt == "binary/octet-stream":
+		// Some servers label everything as bytes: trust the content then.
+		if sniffed := http.DetectContentType(body); !strings.HasPrefix(sniffed, "image/") {
+			return ReasonNotImage, fmt.Errorf("content type %q, content looks like %q", contentType, sniffed)
+		}
+	default:
+		return ReasonNotImage, fmt.Errorf("content type %q is not an image", contentType)
+	}
+	// The header first: a small file can claim a huge canvas (decompression bomb).
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(body))
+	if err != nil {
+		return decodeReason(err), fmt.Errorf("read image header: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return ReasonCorruptImage, fmt.Errorf("%s is %dx%d", format, cfg.Width, cfg.Height)
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+		return ReasonTooManyPixels, fmt.Errorf("%s is %dx%d, more than max_pixels %d", format, cfg.Width, cfg.Height, maxPixels)
+	}
+	if _, _, err := image.Decode(bytes.NewReader(body)); err != nil {
+		return decodeReason(err), fmt.Errorf("decode %s: %w", format, err)
+	}
+	return "", nil
+}
+
+func decodeReason(err error) string {
+	switch {
+	case errors.Is(err, image.ErrFormat):
+		return ReasonNotImage
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), strings.Contains(err.Error(), "unexpected EOF"):
+		return ReasonTruncated
+	default:
+		return ReasonCorruptImage
+	}
+}

@@ -1,0 +1,332 @@
+package train
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+
+	"github.com/parquet-go/parquet-go"
+	tf "github.com/wamuir/graft/tensorflow"
+
+	"github.com/postergenre/postergenre/encode"
+)
+
+// dataset is an encode output folder: manifest plus Parquet shards, read as
+// a stream (never the whole split in memory).
+type dataset struct {
+	dir         string
+	man         encode.Manifest
+	manifestSHA string
+	pixels      int // Height*Width*Channels
+}
+
+func openDataset(dir string) (*dataset, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, encode.ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("encode output: %w", err)
+	}
+	var m encode.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("encode manifest %s: %w", filepath.Join(dir, encode.ManifestFile), err)
+	}
+	if m.Channels == 0 {
+		m.Channels = 3
+	}
+	if len(m.Genres) == 0 || m.Height < 1 || m.Width < 1 || m.Channels != 3 {
+		return nil, fmt.Errorf("encode manifest %s: need genres, height, width and 3 channels (got %d genres, %d×%d×%d)",
+			dir, len(m.Genres), m.Height, m.Width, m.Channels)
+	}
+	sum := sha256.Sum256(raw)
+	return &dataset{dir: dir, man: m, manifestSHA: hex.EncodeToString(sum[:]), pixels: m.Height * m.Width * m.Channels}, nil
+}
+
+// count returns the rows of a split according to the manifest (-1 if unknown).
+func (d *dataset) count(split string) int {
+	if n, ok := d.man.Splits[split]; ok {
+		return n
+	}
+	return -1
+}
+
+// scan calls fn for every row of split, shard by shard in the given order
+// (nil = manifest order). Rows are freshly allocated: fn may keep them.
+func (d *dataset) scan(ctx context.Context, split string, order []int, fn func(*encode.ShardRow) error) error {
+	if order == nil {
+		order = make([]int, len(d.man.Shards))
+		for i := range order {
+			order[i] = i
+		}
+	}
+	for _, si := range order {
+		sh := d.man.Shards[si]
+		if sh.Splits != nil && sh.Splits[split] == 0 {
+			continue
+		}
+		if err := d.scanShard(ctx, sh.File, split, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *dataset) scanShard(ctx context.Context, file, split string, fn func(*encode.ShardRow) error) error {
+	path := filepath.Join(d.dir, file)
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("shard: %w", err)
+	}
+	defer f.Close()
+	r := parquet.NewGenericReader[encode.ShardRow](f)
+	defer r.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rows := make([]encode.ShardRow, 32)
+		n, rerr := r.Read(rows)
+		for i := range rows[:n] {
+			row := &rows[i]
+			if row.Split != split {
+				continue
+			}
+			if len(row.Pixels) != d.pixels || len(row.Label) != len(d.man.Genres) {
+				return fmt.Errorf("shard %s: imdb %d: %d pixel bytes and %d labels, want %d and %d",
+					path, row.ImdbID, len(row.Pixels), len(row.Label), d.pixels, len(d.man.Genres))
+			}
+			if err := fn(row); err != nil {
+				return err
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("shard %s: %w", path, rerr)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// channelStats computes per-channel mean and std of x/255 over a split.
+func (d *dataset) channelStats(ctx context.Context, split string) (mean, std [3]float32, err error) {
+	var sum, sq [3]float64
+	var n float64
+	err = d.scan(ctx, split, nil, func(r *encode.ShardRow) error {
+		var s, q [3]uint64
+		for i, p := range r.Pixels {
+			c := i % 3
+			s[c] += uint64(p)
+			q[c] += uint64(p) * uint64(p)
+		}
+		for c := range 3 {
+			sum[c] += float64(s[c])
+			sq[c] += float64(q[c])
+		}
+		n += float64(len(r.Pixels) / 3)
+		return nil
+	})
+	if err != nil {
+		return mean, std, err
+	}
+	if n == 0 {
+		return mean, std, fmt.Errorf("split %q is empty", split)
+	}
+	for c := range 3 {
+		m := sum[c] / n
+		v := sq[c]/n - m*m
+		mean[c] = float32(m / 255)
+		std[c] = float32(math.Max(math.Sqrt(math.Max(v, 0))/255, 1e-3))
+	}
+	return mean, std, nil
+}
+
+// scaler maps a uint8 channel value to the network's input.
+type scaler [3][256]float32
+
+func newScaler(standardize bool, mean, std [3]float32) *scaler {
+	var s scaler
+	for c := range 3 {
+		for v := range 256 {
+			x := float32(v) / 255
+			if standardize {
+				x = (x - mean[c]) / std[c]
+			}
+			s[c][v] = x
+		}
+	}
+	return &s
+}
+
+// convert appends the scaled pixels of HWC images to dst.
+func (s *scaler) convert(dst []float32, pixels []byte) []float32 {
+	for i := 0; i+2 < len(pixels); i += 3 {
+		dst = append(dst, s[0][pixels[i]], s[1][pixels[i+1]], s[2][pixels[i+2]])
+	}
+	return dst
+}
+
+// batch is one prepared minibatch: tensors ready to feed plus the labels.
+type batch struct {
+	n      int
+	x, y   *tf.Tensor
+	labels []float32 // n*G
+}
+
+// batcher prepares batches of one split in a goroutine.
+type batcher struct {
+	ds      *dataset
+	sc      *scaler
+	size    int
+	augment Augment
+	buffer  int
+	seed    int64
+}
+
+func (b *batcher) makeBatch(imgs [][]byte, labels []float32) (*batch, error) {
+	x := make([]float32, 0, len(imgs)*b.ds.pixels)
+	for _, p := range imgs {
+		x = b.sc.convert(x, p)
+	}
+	xt, err := tf.NewTensor(x)
+	if err != nil {
+		return nil, err
+	}
+	yt, err := tf.NewTensor(labels)
+	if err != nil {
+		return nil, err
+	}
+	return &batch{n: len(imgs), x: xt, y: yt, labels: labels}, nil
+}
+
+// run streams a split into out and closes it. Training batches come through
+// a seeded shuffle buffer (shard order shuffled too) and are augmented; the
+// randomness depends only on (seed, epoch) so a resumed run repeats it.
+// maxBatches > 0 stops early.
+func (b *batcher) run(ctx context.Context, split string, train bool, epoch, maxBatches int, out chan<- *batch) error {
+	defer close(out)
+	G := len(b.ds.man.Genres)
+	var rng *rand.Rand
+	var order []int
+	if train {
+		rng = rand.New(rand.NewPCG(uint64(b.seed), uint64(epoch)))
+		order = rng.Perm(len(b.ds.man.Shards))
+	}
+	var imgs [][]byte
+	var labels []float32
+	sent := 0
+	errStop := errors.New("stop")
+	var flush func() error
+	emit := func(pix []byte, label []float32) error {
+		if train {
+			augmentImage(pix, b.ds.man.Height, b.ds.man.Width, b.augment, rng)
+		}
+		imgs = append(imgs, pix)
+		labels = append(labels, label...)
+		if len(imgs) < b.size {
+			return nil
+		}
+		return flush()
+	}
+	flush = func() error {
+		if len(imgs) == 0 {
+			return nil
+		}
+		bt, err := b.makeBatch(imgs, labels)
+		if err != nil {
+			return err
+		}
+		imgs, labels = nil, make([]float32, 0, b.size*G)
+		select {
+		case out <- bt:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		sent++
+		if maxBatches > 0 && sent >= maxBatches {
+			return errStop
+		}
+		return nil
+	}
+	type item struct {
+		pix   []byte
+		label []float32
+	}
+	var buf []item
+	err := b.ds.scan(ctx, split, order, func(r *encode.ShardRow) error {
+		if !train {
+			return emit(r.Pixels, r.Label)
+		}
+		it := item{r.Pixels, r.Label}
+		if len(buf) < b.buffer {
+			buf = append(buf, it)
+			return nil
+		}
+		j := rng.IntN(len(buf))
+		out := buf[j]
+		buf[j] = it
+		return emit(out.pix, out.label)
+	})
+	if err == nil && train {
+		rng.Shuffle(len(buf), func(i, j int) { buf[i], buf[j] = buf[j], buf[i] })
+		for _, it := range buf {
+			if err = emit(it.pix, it.label); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		err = flush()
+	}
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+// augmentImage applies the configured random flip, shift (edge-padded) and
+// brightness change to one HWC image in place.
+func augmentImage(pix []byte, h, w int, a Augment, rng *rand.Rand) {
+	if !a.Flip && a.ShiftPx == 0 && a.Brightness == 0 {
+		return
+	}
+	if a.Flip && rng.IntN(2) == 1 {
+		for y := range h {
+			row := pix[y*w*3 : (y+1)*w*3]
+			for x := range w / 2 {
+				l, r := x*3, (w-1-x)*3
+				row[l], row[r] = row[r], row[l]
+				row[l+1], row[r+1] = row[r+1], row[l+1]
+				row[l+2], row[r+2] = row[r+2], row[l+2]
+			}
+		}
+	}
+	if s := a.ShiftPx; s > 0 {
+		dx, dy := rng.IntN(2*s+1)-s, rng.IntN(2*s+1)-s
+		if dx != 0 || dy != 0 {
+			src := append([]byte(nil), pix...)
+			for y := range h {
+				sy := min(max(y-dy, 0), h-1)
+				for x := range w {
+					sx := min(max(x-dx, 0), w-1)
+					copy(pix[(y*w+x)*3:(y*w+x)*3+3], src[(sy*w+sx)*3:(sy*w+sx)*3+3])
+				}
+			}
+		}
+	}
+	if a.Brightness > 0 {
+		d := (rng.Float64()*2 - 1) * a.Brightness * 255
+		for i, p := range pix {
+			pix[i] = uint8(math.Round(min(max(float64(p)+d, 0), 255)))
+		}
+	}
+}

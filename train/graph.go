@@ -1,0 +1,415 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/wamuir/graft/tensorflow/op"
+)
+
+// netSpec is everything the graph builder needs. The same spec with
+// training=false rebuilds the inference graph with identical variable names,
+// so a checkpoint written by training restores into it.
+type netSpec struct {
+	Height, Width, Channels int
+	Genres                  int
+	ConvFilters             []int
+	Dense                   []int
+	Dropout                 float64
+	BatchNorm               bool
+	Loss                    string // softmax_ce | sigmoid_bce
+	Seed                    int64
+	Optimizer               Optimizer
+	// Training adds the training forward pass (dropout, batch statistics),
+	// the loss gradients, Adam and the full checkpoint ops.
+	Training bool
+}
+
+// Batch-norm constants, as Keras' defaults.
+const (
+	bnMomentum = 0.99
+	bnEpsilon  = 1e-3
+)
+
+// variable is one resource variable with its checkpoint name.
+type variable struct {
+	name   string
+	handle tf.Output
+	read   tf.Output // ReadVariableOp feeding the forward pass
+	dtype  tf.DataType
+	init   tf.Output // initial value
+	model  bool      // part of the model (saved into model/), not optimizer state
+	train  bool      // trained by Adam
+}
+
+// netGraph is a built graph and the handles the trainer and Model use.
+type netGraph struct {
+	graph *tf.Graph
+	spec  netSpec
+
+	// Feeds.
+	images       tf.Output // flat float32 [N*H*W*C], already scaled
+	labels       tf.Output // flat float32 [N*G]
+	classWeights tf.Output // [G], defaults to ones
+	lr           tf.Output // scalar float32 (training only)
+	prefix       tf.Output // checkpoint prefix, scalar string
+
+	// Fetches.
+	probs     tf.Output // inference probabilities [N,G]
+	evalLoss  tf.Output // inference loss (mean over the batch)
+	trainLoss tf.Output // training-mode loss (dropout, batch statistics)
+	trainProb tf.Output // training-mode probabilities, for training accuracy
+	step      tf.Output // global step (int64)
+
+	// Targets.
+	initOp, trainOp           *tf.Operation
+	saveAll, restoreAll       *tf.Operation
+	saveModel, restoreModel   *tf.Operation
+	vars                      []*variable
+	flatDim                   int
+	featureH, featureW, featC int
+}
+
+// featureSize returns the spatial size after the conv/pool stack, or an
+// error when the input is too small for it.
+func featureSize(h, w int, convs []int) (int, int, error) {
+	for i := range convs {
+		h, w = h-2, w-2 // 3×3 valid conv
+		if h < 2 || w < 2 {
+			return 0, 0, fmt.Errorf("input too small: conv layer %d leaves %d×%d, need at least 2×2 before pooling", i+1, max(h, 0), max(w, 0))
+		}
+		h, w = h/2, w/2 // 2×2 valid pool, stride 2
+	}
+	return h, w, nil
+}
+
+// builder carries the scope and the variables while the graph is assembled.
+type builder struct {
+	s    *op.Scope
+	spec netSpec
+	vars []*variable
+	seq  int64 // initialiser seed counter
+}
+
+func (b *builder) f32(v float64) tf.Output { return op.Const(uniq(b.s), float32(v)) }
+
+// newVar declares a variable with the given initial value tensor.
+func (b *builder) newVar(name string, dtype tf.DataType, shape []int64, init tf.Output, model, train bool) *variable {
+	s := b.s.SubScope(name)
+	h := op.VarHandleOp(uniq(s), dtype, tf.MakeShape(shape...), op.VarHandleOpSharedName(name))
+	v := &variable{name: name, handle: h, dtype: dtype, init: init, model: model, train: train}
+	v.read = op.ReadVariableOp(uniq(s), h, dtype)
+	b.vars = append(b.vars, v)
+	return v
+}
+
+// glorot makes a Glorot-uniform initial value with a fixed op seed.
+func (b *builder) glorot(shape []int64, fanIn, fanOut int64) tf.Output {
+	b.seq++
+	limit := math.Sqrt(6 / float64(fanIn+fanOut))
+	u := op.RandomUniform(uniq(b.s), op.Const(uniq(b.s), shape), tf.Float,
+		op.RandomUniformSeed(b.spec.Seed), op.RandomUniformSeed2(b.seq))
+	return op.Sub(uniq(b.s), op.Mul(uniq(b.s), u, b.f32(2*limit)), b.f32(limit))
+}
+
+func (b *builder) fill(shape []int64, v float64) tf.Output {
+	return op.Fill(uniq(b.s), op.Const(uniq(b.s), shape), b.f32(v))
+}
+
+// layer variables of the network, shared by the training and inference passes.
+type convLayer struct {
+	kernel, bias             *variable
+	gamma, beta, mmean, mvar *variable
+}
+
+type denseLayer struct{ kernel, bias *variable }
+
+// buildGraph assembles the network for spec.
+func buildGraph(spec netSpec) (*netGraph, error) {
+	if spec.Channels == 0 {
+		spec.Channels = 3
+	}
+	fh, fw, err := featureSize(spec.Height, spec.Width, spec.ConvFilters)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Genres < 1 {
+		return nil, errors.New("no genres to predict")
+	}
+	if spec.Loss != "softmax_ce" && spec.Loss != "sigmoid_bce" {
+		return nil, fmt.Errorf("unknown loss %q", spec.Loss)
+	}
+	root := op.NewScope()
+	b := &builder{s: root, spec: spec}
+	g := &netGraph{spec: spec, featureH: fh, featureW: fw}
+	C := int64(spec.Channels)
+
+	// Variables.
+	var convs []convLayer
+	in := C
+	for i, f := range spec.ConvFilters {
+		out := int64(f)
+		name := fmt.Sprintf("conv%d", i)
+		var l convLayer
+		l.kernel = b.newVar(name+"/kernel", tf.Float, []int64{3, 3, in, out}, b.glorot([]int64{3, 3, in, out}, 9*in, 9*out), true, true)
+		l.bias = b.newVar(name+"/bias", tf.Float, []int64{out}, b.fill([]int64{out}, 0), true, true)
+		if spec.BatchNorm {
+			bn := fmt.Sprintf("bn%d", i)
+			l.gamma = b.newVar(bn+"/gamma", tf.Float, []int64{out}, b.fill([]int64{out}, 1), true, true)
+			l.beta = b.newVar(bn+"/beta", tf.Float, []int64{out}, b.fill([]int64{out}, 0), true, true)
+			l.mmean = b.newVar(bn+"/moving_mean", tf.Float, []int64{out}, b.fill([]int64{out}, 0), true, false)
+			l.mvar = b.newVar(bn+"/moving_variance", tf.Float, []int64{out}, b.fill([]int64{out}, 1), true, false)
+		}
+		convs = append(convs, l)
+		in = out
+	}
+	g.featC = int(in)
+	flat := int64(fh * fw * int(in))
+	g.flatDim = int(flat)
+	var denses []denseLayer
+	in = flat
+	outs := append(append([]int(nil), spec.Dense...), spec.Genres)
+	for i, d := range outs {
+		out := int64(d)
+		name := fmt.Sprintf("dense%d", i)
+		if i == len(outs)-1 {
+			name = "output"
+		}
+		denses = append(denses, denseLayer{
+			kernel: b.newVar(name+"/kernel", tf.Float, []int64{in, out}, b.glorot([]int64{in, out}, in, out), true, true),
+			bias:   b.newVar(name+"/bias", tf.Float, []int64{out}, b.fill([]int64{out}, 0), true, true),
+		})
+		in = out
+	}
+	var step *variable
+	if spec.Training {
+		step = b.newVar("global_step", tf.Int64, nil, op.Const(uniq(root), int64(0)), false, false)
+		g.step = step.read
+	}
+
+	// Feeds.
+	G := int64(spec.Genres)
+	g.images = op.Placeholder(root.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1)))
+	g.labels = op.Placeholder(root.SubScope("labels"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1)))
+	ones := make([]float32, G)
+	for i := range ones {
+		ones[i] = 1
+	}
+	g.classWeights = op.PlaceholderWithDefault(root.SubScope("class_weights"), op.Const(uniq(root), ones), tf.MakeShape(G))
+	x := op.Reshape(uniq(root), g.images, op.Const(uniq(root), []int64{-1, int64(spec.Height), int64(spec.Width), C}))
+	y := op.Reshape(uniq(root), g.labels, op.Const(uniq(root), []int64{-1, G}))
+
+	// forward builds one pass; training selects dropout and batch statistics.
+	type bnUpdate struct {
+		v     *variable
+		batch tf.Output
+	}
+	var bnUpdates []bnUpdate
+	forward := func(s *op.Scope, training bool) tf.Output {
+		h := x
+		for i, l := range convs {
+			h = op.Conv2D(uniq(s), h, l.kernel.read, []int64{1, 1, 1, 1}, "VALID")
+			h = op.BiasAdd(uniq(s), h, l.bias.read)
+			if spec.BatchNorm {
+				if training {
+					empty := op.Const(uniq(s), []float32{})
+					y, bm, bv, _, _, _ := op.FusedBatchNormV3(uniq(s), h, l.gamma.read, l.beta.read, empty, empty,
+						op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3Epsilon(bnEpsilon))
+					h = y
+					bnUpdates = append(bnUpdates, bnUpdate{l.mmean, bm}, bnUpdate{l.mvar, bv})
+				} else {
+					y, _, _, _, _, _ := op.FusedBatchNormV3(uniq(s), h, l.gamma.read, l.beta.read, l.mmean.read, l.mvar.read,
+						op.FusedBatchNormV3IsTraining(false), op.FusedBatchNormV3Epsilon(bnEpsilon))
+					h = y
+				}
+			}
+			h = op.Relu(uniq(s), h)
+			h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
+			_ = i
+		}
+		h = op.Reshape(uniq(s), h, op.Const(uniq(s), []int64{-1, flat}))
+		for i, l := range denses {
+			h = op.BiasAdd(uniq(s), op.MatMul(uniq(s), h, l.kernel.read), l.bias.read)
+			if i == len(denses)-1 {
+				break
+			}
+			h = op.Relu(uniq(s), h)
+			if training && spec.Dropout > 0 {
+				h = dropout(s, h, spec.Dropout, spec.Seed, int64(i), step.read)
+			}
+		}
+		return h
+	}
+
+	es := root.SubScope("eval")
+	evalLogits := forward(es, false)
+	g.probs = probabilities(es, evalLogits, spec.Loss)
+	g.evalLoss = lossFn(es, evalLogits, y, g.classWeights, spec.Loss)
+
+	if spec.Training {
+		ts := root.SubScope("train")
+		trainLogits := forward(ts, true)
+		g.trainProb = probabilities(ts, trainLogits, spec.Loss)
+		g.trainLoss = lossFn(ts, trainLogits, y, g.classWeights, spec.Loss)
+		var trainable []*variable
+		var xs []tf.Output
+		for _, v := range b.vars {
+			if v.train {
+				trainable = append(trainable, v)
+				xs = append(xs, v.read)
+			}
+		}
+		grads := op.Gradients(root.SubScope("gradients"), []tf.Output{g.trainLoss}, xs)
+		if err := root.Err(); err != nil {
+			return nil, fmt.Errorf("gradients: %w", err)
+		}
+		// Adam slots, created after the gradients (their init ops are not on
+		// any gradient path anyway).
+		as := root.SubScope("adam")
+		g.lr = op.Placeholder(as.SubScope("lr"), tf.Float, op.PlaceholderShape(tf.ScalarShape()))
+		o := spec.Optimizer
+		t := op.Cast(uniq(as), op.Add(uniq(as), step.read, op.Const(uniq(as), int64(1))), tf.Float)
+		b1p := op.Pow(uniq(as), b.f32(o.Beta1), t)
+		b2p := op.Pow(uniq(as), b.f32(o.Beta2), t)
+		var updates []*tf.Operation
+		for i, v := range trainable {
+			shape, err := constShape(v)
+			if err != nil {
+				return nil, err
+			}
+			m := b.newVar(v.name+"/adam_m", tf.Float, shape, b.fill(shape, 0), false, false)
+			vv := b.newVar(v.name+"/adam_v", tf.Float, shape, b.fill(shape, 0), false, false)
+			updates = append(updates, op.ResourceApplyAdam(uniq(as), v.handle, m.handle, vv.handle, b1p, b2p, g.lr,
+				b.f32(o.Beta1), b.f32(o.Beta2), b.f32(o.Epsilon), grads[i]))
+		}
+		for _, u := range bnUpdates {
+			// moving = moving*momentum + batch*(1-momentum)
+			nv := op.Add(uniq(as), op.Mul(uniq(as), u.v.read, b.f32(bnMomentum)), op.Mul(uniq(as), u.batch, b.f32(1-bnMomentum)))
+			updates = append(updates, op.AssignVariableOp(uniq(as), u.v.handle, nv))
+		}
+		inc := op.AssignAddVariableOp(as.WithControlDependencies(updates...), step.handle, op.Const(uniq(as), int64(1)))
+		g.trainOp = inc
+	}
+
+	// Initialisation.
+	is := root.SubScope("init")
+	var inits []*tf.Operation
+	for _, v := range b.vars {
+		inits = append(inits, op.AssignVariableOp(uniq(is), v.handle, v.init))
+	}
+	g.initOp = op.NoOp(is.WithControlDependencies(inits...))
+
+	// Checkpoints.
+	g.prefix = op.Placeholder(root.SubScope("ckpt_prefix"), tf.String, op.PlaceholderShape(tf.ScalarShape()))
+	var all, model []*variable
+	for _, v := range b.vars {
+		all = append(all, v)
+		if v.model {
+			model = append(model, v)
+		}
+	}
+	if spec.Training {
+		g.saveAll, g.restoreAll = saveRestore(root.SubScope("ckpt_all"), g.prefix, all)
+	}
+	g.saveModel, g.restoreModel = saveRestore(root.SubScope("ckpt_model"), g.prefix, model)
+	g.vars = b.vars
+
+	graph, err := root.Finalize()
+	if err != nil {
+		return nil, fmt.Errorf("build graph: %w", err)
+	}
+	g.graph = graph
+	return g, nil
+}
+
+// constShape recovers a variable's static shape from its read op.
+func constShape(v *variable) ([]int64, error) {
+	s, err := v.read.Shape().ToSlice()
+	if err != nil {
+		return nil, fmt.Errorf("variable %s: %w", v.name, err)
+	}
+	return s, nil
+}
+
+// dropout zeroes units with probability rate and rescales the rest. The mask
+// comes from a stateless generator seeded by (seed, layer, step), so a run
+// resumed from a checkpoint draws the same masks as an uninterrupted one.
+func dropout(s *op.Scope, h tf.Output, rate float64, seed, layer int64, step tf.Output) tf.Output {
+	s = s.SubScope("dropout")
+	sd := op.Add(uniq(s), op.Const(uniq(s), []int64{seed, layer << 40}), op.Pack(uniq(s), []tf.Output{op.Const(uniq(s), int64(0)), step}))
+	u := op.StatelessRandomUniform(uniq(s), op.Shape(uniq(s), h), sd, op.StatelessRandomUniformDtype(tf.Float))
+	keep := op.Cast(uniq(s), op.GreaterEqual(uniq(s), u, op.Const(uniq(s), float32(rate))), tf.Float)
+	return op.Mul(uniq(s), h, op.Mul(uniq(s), keep, op.Const(uniq(s), float32(1/(1-rate)))))
+}
+
+// probabilities turns logits into Predict's output.
+func probabilities(s *op.Scope, logits tf.Output, loss string) tf.Output {
+	if loss == "sigmoid_bce" {
+		return op.Sigmoid(uniq(s), logits)
+	}
+	return op.Softmax(uniq(s), logits)
+}
+
+// lossFn is the mean weighted loss of a batch, in the dtype of logits.
+//
+// softmax_ce: -Σ y·log softmax(x) per example (the multi-hot label as is, as
+// Keras' categorical cross-entropy), weighted by the mean class weight of the
+// example's true genres. sigmoid_bce: softplus(x) - x·z per element, positives
+// weighted by their class weight, mean over examples and genres.
+func lossFn(s *op.Scope, logits, labels, classWeights tf.Output, kind string) tf.Output {
+	s = s.SubScope("loss")
+	dt := logits.DataType()
+	cw := classWeights
+	if cw.DataType() != dt {
+		cw = op.Cast(uniq(s), cw, dt)
+	}
+	one := op.Cast(uniq(s), op.Const(uniq(s), float32(1)), dt)
+	axes0 := op.Const(uniq(s), []int32{0})
+	switch kind {
+	case "sigmoid_bce":
+		el := op.Sub(uniq(s), softplus(s, logits), op.Mul(uniq(s), logits, labels))
+		w := op.Add(uniq(s), one, op.Mul(uniq(s), labels, op.Sub(uniq(s), cw, one)))
+		return op.Mean(uniq(s), op.Mul(uniq(s), el, w), op.Const(uniq(s), []int32{0, 1}))
+	default:
+		per, _ := op.SoftmaxCrossEntropyWithLogits(uniq(s), logits, labels)
+		tiny := op.Cast(uniq(s), op.Const(uniq(s), float32(1e-12)), dt)
+		axis1 := op.Const(uniq(s), []int32{1})
+		w := op.Div(uniq(s), op.Sum(uniq(s), op.Mul(uniq(s), labels, cw), axis1), op.Maximum(uniq(s), op.Sum(uniq(s), labels, axis1), tiny))
+		return op.Mean(uniq(s), op.Mul(uniq(s), per, w), axes0)
+	}
+}
+
+// saveRestore builds SaveV2/RestoreV2 over vars under the given prefix feed.
+func saveRestore(s *op.Scope, prefix tf.Output, vars []*variable) (save, restore *tf.Operation) {
+	names := make([]string, len(vars))
+	slices := make([]string, len(vars))
+	dtypes := make([]tf.DataType, len(vars))
+	reads := make([]tf.Output, len(vars))
+	for i, v := range vars {
+		names[i] = v.name
+		dtypes[i] = v.dtype
+		reads[i] = op.ReadVariableOp(uniq(s), v.handle, v.dtype)
+	}
+	nameT := op.Const(uniq(s), names)
+	sliceT := op.Const(uniq(s), slices)
+	save = op.SaveV2(uniq(s), prefix, nameT, sliceT, reads)
+	vals := op.RestoreV2(uniq(s), prefix, nameT, sliceT, dtypes)
+	assigns := make([]*tf.Operation, len(vars))
+	for i, v := range vars {
+		assigns[i] = op.AssignVariableOp(uniq(s), v.handle, vals[i])
+	}
+	restore = op.NoOp(s.WithControlDependencies(assigns...))
+	return save, restore
+}
+
+// softplus is log(1+exp(x)); graft's op package has no wrapper for it but
+// the op and its gradient are registered.
+func softplus(s *op.Scope, x tf.Output) tf.Output {
+	return s.AddOperation(tf.OpSpec{Type: "Softplus", Input: []tf.Input{x}}).Output(0)
+}
+
+// uniq gives each op its own name scope: graft's op wrappers name an op
+// after its type, so two ops of one type in one scope would collide.
+func uniq(s *op.Scope) *op.Scope { return s.SubScope("op") }

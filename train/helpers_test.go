@@ -1,0 +1,136 @@
+package train
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/postergenre/postergenre/encode"
+)
+
+// synthSpec describes a generated encode output: four colour-coded classes.
+type synthSpec struct {
+	Height, Width int
+	PerClass      map[string]int // split -> rows per class
+	Shards        int
+	Seed          uint64
+	Noise         int // ± per channel
+}
+
+var synthGenres = []string{"Horror", "Romance", "Action", "Documentary"}
+
+// synthColours are the base colours of the classes.
+var synthColours = [4][3]int{{200, 40, 40}, {40, 200, 40}, {40, 40, 200}, {200, 200, 40}}
+
+// writeSynth writes shards and manifest.json into dir and returns the rows'
+// pixels and labels per split.
+func writeSynth(t testing.TB, dir string, sp synthSpec) map[string][]encode.ShardRow {
+	t.Helper()
+	if sp.Shards == 0 {
+		sp.Shards = 2
+	}
+	rng := rand.New(rand.NewPCG(sp.Seed, 7))
+	var rows []encode.ShardRow
+	id := int64(1)
+	for _, split := range []string{encode.SplitTrain, encode.SplitValidation, encode.SplitTest} {
+		for c := range 4 {
+			for range sp.PerClass[split] {
+				pix := make([]byte, sp.Height*sp.Width*3)
+				for i := range pix {
+					v := synthColours[c][i%3] + rng.IntN(2*sp.Noise+1) - sp.Noise
+					pix[i] = byte(min(max(v, 0), 255))
+				}
+				label := make([]float32, 4)
+				label[c] = 1
+				// Some rows carry a second, later genre: the first true genre stays the class.
+				if c < 3 && rng.IntN(4) == 0 {
+					label[c+1] = 1
+				}
+				var genres []string
+				for j, l := range label {
+					if l > 0 {
+						genres = append(genres, synthGenres[j])
+					}
+				}
+				rows = append(rows, encode.ShardRow{
+					ImdbID: id, Title: fmt.Sprintf("movie %d", id), Year: 2000, Genres: genres, Label: label,
+					Split: split, Height: int32(sp.Height), Width: int32(sp.Width), Pixels: pix,
+				})
+				id++
+			}
+		}
+	}
+	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	man := encode.Manifest{
+		Genres: synthGenres, Vocabulary: synthGenres, LabelMode: "multi_hot",
+		Height: sp.Height, Width: sp.Width, Channels: 3, Rows: len(rows),
+		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{},
+	}
+	per := (len(rows) + sp.Shards - 1) / sp.Shards
+	for s := range sp.Shards {
+		part := rows[s*per : min((s+1)*per, len(rows))]
+		name := fmt.Sprintf("shard-%05d.parquet", s)
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := parquet.NewGenericWriter[encode.ShardRow](f)
+		if _, err := w.Write(part); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := os.ReadFile(filepath.Join(dir, name))
+		sum := sha256.Sum256(raw)
+		info := encode.ShardInfo{File: name, Rows: len(part), SHA256: hex.EncodeToString(sum[:]), Splits: map[string]int{}}
+		for _, r := range part {
+			info.Splits[r.Split]++
+			man.Splits[r.Split]++
+			if man.GenreCounts[r.Split] == nil {
+				man.GenreCounts[r.Split] = map[string]int{}
+			}
+			for _, g := range r.Genres {
+				man.GenreCounts[r.Split][g]++
+			}
+		}
+		man.Shards = append(man.Shards, info)
+	}
+	raw, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bySplit := map[string][]encode.ShardRow{}
+	for _, r := range rows {
+		bySplit[r.Split] = append(bySplit[r.Split], r)
+	}
+	return bySplit
+}
+
+// smallConfig is a quick network for 24×16 synthetic posters.
+func smallConfig() Config {
+	c := DefaultConfig()
+	c.ConvFilters = []int{8, 16}
+	c.Dense = []int{16}
+	c.Dropout = 0.1
+	c.Optimizer.LearningRate = 3e-3
+	c.BatchSize = 16
+	c.Epochs = 6
+	c.ShuffleBuffer = 64
+	c.Deterministic = true
+	c.Device = "cpu"
+	return c
+}

@@ -1,0 +1,180 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/wamuir/graft/tensorflow/op"
+)
+
+// refLoss is the losses computed directly in float64.
+func refLoss(kind string, x, z [][]float64, cw []float64) float64 {
+	var total float64
+	for i := range x {
+		switch kind {
+		case "sigmoid_bce":
+			for j := range x[i] {
+				el := math.Log1p(math.Exp(x[i][j])) - x[i][j]*z[i][j]
+				total += el * (1 + z[i][j]*(cw[j]-1))
+			}
+		default:
+			m := math.Inf(-1)
+			for _, v := range x[i] {
+				m = math.Max(m, v)
+			}
+			var se float64
+			for _, v := range x[i] {
+				se += math.Exp(v - m)
+			}
+			lse := m + math.Log(se)
+			var ce, ws, ys float64
+			for j := range x[i] {
+				ce -= z[i][j] * (x[i][j] - lse)
+				ws += z[i][j] * cw[j]
+				ys += z[i][j]
+			}
+			total += ce * ws / math.Max(ys, 1e-12)
+		}
+	}
+	if kind == "sigmoid_bce" {
+		return total / float64(len(x)*len(x[0]))
+	}
+	return total / float64(len(x))
+}
+
+// TestLossGradients compares the composed losses and their TensorFlow
+// gradients with a float64 reference and central finite differences. The
+// C++ gradient of SoftmaxCrossEntropyWithLogits does not build for float64
+// (it mixes in a float constant), so the float32 cases compare TensorFlow's
+// gradient with finite differences of the float64 reference loss.
+func TestLossGradients(t *testing.T) {
+	x := [][]float64{{0.3, -1.2, 2.0, 0.1}, {-0.5, 0.7, 0.2, -2.2}, {1.5, 1.4, -0.3, 0.0}}
+	z := [][]float64{{1, 0, 1, 0}, {0, 0, 0, 1}, {0, 1, 1, 1}}
+	ones := []float64{1, 1, 1, 1}
+	weights := []float64{0.5, 2, 1.3, 3}
+	for _, tc := range []struct {
+		kind string
+		cw   []float64
+		dt   tf.DataType
+	}{
+		{"softmax_ce", ones, tf.Float}, {"softmax_ce", weights, tf.Float},
+		{"sigmoid_bce", ones, tf.Double}, {"sigmoid_bce", weights, tf.Double},
+		{"sigmoid_bce", weights, tf.Float},
+	} {
+		t.Run(fmt.Sprintf("%s/cw=%v/%v", tc.kind, tc.cw, tc.dt), func(t *testing.T) {
+			s := op.NewScope()
+			xp := op.Placeholder(uniq(s), tc.dt)
+			cwp := op.Placeholder(uniq(s), tf.Double)
+			zc := op.Cast(uniq(s), op.Const(uniq(s), z), tc.dt)
+			loss := lossFn(s, xp, zc, cwp, tc.kind)
+			grad := op.Gradients(s, []tf.Output{loss}, []tf.Output{xp})
+			g, err := s.Finalize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sess, err := tf.NewSession(g, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			cwT, _ := tf.NewTensor(tc.cw)
+			run := func(x [][]float64) (float64, [][]float64) {
+				var xt *tf.Tensor
+				if tc.dt == tf.Float {
+					xt, _ = tf.NewTensor(to32(x))
+				} else {
+					xt, _ = tf.NewTensor(x)
+				}
+				out, err := sess.Run(map[tf.Output]*tf.Tensor{xp: xt, cwp: cwT}, []tf.Output{loss, grad[0]}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.dt == tf.Float {
+					return float64(out[0].Value().(float32)), to64(out[1].Value().([][]float32))
+				}
+				return out[0].Value().(float64), out[1].Value().([][]float64)
+			}
+			lossTol, gradTol, fdLoss := 1e-12, 1e-7, func(x [][]float64) float64 { l, _ := run(x); return l }
+			if tc.dt == tf.Float {
+				lossTol, gradTol = 1e-6, 1e-6
+				fdLoss = func(x [][]float64) float64 { return refLoss(tc.kind, x, z, tc.cw) }
+			}
+			l, dx := run(x)
+			if want := refLoss(tc.kind, x, z, tc.cw); math.Abs(l-want) > lossTol {
+				t.Errorf("loss %.15g, reference %.15g", l, want)
+			}
+			const h = 1e-6
+			for i := range x {
+				for j := range x[i] {
+					xp, xm := clone(x), clone(x)
+					xp[i][j] += h
+					xm[i][j] -= h
+					fd := (fdLoss(xp) - fdLoss(xm)) / (2 * h)
+					if math.Abs(fd-dx[i][j]) > gradTol {
+						t.Errorf("d loss/d x[%d][%d]: tensorflow %.10g, finite difference %.10g", i, j, dx[i][j], fd)
+					}
+				}
+			}
+		})
+	}
+}
+
+func to32(x [][]float64) [][]float32 {
+	out := make([][]float32, len(x))
+	for i := range x {
+		for _, v := range x[i] {
+			out[i] = append(out[i], float32(v))
+		}
+	}
+	return out
+}
+
+func to64(x [][]float32) [][]float64 {
+	out := make([][]float64, len(x))
+	for i := range x {
+		for _, v := range x[i] {
+			out[i] = append(out[i], float64(v))
+		}
+	}
+	return out
+}
+
+func clone(x [][]float64) [][]float64 {
+	out := make([][]float64, len(x))
+	for i := range x {
+		out[i] = append([]float64(nil), x[i]...)
+	}
+	return out
+}
+
+func TestMetrics(t *testing.T) {
+	// Perfectly ranked scores give AUC 1, reversed 0, ties 0.5.
+	for _, tc := range []struct {
+		scores []float32
+		pos    []bool
+		want   float64
+	}{
+		{[]float32{0.1, 0.2, 0.8, 0.9}, []bool{false, false, true, true}, 1},
+		{[]float32{0.9, 0.8, 0.2, 0.1}, []bool{false, false, true, true}, 0},
+		{[]float32{0.5, 0.5, 0.5, 0.5}, []bool{false, true, false, true}, 0.5},
+		{[]float32{0.1, 0.4, 0.35, 0.8}, []bool{false, false, true, true}, 0.75},
+	} {
+		if got := rocAUC(tc.scores, tc.pos); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("rocAUC(%v, %v) = %g, want %g", tc.scores, tc.pos, got, tc.want)
+		}
+	}
+	pred := []float32{0.1, 0.6, 0.2, 0.1, 0.5, 0.2, 0.2, 0.1}
+	label := []float32{0, 1, 1, 0, 0, 0, 1, 1}
+	// Row 1: argmax pred 1 == first true genre 1. Row 2: pred 0, label 2.
+	if got := paperHits(pred, label, 4); got != 1 {
+		t.Errorf("paperHits = %d, want 1", got)
+	}
+	if got := topKHit(pred, label, 4, 2); got != 0.5 {
+		t.Errorf("top2 = %g, want 0.5", got)
+	}
+	if got := topKHit(pred, label, 4, 3); got != 1 {
+		t.Errorf("top3 = %g, want 1", got)
+	}
+}

@@ -1,0 +1,138 @@
+package train
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	tf "github.com/wamuir/graft/tensorflow"
+)
+
+// predictBatch is how many images Predict feeds per session run.
+const predictBatch = 64
+
+// Model is a trained network loaded for inference. It is safe for
+// concurrent use (TensorFlow sessions are).
+type Model struct {
+	meta Meta
+	net  *netGraph
+	sess *tf.Session
+	sc   *scaler
+}
+
+func readMeta(dir string) (Meta, error) {
+	var m Meta
+	raw, err := os.ReadFile(filepath.Join(dir, MetaFile))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("%s: %w", filepath.Join(dir, MetaFile), err)
+	}
+	return m, nil
+}
+
+// LoadModel loads a train output's model folder (model.json + checkpoint):
+// it rebuilds the inference graph from the metadata and restores the weights.
+func LoadModel(dir string) (*Model, error) {
+	meta, err := readMeta(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	if meta.Format != 1 {
+		return nil, fmt.Errorf("load model %s: unsupported format %d", dir, meta.Format)
+	}
+	if meta.CheckpointPrefix == "" {
+		return nil, fmt.Errorf("load model %s: model.json names no checkpoint", dir)
+	}
+	net, err := buildGraph(netSpec{
+		Height: meta.Height, Width: meta.Width, Channels: 3, Genres: len(meta.Genres),
+		ConvFilters: meta.ConvFilters, Dense: meta.Dense, Dropout: meta.Dropout, BatchNorm: meta.BatchNorm,
+		Loss: meta.Loss,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	sess, err := tf.NewSession(net.graph, nil)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: session: %w", dir, err)
+	}
+	p, err := tf.NewTensor(filepath.Join(dir, meta.CheckpointPrefix))
+	if err != nil {
+		sess.Close()
+		return nil, err
+	}
+	if _, err := sess.Run(map[tf.Output]*tf.Tensor{net.prefix: p}, nil, []*tf.Operation{net.restoreModel}); err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
+	}
+	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Standardize, meta.Mean, meta.Std)}, nil
+}
+
+// Meta returns the model's metadata.
+func (m *Model) Meta() Meta { return m.meta }
+
+// Predict returns per-image probabilities (softmax or sigmoid per
+// Meta.Loss) over Meta.Genres for n images, each Height*Width*3 bytes of
+// uint8 HWC RGB, concatenated in pixels.
+func (m *Model) Predict(pixels []byte, n int) ([][]float32, error) {
+	return predictWith(m.sess, m.net, m.sc, pixels, n)
+}
+
+// Close releases the session.
+func (m *Model) Close() error { return m.sess.Close() }
+
+func predictWith(sess *tf.Session, net *netGraph, sc *scaler, pixels []byte, n int) ([][]float32, error) {
+	per := net.spec.Height * net.spec.Width * 3
+	if n < 0 || len(pixels) != n*per {
+		return nil, fmt.Errorf("predict: %d bytes for %d images of %d×%d×3", len(pixels), n, net.spec.Height, net.spec.Width)
+	}
+	out := make([][]float32, 0, n)
+	x := make([]float32, 0, min(n, predictBatch)*per)
+	for i := 0; i < n; i += predictBatch {
+		j := min(i+predictBatch, n)
+		x = sc.convert(x[:0], pixels[i*per:j*per])
+		xt, err := tf.NewTensor(x)
+		if err != nil {
+			return nil, err
+		}
+		res, err := sess.Run(map[tf.Output]*tf.Tensor{net.images: xt}, []tf.Output{net.probs}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("predict: %w", err)
+		}
+		out = append(out, res[0].Value().([][]float32)...)
+	}
+	return out, nil
+}
+
+// ReadHistory reads history.jsonl from a train output folder.
+func ReadHistory(dir string) ([]EpochStats, error) {
+	f, err := os.Open(filepath.Join(dir, HistoryFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []EpochStats
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var h EpochStats
+		if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", HistoryFile, len(out)+1, err)
+		}
+		out = append(out, h)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, errors.New(HistoryFile + " is empty")
+	}
+	return out, nil
+}

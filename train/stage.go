@@ -1,0 +1,45 @@
+package train
+
+import (
+	"context"
+
+	"github.com/postergenre/postergenre/stages"
+)
+
+// Stage is the train stage: it reads the encode output, trains the network
+// and writes model/, checkpoints/ and the history into env.OutDir.
+//
+// With env.Resume it continues from the last checkpoint in
+// filepath.Join(env.Prev, "checkpoints") (the interrupted attempt's output
+// folder), bringing that attempt's best model and history along; without a
+// checkpoint there it starts over.
+type Stage struct {
+	Cfg Config
+}
+
+var _ stages.Stage = (*Stage)(nil)
+
+// Name is stages.Train.
+func (*Stage) Name() string { return stages.Train }
+
+// Version is bumped when the output for the same config and inputs changes.
+func (*Stage) Version() string { return "1" }
+
+// Run trains.
+func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
+	return Run(ctx, s.Cfg, env)
+}
+
+// Run trains a network as cfg says on the encode output in
+// env.Inputs[stages.Encode].
+func Run(ctx context.Context, cfg Config, env stages.Env) (stages.Result, error) {
+	t, err := newTrainer(ctx, cfg, env)
+	if err != nil {
+		return stages.Result{}, err
+	}
+	defer t.close()
+	if err := t.loop(ctx); err != nil {
+		return stages.Result{}, err
+	}
+	return t.summary(), nil
+}
