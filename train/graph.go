@@ -355,7 +355,7 @@ func probabilities(s *op.Scope, logits tf.Output, loss string) tf.Output {
 // lossFn is the mean weighted loss of a batch, in the dtype of logits.
 //
 // softmax_ce: -Σ y·log softmax(x) per example (the multi-hot label as is, as
-// Keras' categorical cross-entropy), weighted by the mean class weight of the
+// Keras' categorical cross-entropy, gradient included), weighted by the mean class weight of the
 // example's true genres. sigmoid_bce: softplus(x) - x·z per element, positives
 // weighted by their class weight, mean over examples and genres.
 func lossFn(s *op.Scope, logits, labels, classWeights tf.Output, kind string) tf.Output {
@@ -373,7 +373,10 @@ func lossFn(s *op.Scope, logits, labels, classWeights tf.Output, kind string) tf
 		w := op.Add(uniq(s), one, op.Mul(uniq(s), labels, op.Sub(uniq(s), cw, one)))
 		return op.Mean(uniq(s), op.Mul(uniq(s), el, w), op.Const(uniq(s), []int32{0, 1}))
 	default:
-		per, _ := op.SoftmaxCrossEntropyWithLogits(uniq(s), logits, labels)
+		// Not SoftmaxCrossEntropyWithLogits: its gradient is softmax-labels,
+		// right only for labels summing to 1. For a multi-hot label the
+		// gradient of -Σ y·log softmax(x) is Σy·softmax - y (as Keras).
+		per := op.Neg(uniq(s), op.Sum(uniq(s), op.Mul(uniq(s), labels, op.LogSoftmax(uniq(s), logits)), op.Const(uniq(s), []int32{1})))
 		tiny := op.Cast(uniq(s), op.Const(uniq(s), float32(1e-12)), dt)
 		axis1 := op.Const(uniq(s), []int32{1})
 		w := op.Div(uniq(s), op.Sum(uniq(s), op.Mul(uniq(s), labels, cw), axis1), op.Maximum(uniq(s), op.Sum(uniq(s), labels, axis1), tiny))

@@ -156,6 +156,9 @@ func TestWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	if d := os.Getenv("REPORT_TEST_DIR"); d != "" {
+		dir = d // keep the output to look at
+	}
 	if err := report.Write(dir, r, report.WriteOptions{Plots: true, Thumbnails: true}); err != nil {
 		t.Fatal(err)
 	}

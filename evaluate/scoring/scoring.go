@@ -208,7 +208,6 @@ func (s *scorer) row(row *encode.ShardRow) error {
 	case encode.SplitValidation:
 		return s.add(&s.val, row, y, false)
 	case encode.SplitTest:
-		s.cooccur(y)
 		return s.add(&s.test, row, y, true)
 	default:
 		s.res.Skipped["unknown_split"]++
@@ -240,6 +239,7 @@ func (s *scorer) add(pd *pending, row *encode.ShardRow, y []bool, test bool) err
 	pd.pixels = append(pd.pixels, row.Pixels...)
 	pd.n++
 	if test {
+		s.cooccur(y)
 		if s.pick[s.testSeen] {
 			s.ex[len(s.res.Examples)] = len(pd.sc.Y) - 1
 			s.res.Examples = append(s.res.Examples, report.Example{
