@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -381,9 +382,31 @@ func (l *Loaded) Validate() error {
 	if len(ps) == 0 {
 		return nil
 	}
-	out := make([]string, len(ps))
+	// Report in file and line order, as a reader goes through the file.
+	type located struct {
+		file string
+		line int
+		text string
+	}
+	locs := make([]located, len(ps))
 	for i, p := range ps {
-		out[i] = l.where(p.Path) + p.String()
+		w := l.where(p.Path)
+		loc := located{file: w, text: w + p.String()}
+		if c := strings.LastIndexByte(strings.TrimSuffix(w, ": "), ':'); c > 0 {
+			loc.file = w[:c]
+			loc.line, _ = strconv.Atoi(strings.TrimSuffix(w[c+1:], ": "))
+		}
+		locs[i] = loc
+	}
+	sort.SliceStable(locs, func(i, j int) bool {
+		if locs[i].file != locs[j].file {
+			return locs[i].file < locs[j].file
+		}
+		return locs[i].line < locs[j].line
+	})
+	out := make([]string, len(locs))
+	for i, l := range locs {
+		out[i] = l.text
 	}
 	return &Error{Problems: out}
 }

@@ -242,7 +242,7 @@ func (r *runner) stream(ctx context.Context, items []*item) error {
 	}()
 
 	var fatal error
-	lastFlush := time.Now()
+	nextFlush := time.Now().Add(stateFlushEvery)
 	for el := range out {
 		it := el.(*item)
 		if it.fatal != nil {
@@ -250,11 +250,12 @@ func (r *runner) stream(ctx context.Context, items []*item) error {
 			continue
 		}
 		r.record(it)
-		if time.Since(lastFlush) >= stateFlushEvery {
-			lastFlush = time.Now()
+		if now := time.Now(); now.After(nextFlush) {
 			if err := r.state.flush(); err != nil {
 				fatal = cmp.Or(fatal, err)
 			}
+			// A big state takes a while to write: keep that under 5% of the time.
+			nextFlush = time.Now().Add(max(stateFlushEvery, 20*time.Since(now)))
 		}
 	}
 	return fatal

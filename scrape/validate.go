@@ -81,7 +81,9 @@ func decodeReason(err error) string {
 	switch {
 	case errors.Is(err, image.ErrFormat):
 		return ReasonNotImage
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), strings.Contains(err.Error(), "unexpected EOF"):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		// image/jpeg reports data ending inside a scan as "short Huffman data".
+		strings.Contains(err.Error(), "unexpected EOF"), strings.Contains(err.Error(), "short Huffman data"):
 		return ReasonTruncated
 	default:
 		return ReasonCorruptImage

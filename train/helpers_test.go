@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -134,3 +135,7 @@ func smallConfig() Config {
 	c.Device = "cpu"
 	return c
 }
+
+func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
+
+func deepEqualValues(a, b any) bool { return reflect.DeepEqual(a, b) }

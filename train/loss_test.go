@@ -64,7 +64,7 @@ func TestLossGradients(t *testing.T) {
 		{"sigmoid_bce", ones, tf.Double}, {"sigmoid_bce", weights, tf.Double},
 		{"sigmoid_bce", weights, tf.Float},
 	} {
-		t.Run(fmt.Sprintf("%s/cw=%v/%v", tc.kind, tc.cw, tc.dt), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/cw=%v/%s", tc.kind, tc.cw, map[tf.DataType]string{tf.Float: "float32", tf.Double: "float64"}[tc.dt]), func(t *testing.T) {
 			s := op.NewScope()
 			xp := op.Placeholder(uniq(s), tc.dt)
 			cwp := op.Placeholder(uniq(s), tf.Double)

@@ -11,6 +11,9 @@ import (
 	"github.com/postergenre/postergenre/internal/cli"
 )
 
+// TensorFlow prints its C++ info lines while the library loads, before main
+// runs; only the environment can silence them: TF_CPP_MIN_LOG_LEVEL=2 (the
+// Makefile and the README's cron line set it).
 func main() {
 	// SIGINT/SIGTERM cancel the context: stages stop, outputs stay consistent.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

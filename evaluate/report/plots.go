@@ -118,7 +118,8 @@ func (r *Report) trainingPlot() ([]byte, error) {
 	}
 	if r.Summary.BestEpoch > 0 {
 		for _, p := range []*plot.Plot{loss, acc} {
-			p.Legend.Add(fmt.Sprintf("best epoch %d", r.Summary.BestEpoch))
+			p.Add(&bestLine{x: float64(r.Summary.BestEpoch)})
+			p.Legend.Add(fmt.Sprintf("best epoch %d", r.Summary.BestEpoch), &bestLine{})
 		}
 	}
 	for _, p := range []*plot.Plot{loss, acc} {
@@ -145,7 +146,7 @@ func (r *Report) genrePlot() ([]byte, error) {
 	p.Title.Text = "Genre distribution per split"
 	p.Y.Label.Text = "share of the split's posters"
 	splits := []string{"train", "validation", "test"}
-	bw := vg.Points(7)
+	bw := vg.Points(max(5, min(16, 120/float64(max(1, len(r.Genres))))))
 	i := 0
 	for _, sp := range splits {
 		counts, ok := r.GenreCounts[sp]
@@ -221,8 +222,9 @@ func (r *Report) cooccurrencePlot() ([]byte, error) {
 		}
 		p.Legend.Add(fmt.Sprintf("%.2f", v), swatch{c})
 	}
-	p.Legend.Left = false
-	p.Legend.XOffs = vg.Points(70)
+	// room on the right for the colour key
+	p.X.Min, p.X.Max = -0.5, float64(n)+0.8
+	p.Legend.Top = true
 	side := vg.Length(max(5, float64(n)*0.35+2)) * vg.Inch
 	return png(p, side+vg.Inch, side)
 }
@@ -264,4 +266,21 @@ func (r *Report) rocPlot() ([]byte, error) {
 	p.Add(plotter.NewGrid())
 	h := vg.Length(max(5, float64(len(r.ROC))*0.22)) * vg.Inch
 	return png(p, 7*vg.Inch, h)
+}
+
+// bestLine is a dotted vertical line at the best epoch.
+type bestLine struct{ x float64 }
+
+func (b *bestLine) style() draw.LineStyle {
+	return draw.LineStyle{Color: color.Gray{Y: 110}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(1), vg.Points(3)}}
+}
+
+func (b *bestLine) Plot(c draw.Canvas, p *plot.Plot) {
+	x := c.X(p.X.Norm(b.x))
+	c.StrokeLine2(b.style(), x, c.Min.Y, x, c.Max.Y)
+}
+
+func (b *bestLine) Thumbnail(c *draw.Canvas) {
+	y := c.Center().Y
+	c.StrokeLine2(b.style(), c.Min.X, y, c.Max.X, y)
 }

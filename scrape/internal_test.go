@@ -1,0 +1,184 @@
+package scrape
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestReadRecordsRecovers(t *testing.T) {
+	type rec struct {
+		line   int
+		fields int // -1: error
+	}
+	tests := []struct {
+		name string
+		text string
+		want []rec
+	}{
+		{"plain", "a,b\r\nc,d\r\n", []rec{{1, 2}, {2, 2}}},
+		{"quoted newline kept", "h\n\"x\ny\",b,c,d,e,f\nz\n", []rec{{1, 1}, {2, 6}, {4, 1}}},
+		{"bare quote costs one line", "a,b\"c\nd\n", []rec{{1, -1}, {2, 1}}},
+		{"broken quote closed later", "1\n2,\"oops,3\n4,\"ok\",5\n6\n", []rec{{1, 1}, {2, -1}, {3, 3}, {4, 1}}},
+		{"broken quote to EOF", "1\n2,\"oops\n3,x\n4,y", []rec{{1, 1}, {2, -1}, {3, 2}, {4, 2}}},
+		{"blank lines skipped", "a\n\nb\n", []rec{{1, 1}, {3, 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []rec
+			err := readRecords(tt.text, func(line int, r []string, err error) bool {
+				n := len(r)
+				if err != nil {
+					n = -1
+				}
+				got = append(got, rec{line, n})
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i] != tt.want[i] {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestParseCSVHeader(t *testing.T) {
+	if _, err := parseCSV([]byte("id,link\r\n1,x\r\n")); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Fatalf("want a header error, got %v", err)
+	}
+	if _, err := parseCSV(nil); err == nil {
+		t.Fatal("want an error for an empty CSV")
+	}
+	rows, err := parseCSV([]byte("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n1,l,Am\xe9lie,1,Drama,p\r\n"))
+	if err != nil || len(rows) != 1 || rows[0].Err != nil || rows[0].ID != 1 || rows[0].Line != 2 {
+		t.Fatalf("rows %+v, err %v", rows, err)
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"3", 3 * time.Second},
+		{"-1", 0},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{"soon", 0},
+	}
+	for _, tt := range tests {
+		if got := parseRetryAfter(tt.in, now); got != tt.want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	f := &fetcher{cfg: Config{BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond}}
+	for n := 1; n <= 8; n++ {
+		window := min(10*time.Millisecond<<(n-1), 50*time.Millisecond)
+		for range 50 {
+			d, ok := f.backoff(n, 0)
+			if !ok || d < 0 || d > window {
+				t.Fatalf("attempt %d: wait %s outside [0, %s]", n, d, window)
+			}
+		}
+	}
+	if d, ok := f.backoff(1, 20*time.Millisecond); !ok || d != 20*time.Millisecond {
+		t.Errorf("Retry-After 20ms: got %s %v", d, ok)
+	}
+	if _, ok := f.backoff(1, time.Second); ok {
+		t.Error("Retry-After beyond backoff_max must stop the retries")
+	}
+}
+
+func TestImdbPageURL(t *testing.T) {
+	tests := []struct {
+		link string
+		id   int64
+		want string
+	}{
+		{"http://www.imdb.com/title/tt114709", 114709, "http://www.imdb.com/title/tt0114709"},
+		{"http://www.imdb.com/title/tt1234567/", 1234567, "http://www.imdb.com/title/tt1234567/"},
+		{"", 42, "http://www.imdb.com/title/tt0000042"},
+	}
+	for _, tt := range tests {
+		if got := imdbPageURL(tt.link, tt.id); got != tt.want {
+			t.Errorf("imdbPageURL(%q, %d) = %q, want %q", tt.link, tt.id, got, tt.want)
+		}
+	}
+}
+
+func testJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(x * 7), uint8(y * 3), uint8(x ^ y), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// pngHeader is a PNG signature and IHDR chunk claiming w×h, and nothing else.
+func pngHeader(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 17)
+	copy(ihdr, "IHDR")
+	binary.BigEndian.PutUint32(ihdr[4:], w)
+	binary.BigEndian.PutUint32(ihdr[8:], h)
+	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
+	binary.Write(&b, binary.BigEndian, uint32(13))
+	b.Write(ihdr)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
+	return b.Bytes()
+}
+
+func TestCheckImage(t *testing.T) {
+	good := testJPEG(t, 40, 60)
+	tests := []struct {
+		name, ct string
+		body     []byte
+		limit    int
+		want     string
+	}{
+		{"jpeg", "image/jpeg", good, 0, ""},
+		{"octet-stream sniffed", "application/octet-stream", good, 0, ""},
+		{"no content type sniffed", "", good, 0, ""},
+		{"html", "text/html; charset=utf-8", []byte("<html></html>"), 0, ReasonNotImage},
+		{"html labelled image", "image/jpeg", []byte("<html></html>"), 0, ReasonNotImage},
+		{"truncated", "image/jpeg", good[:len(good)/2], 0, ReasonTruncated},
+		{"bomb", "image/png", pngHeader(50000, 50000), 0, ReasonTooManyPixels},
+		{"too large", "image/jpeg", good, len(good) - 10, ReasonTooLarge},
+		{"empty", "image/jpeg", nil, 0, ReasonNotImage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := checkImage(tt.body, tt.ct, 1<<20, 10_000_000, tt.limit)
+			if got != tt.want {
+				t.Fatalf("reason %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+}
