@@ -43,7 +43,7 @@ run: build
 test: build pydeps
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
 	go vet $(GO_PKGS)
-	PYTHON=$(ROOT)/.venv/bin/python go test -count=1 -timeout 12m $(GO_PKGS)
+	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 12m $(GO_PKGS)
 
 test-short: build
 	go test -short -count=1 $(GO_PKGS)

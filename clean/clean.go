@@ -298,10 +298,10 @@ func (s *Stage) checkFields(rec Record) (Row, *Reject) {
 		}
 		score = v
 	}
-	name, year, hasYear := ParseYear(f["Title"])
+	_, year, hasYear := ParseYear(f["Title"])
 	genres := SplitGenres(f["Genre"])
 	if cfg.PaperFilter {
-		if reason := PaperFilterReason(f["Poster"], name, year, hasYear, genres); reason != "" {
+		if reason := PaperFilterReason(f["Poster"], f["Title"], year, hasYear, genres); reason != "" {
 			return rej(id, reason, "")
 		}
 	}

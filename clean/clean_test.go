@@ -77,8 +77,9 @@ func TestPaperFilterReason(t *testing.T) {
 		{"https://x/a.jpg", "Film", 2018, true, two, ""},
 		{"https://x/a.jpg", "Film", 2019, true, two, clean.ReasonPaperYear},
 		{"https://x/a.jpg", "Film", 0, false, two, clean.ReasonPaperYear},
-		{"https://x/a.jpg", "M", 1931, true, two, clean.ReasonPaperTitle},
-		{"https://x/a.jpg", "Up", 2009, true, two, ""},
+		{"https://x/a.jpg", "M (1931)", 1931, true, two, ""},
+		{"https://x/a.jpg", "M", 0, false, two, clean.ReasonPaperYear},
+		{"https://x/a.jpg", "Up (2009)", 2009, true, two, ""},
 		{"https://x/a.jpg", "Film", 2000, true, []string{"Drama"}, clean.ReasonPaperSingleGenre},
 	} {
 		if got := clean.PaperFilterReason(tc.url, tc.name, tc.year, tc.hasYear, tc.genres); got != tc.want {

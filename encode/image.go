@@ -10,6 +10,7 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"math"
+	"sync"
 
 	xdraw "golang.org/x/image/draw"
 )
@@ -70,17 +71,34 @@ func DecodePoster(b []byte) (img image.Image, err error) {
 // resampling) when shrinking.
 var boxKernel = &xdraw.Kernel{Support: 0.5, At: func(float64) float64 { return 1 }}
 
-func scaler(filter string) xdraw.Scaler {
+type scalerKey struct {
+	filter         string
+	dw, dh, sw, sh int
+}
+
+// scalers caches kernel scalers by size: a cached scaler keeps its weights
+// and pools its temporary buffer, instead of rebuilding both per image
+// (the same result, far less garbage). Safe for concurrent use.
+var scalers sync.Map // scalerKey → xdraw.Scaler
+
+func scaler(filter string, dw, dh, sw, sh int) xdraw.Scaler {
+	var k *xdraw.Kernel
 	switch filter {
-	case "bilinear":
-		return xdraw.BiLinear
 	case "nearest":
 		return xdraw.NearestNeighbor
+	case "bilinear":
+		k = xdraw.BiLinear
 	case "box":
-		return boxKernel
+		k = boxKernel
 	default:
-		return xdraw.CatmullRom
+		k = xdraw.CatmullRom
 	}
+	key := scalerKey{filter, dw, dh, sw, sh}
+	if s, ok := scalers.Load(key); ok {
+		return s.(xdraw.Scaler)
+	}
+	s, _ := scalers.LoadOrStore(key, k.NewScaler(dw, dh, sw, sh))
+	return s.(xdraw.Scaler)
 }
 
 // toRGBA converts any decoded image to *image.RGBA at the origin, through
@@ -136,7 +154,7 @@ func PrepareImage(img image.Image, width, height int, fit, filter string) []byte
 	if sr.Eq(src.Rect) && dr.Eq(dst.Rect) && sw == width && sh == height && src.Stride == 4*sw {
 		copy(dst.Pix, src.Pix)
 	} else {
-		scaler(filter).Scale(dst, dr, src, sr, xdraw.Src, nil)
+		scaler(filter, dr.Dx(), dr.Dy(), sr.Dx(), sr.Dy()).Scale(dst, dr, src, sr, xdraw.Src, nil)
 	}
 	out := make([]byte, width*height*3)
 	for i, j := 0, 0; i < len(dst.Pix); i, j = i+4, j+3 {

@@ -10,7 +10,9 @@
 //
 // An empty Poster field is skipped as no_link when fallback_imdb_page is off;
 // when it is on, the row's IMDb title page is tried instead, like for a
-// poster link that failed.
+// poster link that failed. Rows repeating an earlier imdbId are skipped as
+// duplicate_row; different ids sharing one link are each fetched into their
+// own file. Progress goes to env.Progress as a bar, else to the logger.
 package scrape
 
 import (

@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -229,7 +230,12 @@ func newDirs(t *testing.T, store string) runDirs {
 
 func runStage(ctx context.Context, t *testing.T, cfg scrape.Config, d runDirs) (stages.Result, []scrape.LedgerRow, error) {
 	t.Helper()
-	env := stages.Env{OutDir: d.out, PosterStore: d.store}
+	return runStageEnv(ctx, t, cfg, stages.Env{OutDir: d.out, PosterStore: d.store})
+}
+
+func runStageEnv(ctx context.Context, t *testing.T, cfg scrape.Config, env stages.Env) (stages.Result, []scrape.LedgerRow, error) {
+	t.Helper()
+	d := runDirs{store: env.PosterStore, out: env.OutDir}
 	res, err := (&scrape.Stage{Cfg: cfg}).Run(ctx, env)
 	if err != nil {
 		return res, nil, err
@@ -281,9 +287,13 @@ func TestStageOutcomes(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(writeCSV(t, dir, lines), cdn.URL)
 	d := newDirs(t, "")
-	res, ledger, err := runStage(context.Background(), t, cfg, d)
+	var bar bytes.Buffer // written by the stage's progress goroutine, read after Run returns
+	res, ledger, err := runStageEnv(context.Background(), t, cfg, stages.Env{OutDir: d.out, PosterStore: d.store, Progress: &bar})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(bar.String(), "downloaded 6  failed 10") || !strings.HasSuffix(bar.String(), "\n") {
+		t.Errorf("progress bar: %q", bar.String())
 	}
 	if len(ledger) != len(cases) {
 		t.Fatalf("%d ledger rows, want %d", len(ledger), len(cases))
@@ -615,9 +625,16 @@ func TestStageInterruptAndResume(t *testing.T) {
 	}
 	assertNoTemp(t, store)
 
-	_, ledger, err := runStage(context.Background(), t, cfg, newDirs(t, store))
+	var logs syncBuffer
+	cfg.ProgressEvery = 20 * time.Millisecond
+	d := newDirs(t, store)
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	_, ledger, err := runStageEnv(context.Background(), t, cfg, stages.Env{OutDir: d.out, PosterStore: d.store, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s := logs.String(); !strings.Contains(s, "scrape progress") || strings.Count(s, "scrape done") != 1 {
+		t.Errorf("logs: %s", s)
 	}
 	present := 0
 	for i, r := range ledger {
@@ -658,4 +675,21 @@ func assertSameStore(t *testing.T, a, b string) {
 			t.Errorf("%s differs", filepath.Base(f))
 		}
 	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -21,6 +21,10 @@ type Meta struct {
 	ImageFit    string     `json:"image_fit"`
 	ImageFilter string     `json:"image_filter"`
 	Std         [3]float32 `json:"std"`
+	// Fit and Filter are how encode resized posters (PrepareImage's
+	// arguments), copied from its manifest so prediction prepares alike.
+	Fit    string `json:"fit,omitempty"`
+	Filter string `json:"filter,omitempty"`
 	// Threshold tuned on validation (maximises micro-F1) for multi-label decisions.
 	Threshold float64 `json:"threshold"`
 	// BestEpoch is the epoch whose weights the model folder holds.

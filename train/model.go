@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"path/filepath"
 
 	tf "github.com/wamuir/graft/tensorflow"
+
+	"github.com/postergenre/postergenre/encode"
 )
 
 // predictBatch is how many images Predict feeds per session run.
@@ -80,6 +83,23 @@ func (m *Model) Meta() Meta { return m.meta }
 // uint8 HWC RGB, concatenated in pixels.
 func (m *Model) Predict(pixels []byte, n int) ([][]float32, error) {
 	return predictWith(m.sess, m.net, m.sc, pixels, n)
+}
+
+// PredictImage prepares a decoded poster as the encode stage did (resize
+// with the manifest's fit and filter) and returns its probabilities.
+func (m *Model) PredictImage(img image.Image) ([]float32, error) {
+	fit, filter := m.meta.Fit, m.meta.Filter
+	if fit == "" {
+		fit = "stretch"
+	}
+	if filter == "" {
+		filter = "catmullrom"
+	}
+	out, err := m.Predict(encode.PrepareImage(img, m.meta.Width, m.meta.Height, fit, filter), 1)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
 }
 
 // Close releases the session.

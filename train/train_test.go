@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
 	"log/slog"
 	"math"
 	"os"
@@ -167,6 +168,19 @@ func TestTrainSynthetic(t *testing.T) {
 			}
 			if worst > 1e-5 {
 				t.Errorf("LoadModel predictions differ from training's by up to %g", worst)
+			}
+			// PredictImage on the same pixels as an image (same size: resizing is the identity).
+			img := image.NewRGBA(image.Rect(0, 0, meta.Width, meta.Height))
+			for i := range meta.Width * meta.Height {
+				copy(img.Pix[i*4:i*4+3], val[0].Pixels[i*3:i*3+3])
+				img.Pix[i*4+3] = 255
+			}
+			one, err := m.PredictImage(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if argmax(one) != argmax(got[0]) {
+				t.Errorf("PredictImage = %v, Predict = %v", one, got[0])
 			}
 		})
 	}

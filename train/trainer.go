@@ -205,7 +205,7 @@ func newTrainer(ctx context.Context, cfg Config, env stages.Env) (_ *trainer, er
 	t.meta = Meta{
 		Format: 1, Genres: m.Genres, Height: m.Height, Width: m.Width, Channels: 3,
 		ConvFilters: cfg.ConvFilters, Dense: cfg.Dense, Dropout: cfg.Dropout, BatchNorm: cfg.BatchNorm,
-		Loss: cfg.Loss, Standardize: cfg.Standardize, Mean: t.state.Mean, Std: t.state.Std,
+		Loss: cfg.Loss, Standardize: cfg.Standardize, Mean: t.state.Mean, Std: t.state.Std, Fit: m.Fit, Filter: m.Filter,
 		ConfigSHA256: t.cfgSHA, ManifestSHA256: ds.manifestSHA, TFVersion: tf.Version(), Device: t.device,
 	}
 	return t, nil

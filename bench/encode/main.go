@@ -21,9 +21,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -45,6 +47,7 @@ type childResult struct {
 	Rows    int     `json:"rows"`
 	Seconds float64 `json:"seconds"`
 	VmHWMKB int64   `json:"vmhwm_kb"`
+	UserCPU float64 `json:"user_cpu_seconds"`
 }
 
 func run() error {
@@ -55,7 +58,17 @@ func run() error {
 	cleanDir := flag.String("clean", "", "internal: clean output for -child")
 	workers := flag.Int("w", 1, "internal: workers for -child")
 	out := flag.String("out", "", "internal: output folder for -child")
+	cpuprof := flag.String("cpuprofile", "", "internal: CPU profile of the -child encode")
 	flag.Parse()
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if *child {
 		return runChild(*cleanDir, filepath.Join(*work, "store"), *out, *workers)
 	}
@@ -129,8 +142,8 @@ func run() error {
 	fmt.Println()
 	fmt.Println("## encode throughput, all posters (no paper filter, dedupe; same genres/years), each in its own process")
 	fmt.Println()
-	fmt.Println("| workers | rows | seconds | posters/s | peak RSS (VmHWM) |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Println("| workers | rows | wall seconds | posters/s | user CPU seconds | peak RSS (VmHWM) |")
+	fmt.Println("|---|---|---|---|---|---|")
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -153,7 +166,7 @@ func run() error {
 		if err := json.Unmarshal(b, &cr); err != nil {
 			return fmt.Errorf("child output %q: %w", b, err)
 		}
-		fmt.Printf("| %d | %d | %.2f | %.0f | %.0f MB |\n", w, cr.Rows, cr.Seconds, float64(cr.Rows)/cr.Seconds, float64(cr.VmHWMKB)/1024)
+		fmt.Printf("| %d | %d | %.2f | %.0f | %.1f | %.0f MB |\n", w, cr.Rows, cr.Seconds, float64(cr.Rows)/cr.Seconds, cr.UserCPU, float64(cr.VmHWMKB)/1024)
 	}
 	return nil
 }
@@ -175,7 +188,10 @@ func runChild(cleanDir, store, out string, workers int) error {
 		return err
 	}
 	secs := time.Since(t0).Seconds()
-	return json.NewEncoder(os.Stdout).Encode(childResult{Rows: res.Summary["rows"].(int), Seconds: secs, VmHWMKB: vmHWM()})
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	user := float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6
+	return json.NewEncoder(os.Stdout).Encode(childResult{Rows: res.Summary["rows"].(int), Seconds: secs, VmHWMKB: vmHWM(), UserCPU: user})
 }
 
 func vmHWM() int64 {

@@ -42,7 +42,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench-train", flag.ContinueOnError)
-	shards := fs.String("shards", "", "encode output folder (default: generate random 73×107 shards)")
+	shards := fs.String("shards", "", "encode output folder; empty or without manifest.json: generate random 73×107 shards (into it, kept, if named)")
 	rows := fs.Int("rows", 3200, "training rows to generate when -shards is empty")
 	batch := fs.Int("batch", 32, "batch size")
 	epochs := fs.Int("epochs", 3, "epochs, the first one untimed")
@@ -58,6 +58,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return ours(*shards, *batch, *epochs, *threads, stdout)
 		}
 		dir := *shards
+		if _, err := os.Stat(filepath.Join(dir, encode.ManifestFile)); dir != "" && err != nil {
+			// A folder without shards: generate them there and keep them.
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			if err := generate(dir, *rows, 107, 73); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "generated %d random 73×107 training posters in %s\n", *rows, dir)
+		}
 		if dir == "" {
 			tmp, err := os.MkdirTemp("", "bench-train-")
 			if err != nil {
