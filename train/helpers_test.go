@@ -34,6 +34,15 @@ var synthColours = [4][3]int{{200, 40, 40}, {40, 200, 40}, {40, 40, 200}, {200, 
 // pixels and labels per split.
 func writeSynth(t testing.TB, dir string, sp synthSpec) map[string][]encode.ShardRow {
 	t.Helper()
+	rows, err := generateSynth(dir, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// generateSynth is writeSynth returning its error (for examples).
+func generateSynth(dir string, sp synthSpec) (map[string][]encode.ShardRow, error) {
 	if sp.Shards == 0 {
 		sp.Shards = 2
 	}
@@ -80,17 +89,17 @@ func writeSynth(t testing.TB, dir string, sp synthSpec) map[string][]encode.Shar
 		name := fmt.Sprintf("shard-%05d.parquet", s)
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		w := parquet.NewGenericWriter[encode.ShardRow](f)
 		if _, err := w.Write(part); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if err := w.Close(); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if err := f.Close(); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		raw, _ := os.ReadFile(filepath.Join(dir, name))
 		sum := sha256.Sum256(raw)
@@ -109,16 +118,16 @@ func writeSynth(t testing.TB, dir string, sp synthSpec) map[string][]encode.Shar
 	}
 	raw, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), raw, 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	bySplit := map[string][]encode.ShardRow{}
 	for _, r := range rows {
 		bySplit[r.Split] = append(bySplit[r.Split], r)
 	}
-	return bySplit
+	return bySplit, nil
 }
 
 // smallConfig is a quick network for 24×16 synthetic posters.

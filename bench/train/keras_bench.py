@@ -1,7 +1,8 @@
 """Keras reference for bench/train: the paper's network trained with
 model.fit on a tf.data pipeline from numpy uint8 arrays, same shards, same
 scaling (x/255), batch size and thread count as the Go trainer. Prints one
-JSON line: images/s of the timed epochs (the first epoch is warm-up) and the
+JSON line: images/s of the timed epochs (the first epoch is warm-up; mean and
+best epoch) and the
 process's peak RSS (VmHWM)."""
 import argparse, glob, json, os, sys, time
 
@@ -82,6 +83,7 @@ for line in open("/proc/self/status"):
 print(json.dumps({
     "impl": "keras", "images": n, "epochs_timed": len(timed),
     "images_per_second": n * len(timed) / sum(timed),
+    "best_epoch_images_per_second": max(n / t for t in timed),
     "epoch_seconds": timer.times, "peak_rss_bytes": hwm,
     "tf_version": tf.__version__, "keras_version": tf.keras.__version__ if hasattr(tf.keras, "__version__") else "",
 }))
