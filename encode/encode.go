@@ -26,7 +26,8 @@ import (
 )
 
 // Version of the stage's output; bump when the output changes for the same inputs.
-const Version = "1"
+// Version 2: the hash split uses sha256 (FNV-1a clustered similar ids).
+const Version = "2"
 
 // Reasons a row is dropped here (Reject.Reason).
 const (

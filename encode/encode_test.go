@@ -77,6 +77,21 @@ func TestPaperSplits(t *testing.T) {
 	check(shuffled)
 }
 
+// Ids of real catalogues are clustered (consecutive, or one residue apart):
+// every small window of them must still split near the fractions.
+func TestHashSplitFractionsOnClusteredIDs(t *testing.T) {
+	s := encode.Split{Method: "hash", Train: 0.7, Validation: 0.15, Test: 0.15}
+	for _, tc := range []struct{ start, stride int64 }{{1000003, 7}, {1, 1}, {400000, 10}, {2000000, 1}} {
+		counts := map[string]int{}
+		for i := int64(0); i < 200; i++ {
+			counts[encode.HashSplit(tc.start+i*tc.stride, s)]++
+		}
+		if counts["validation"] < 15 || counts["test"] < 15 || counts["train"] < 115 {
+			t.Errorf("ids %d+%d·i: 200 ids split %v, want about 140/30/30", tc.start, tc.stride, counts)
+		}
+	}
+}
+
 func TestHashSplitStable(t *testing.T) {
 	s := encode.Split{Method: "hash", Train: 0.8, Validation: 0.1, Test: 0.1, Salt: "x"}
 	first := map[int64]string{}

@@ -1,7 +1,8 @@
 package encode
 
 import (
-	"hash/fnv"
+	"crypto/sha256"
+	"encoding/binary"
 	"sort"
 	"strconv"
 )
@@ -50,15 +51,14 @@ func PaperSplits(keys []SplitKey) []string {
 	return out
 }
 
-// HashSplit assigns one id to a split from a stable hash (FNV-1a 64 of
-// salt + ":" + id) mapped to [0, 1) and cut at the configured fractions. It
-// depends on nothing but the id, the salt and the fractions.
+// HashSplit assigns one id to a split from a stable hash (sha256 of
+// salt + ":" + id, its first 53 bits) mapped to [0, 1) and cut at the
+// configured fractions. It depends on nothing but the id, the salt and the
+// fractions. (FNV-1a was tried first: its high bits barely depend on the
+// last digits, so consecutive ids landed in the same split.)
 func HashSplit(id int64, s Split) string {
-	h := fnv.New64a()
-	h.Write([]byte(s.Salt))
-	h.Write([]byte{':'})
-	h.Write([]byte(strconv.FormatInt(id, 10)))
-	u := float64(h.Sum64()>>11) / float64(uint64(1)<<53)
+	sum := sha256.Sum256([]byte(s.Salt + ":" + strconv.FormatInt(id, 10)))
+	u := float64(binary.BigEndian.Uint64(sum[:8])>>11) / float64(uint64(1)<<53)
 	switch {
 	case u < s.Train:
 		return SplitTrain

@@ -43,10 +43,33 @@ type ckptState struct {
 	Prefix    string     `json:"prefix"` // checkpoint prefix inside CheckpointDir
 	Step      int64      `json:"step"`
 	BestEpoch int        `json:"best_epoch"`
-	BestValue float64    `json:"best_value"`
+	BestValue nanFloat   `json:"best_value"` // NaN (no defined value yet) is stored as null
 	BadEpochs int        `json:"bad_epochs"` // epochs since the best, for early stopping
 	Mean      [3]float32 `json:"mean"`
 	Std       [3]float32 `json:"std"`
+}
+
+// nanFloat is a float64 whose NaN survives a JSON round trip as null:
+// encoding/json refuses NaN, and a tiny validation split can leave a metric
+// (e.g. AUC without positives) undefined.
+type nanFloat float64
+
+func (f nanFloat) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+func (f *nanFloat) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*f = nanFloat(math.NaN())
+		return nil
+	}
+	var v float64
+	err := json.Unmarshal(b, &v)
+	*f = nanFloat(v)
+	return err
 }
 
 // trainer holds one training run's session and state.
@@ -187,7 +210,7 @@ func newTrainer(ctx context.Context, cfg Config, env stages.Env) (_ *trainer, er
 		if _, err := t.sess.Run(nil, nil, []*tf.Operation{t.net.initOp}); err != nil {
 			return nil, fmt.Errorf("train: init variables: %w", err)
 		}
-		t.state = ckptState{BestValue: math.NaN(), Std: [3]float32{1, 1, 1}}
+		t.state = ckptState{BestValue: nanFloat(math.NaN()), Std: [3]float32{1, 1, 1}}
 		if cfg.Standardize {
 			if t.state.Mean, t.state.Std, err = ds.channelStats(ctx, encode.SplitTrain); err != nil {
 				return nil, fmt.Errorf("train: standardize: %w", err)
@@ -365,9 +388,9 @@ func (t *trainer) loop(ctx context.Context) error {
 		}
 		v := metricOf(cfg.EarlyStopping.Metric, st)
 		// Without validation rows every epoch is "best": the model is the last one.
-		if better(cfg.EarlyStopping.Metric, v, t.state.BestValue) || (math.IsNaN(v) && len(probs) == 0) {
+		if better(cfg.EarlyStopping.Metric, v, float64(t.state.BestValue)) || (math.IsNaN(v) && len(probs) == 0) {
 			st.Best = true
-			t.state.BestEpoch, t.state.BestValue, t.state.BadEpochs = epoch, v, 0
+			t.state.BestEpoch, t.state.BestValue, t.state.BadEpochs = epoch, nanFloat(v), 0
 			if err := t.saveBest(epoch, probs, labels); err != nil {
 				return err
 			}
@@ -692,7 +715,7 @@ func (t *trainer) summary() stages.Result {
 		"manifest_sha":   t.ds.manifestSHA,
 		"config_sha":     t.cfgSHA,
 		"train_rows":     t.trainLen,
-		"best_val_value": jsonSafeFloat(t.state.BestValue),
+		"best_val_value": jsonSafeFloat(float64(t.state.BestValue)),
 	}
 	for _, h := range t.history {
 		if h.Epoch == t.state.BestEpoch {

@@ -17,6 +17,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/cli"
 	"github.com/postergenre/postergenre/scrape"
 )
@@ -72,7 +73,10 @@ func TestDemoEndToEnd(t *testing.T) {
 	for _, r := range rejects {
 		reasons[r.Reason]++
 	}
-	for _, want := range []string{"no_link", "http_404", "truncated", "duplicate_row", "malformed_row"} {
+	for _, r := range readParquet[encode.Reject](t, filepath.Join(runDir, "encode", encode.RejectsFile)) {
+		reasons[r.Reason]++
+	}
+	for _, want := range []string{"empty_Poster", "empty_Genre", "http_404", "truncated", "duplicate_row", "duplicate_id_conflict", "malformed_row", "no_year"} {
 		if reasons[want] == 0 {
 			t.Errorf("no row dropped as %s; reasons: %v", want, reasons)
 		}
