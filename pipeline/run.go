@@ -230,7 +230,7 @@ func (r *Runner) runCell(ctx context.Context, cell configs.Cell, cellDir string,
 	if err := r.linkRun(cellDir, outDirs); err != nil {
 		return steps, err
 	}
-	return steps, nil
+	return steps, writeCellSummary(cellDir, c.Name, steps)
 }
 
 // execute runs one stage into a staging folder and moves it into place.

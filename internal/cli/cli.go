@@ -319,6 +319,15 @@ func printSummary(st *State, rec *pipeline.RunRecord, workdir string) {
 		}
 		fmt.Fprintln(st.Stdout, line)
 	}
+	if acc := pipeline.Accounting(rec.Steps); acc != "" && rec.Grid == "" {
+		fmt.Fprintf(st.Stdout, "\nwhere the rows went:\n%s", acc)
+	}
+	for _, s := range rec.Steps {
+		if s.Stage == "evaluate" && s.Summary != nil && rec.Grid == "" {
+			fmt.Fprintf(st.Stdout, "\ntest paper-accuracy %v (baseline %v), top-3 hit %v (baseline %v), macro AUC %v\n",
+				s.Summary["paper_accuracy"], s.Summary["paper_accuracy_baseline"], s.Summary["top3_hit"], s.Summary["top3_hit_baseline"], s.Summary["macro_auc"])
+		}
+	}
 	if rec.Grid != "" {
 		fmt.Fprintf(st.Stdout, "\n%s\n", rec.Grid)
 	}
