@@ -188,24 +188,31 @@ func loadConfig(st *State, file string, sets []string) (*configs.Loaded, int) {
 	return cfg, ExitOK
 }
 
+// parseConfigArgs parses a command line of one CONFIG plus flags, then
+// loads the config with the --set overrides. A nil config means stop with
+// the code returned (the problem, or the --help text, has been printed).
+func parseConfigArgs(st *State, fs *flag.FlagSet, args []string, sets *multi) (*configs.Loaded, int) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, flagExit(err)
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return nil, ExitUsage
+	}
+	return loadConfig(st, pos[0], *sets)
+}
+
 func cmdValidate(st *State, args []string) int {
 	fs := newFlagSet(st, "validate", "validate CONFIG [--set k=v]...")
 	var sets multi
 	fs.Var(&sets, "set", "override a field: path=value (repeatable), e.g. train.epochs=5")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	cfg, code := loadConfig(st, pos[0], sets)
-	if code != ExitOK {
+	cfg, code := parseConfigArgs(st, fs, args, &sets)
+	if cfg == nil {
 		return code
 	}
 	cells := len(cfg.Cells())
-	fmt.Fprintf(st.Stdout, "%s: ok (config %q, %d run(s))\n", pos[0], cfg.Name, cells)
+	fmt.Fprintf(st.Stdout, "%s: ok (config %q, %d run(s))\n", cfg.File, cfg.Name, cells)
 	return ExitOK
 }
 
@@ -238,16 +245,8 @@ func cmdRun(st *State, args []string, statusOnly bool) int {
 		fs.BoolVar(&opts.Resume, "resume", false, "continue an interrupted train stage from its last checkpoint")
 	}
 	lf.register(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return flagExit(err)
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	cfg, code := loadConfig(st, pos[0], sets)
-	if code != ExitOK {
+	cfg, code := parseConfigArgs(st, fs, args, &sets)
+	if cfg == nil {
 		return code
 	}
 	log, err := lf.logger(st)
