@@ -26,7 +26,8 @@ var _ stages.Stage = (*Stage)(nil)
 func (s *Stage) Name() string { return stages.Evaluate }
 
 // Version implements stages.Stage.
-func (s *Stage) Version() string { return "1" }
+// Version 2: example titles no longer repeat the year.
+func (s *Stage) Version() string { return "2" }
 
 // predictBatch is the number of images per Predict call.
 const predictBatch = 64

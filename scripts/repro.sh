@@ -4,6 +4,9 @@
 # links from SHARED/data/posters) and the normal pipeline; outputs shared by
 # several runs are computed once (see README: caching). Steps can be chosen:
 #   scripts/repro.sh SHARED WORK [paper] [grid] [plus] [full]
+# To fit a small machine's time budget (REPRODUCTION.md says what was used):
+#   GRID_EPOCHS=12        epochs per grid cell (default 50, the paper's)
+#   FULL_SIZE=73x107      input size of the 28-genre run (default: full.yaml's 150x200)
 source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/real}"
@@ -26,11 +29,15 @@ for step in $steps; do
 	paper) # 1. the paper's setup, end to end
 		run paper-real paper.yaml 18094 ;;
 	grid) # 2. Table 2 at resize 40% × all five learning rates
-		run paper-grid-real paper-grid.yaml 18094 "grid:" "  shrink_percent: [40]" ;;
+		run paper-grid-real paper-grid.yaml 18094 "grid:" "  shrink_percent: [40]" "train:" "  epochs: ${GRID_EPOCHS:-50}" ;;
 	plus) # 3. the paper's network family, tuned on validation
 		run paper-plus-real paper-plus.yaml 18094 ;;
 	full) # 4. all 28 genres on the same posters
-		run full-real full.yaml 18094 ;;
+		if [ -n "${FULL_SIZE:-}" ]; then
+			run full-real full.yaml 18094 "encode:" "  image:" "    width: ${FULL_SIZE%x*}" "    height: ${FULL_SIZE#*x}"
+		else
+			run full-real full.yaml 18094
+		fi ;;
 	*) echo "unknown step $step" >&2; exit 2 ;;
 	esac
 done

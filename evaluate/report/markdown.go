@@ -165,8 +165,9 @@ func (r *Report) ExamplesMarkdown(thumbs bool) string {
 			hm = "**hit**"
 		}
 		title := mdEscape(e.Title)
-		if e.Year > 0 {
-			title += fmt.Sprintf(" (%d)", e.Year)
+		// MovieGenre titles already end in "(YYYY)"; add the year only when missing.
+		if yr := fmt.Sprintf("(%d)", e.Year); e.Year > 0 && !strings.HasSuffix(strings.TrimSpace(e.Title), yr) {
+			title += " " + yr
 		}
 		id := fmt.Sprintf("[tt%07d](https://www.imdb.com/title/tt%07d/)", e.ImdbID, e.ImdbID)
 		all := ""
