@@ -1,0 +1,75 @@
+package atomicfile_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/postergenre/postergenre/internal/atomicfile"
+)
+
+func TestWriteFileReplacesWhole(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.txt")
+	for _, content := range []string{"first", "second, longer"} {
+		if err := atomicfile.WriteFile(p, []byte(content), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(p)
+		if string(got) != content {
+			t.Errorf("got %q, want %q", got, content)
+		}
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+	assertNoTemps(t, dir)
+}
+
+func TestAbortLeavesOldContent(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.txt")
+	atomicfile.WriteFile(p, []byte("old"), 0o644)
+	f, err := atomicfile.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("half of the new"))
+	f.Abort()
+	f.Abort() // idempotent
+	if got, _ := os.ReadFile(p); string(got) != "old" {
+		t.Errorf("aborted write changed the file: %q", got)
+	}
+	if err := f.Commit(); err == nil {
+		t.Error("commit after abort succeeded")
+	}
+	assertNoTemps(t, dir)
+}
+
+func TestWriteFromAndRenameDir(t *testing.T) {
+	dir := t.TempDir()
+	n, err := atomicfile.WriteFrom(filepath.Join(dir, "b"), bytes.NewReader([]byte("12345")), 0o644)
+	if err != nil || n != 5 {
+		t.Fatalf("WriteFrom: %d, %v", n, err)
+	}
+	staging := filepath.Join(dir, ".staging")
+	os.Mkdir(staging, 0o755)
+	if err := atomicfile.RenameDir(staging, filepath.Join(dir, "final")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "final")); err != nil {
+		t.Error(err)
+	}
+}
+
+func assertNoTemps(t *testing.T, dir string) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
+	}
+}
