@@ -302,3 +302,20 @@ func TestGridSharesUpstream(t *testing.T) {
 		t.Errorf("grid table:\n%s", rec.Grid)
 	}
 }
+
+func TestAccountingReadsTypedAndDecodedSummaries(t *testing.T) {
+	steps := []pipeline.Step{
+		{Stage: stages.Scrape, Summary: map[string]any{"outcomes": map[string]any{"downloaded": 3.0, "failed": 0.0}}},
+		{Stage: stages.Clean, Summary: map[string]any{"rejects": map[string]int{"empty_Genre": 2, "duplicate_id": 1}}},
+		{Stage: stages.Train, Summary: map[string]any{"rejects": map[string]int{"ignored": 1}}},
+	}
+	got := pipeline.Accounting(steps)
+	for _, want := range []string{"downloaded=3", "duplicate_id=1 empty_Genre=2"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("accounting lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "failed=") || strings.Contains(got, "ignored") {
+		t.Errorf("zero counts or non-data stages shown:\n%s", got)
+	}
+}

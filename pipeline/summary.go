@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -23,14 +24,32 @@ func Accounting(steps []Step) string {
 	var b strings.Builder
 	for _, s := range steps {
 		for _, k := range dropKeys[s.Stage] {
-			m, ok := s.Summary[k].(map[string]any)
-			if !ok || len(m) == 0 {
+			m := asMap(s.Summary[k])
+			if len(m) == 0 {
 				continue
 			}
 			fmt.Fprintf(&b, "%-8s %-8s %s\n", s.Stage, k, formatCounts(m))
 		}
 	}
 	return b.String()
+}
+
+// asMap reads a summary entry as a map whatever its Go type: a stage that
+// just ran hands over e.g. map[string]int, one read back from _stage.json a
+// map[string]any.
+func asMap(v any) map[string]any {
+	if m, ok := v.(map[string]any); ok {
+		return m
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
 }
 
 func formatCounts(m map[string]any) string {
