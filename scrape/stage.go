@@ -325,7 +325,9 @@ func (r *runner) storeStep(it *item) {
 		return
 	}
 	name := PosterFile(it.row.ID)
-	if err := atomicfile.WriteFile(filepath.Join(r.store, name), it.poster.body, 0o644); err != nil {
+	// The folder is fsynced once per state flush, not once per poster (the
+	// state names a poster only after that sync; see storeState.flush).
+	if err := atomicfile.WriteFileNoDirSync(filepath.Join(r.store, name), it.poster.body, 0o644); err != nil {
 		it.fatal = fmt.Errorf("scrape: store poster of imdbId %d: %w", it.row.ID, err)
 		return
 	}

@@ -138,7 +138,13 @@ func (s *storeState) flush() error {
 	if err != nil {
 		return fmt.Errorf("scrape: encode state: %w", err)
 	}
-	if err := atomicfile.WriteFile(s.path, data, 0o644); err != nil {
+	// Posters are written without a folder fsync each (storeStep): make
+	// their renames durable before the state that names them.
+	err = atomicfile.SyncDir(filepath.Dir(s.path))
+	if err == nil {
+		err = atomicfile.WriteFile(s.path, data, 0o644)
+	}
+	if err != nil {
 		s.mu.Lock()
 		s.dirty = true
 		s.mu.Unlock()

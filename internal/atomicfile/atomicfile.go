@@ -32,8 +32,23 @@ func Create(path string) (*File, error) {
 	return &File{File: f, path: path}, nil
 }
 
-// Commit fsyncs, closes and renames the file into place.
+// Commit fsyncs, closes and renames the file into place, then fsyncs the
+// folder so the rename survives a crash.
 func (f *File) Commit() error {
+	if err := f.commitFile(); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(f.path))
+}
+
+// CommitNoDirSync is Commit without the folder fsync. After a crash the
+// file is either complete or absent (never partial), but a recent rename
+// may be lost. For many small files in one folder (a poster store whose
+// index is verified on read), sync the folder once with SyncDir before
+// writing anything that refers to them.
+func (f *File) CommitNoDirSync() error { return f.commitFile() }
+
+func (f *File) commitFile() error {
 	if f.done {
 		return fmt.Errorf("atomicfile: %s already committed or aborted", f.path)
 	}
@@ -51,7 +66,7 @@ func (f *File) Commit() error {
 		os.Remove(f.File.Name())
 		return err
 	}
-	return SyncDir(filepath.Dir(f.path))
+	return nil
 }
 
 // Abort discards the write. It does nothing after Commit.
@@ -78,6 +93,22 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return f.Commit()
+}
+
+// WriteFileNoDirSync is WriteFile with CommitNoDirSync.
+func WriteFileNoDirSync(path string, data []byte, perm os.FileMode) error {
+	f, err := Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	return f.CommitNoDirSync()
 }
 
 // WriteFrom atomically replaces path with everything read from r.

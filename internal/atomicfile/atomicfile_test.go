@@ -48,6 +48,18 @@ func TestAbortLeavesOldContent(t *testing.T) {
 	assertNoTemps(t, dir)
 }
 
+func TestWriteFileNoDirSync(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "poster.jpg")
+	if err := atomicfile.WriteFileNoDirSync(p, []byte("jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "jpeg" {
+		t.Errorf("got %q", got)
+	}
+	assertNoTemps(t, dir)
+}
+
 func TestWriteFromAndRenameDir(t *testing.T) {
 	dir := t.TempDir()
 	n, err := atomicfile.WriteFrom(filepath.Join(dir, "b"), bytes.NewReader([]byte("12345")), 0o644)
