@@ -81,22 +81,15 @@ func (f *File) Abort() {
 
 // WriteFile atomically replaces path with data.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	f, err := Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	return f.Commit()
+	return writeFile(path, data, perm, (*File).Commit)
 }
 
 // WriteFileNoDirSync is WriteFile with CommitNoDirSync.
 func WriteFileNoDirSync(path string, data []byte, perm os.FileMode) error {
+	return writeFile(path, data, perm, (*File).CommitNoDirSync)
+}
+
+func writeFile(path string, data []byte, perm os.FileMode, commit func(*File) error) error {
 	f, err := Create(path)
 	if err != nil {
 		return err
@@ -108,7 +101,7 @@ func WriteFileNoDirSync(path string, data []byte, perm os.FileMode) error {
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	return f.CommitNoDirSync()
+	return commit(f)
 }
 
 // WriteFrom atomically replaces path with everything read from r.
