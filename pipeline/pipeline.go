@@ -129,7 +129,7 @@ func (r *Runner) selected(stage string) bool {
 
 // forced reports whether a stage reruns even when up to date.
 func (r *Runner) forced(stage string) bool {
-	return r.opts.Force || (r.opts.From != "" && stage == r.opts.From) || (r.opts.Only != "" && stage == r.opts.Only && r.opts.Force)
+	return r.opts.Force || (r.opts.From != "" && stage == r.opts.From)
 }
 
 // fingerprint hashes what a stage's output depends on: its code version,
@@ -241,15 +241,11 @@ func retriesDue(m StageManifest, now time.Time) bool {
 // Plan returns what a run of cfg would do, running nothing.
 func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) {
 	var steps []Step
-	state := r.loadState(cfg.Name)
 	for _, cell := range cfg.Cells() {
 		c := cell.Config
 		built := r.opts.Build(c)
 		outputs := map[string]string{}
 		cellState := r.loadState(c.Name)
-		if cell.Key == "" {
-			cellState = state
-		}
 		for _, name := range stages.Order {
 			p, err := r.planStage(ctx, &c, built[name], outputs, cellState)
 			if err != nil {
@@ -286,7 +282,7 @@ func PrintPlan(w io.Writer, steps []Step) {
 		if fp == "" {
 			fp = "-"
 		}
-		fmt.Fprintf(w, "%-22s %-9s %-16s %s\n", cell+s.Stage, "", fp, s.Status)
+		fmt.Fprintf(w, "%-22s %-16s %s\n", cell+s.Stage, fp, s.Status)
 	}
 }
 

@@ -35,8 +35,8 @@ tmp="$WORK/results.md"
 	echo
 	echo "## Nightly rerun with nothing new (paper config, everything up to date)"
 	echo
-	start_mirror 18093
-	cfg="$(overlay paper-real paper.yaml 18093)"
+	start_mirror $MIRROR_PORT
+	cfg="$(overlay paper-real paper.yaml $MIRROR_PORT)"
 	if [ "$("$BIN" status "$cfg" --workdir "$REAL" 2>/dev/null | grep -c 'up to date')" != 5 ]; then
 		echo "Skipped: the paper config has not completed in $REAL yet (run \`make repro\` first)."
 	else

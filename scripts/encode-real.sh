@@ -7,8 +7,8 @@ source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/real}"
 mkdir -p "$WORK"
-start_mirror 18092
-cfg="$(overlay paper-real paper.yaml 18092)"
+start_mirror $MIRROR_PORT
+cfg="$(overlay paper-real paper.yaml $MIRROR_PORT)"
 "$BIN" run "$cfg" --workdir "$WORK" --only scrape --log-format json 2>>"$WORK/encode-real.log" >/dev/null
 "$BIN" run "$cfg" --workdir "$WORK" --only clean --log-format json 2>>"$WORK/encode-real.log" >/dev/null
 "$BIN" run "$cfg" --workdir "$WORK" --only encode --log-format json 2>>"$WORK/encode-real.log" >/dev/null

@@ -5,6 +5,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/bin/pipeline"
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+# Every real-data script serves the mirror on this one port: the scrape
+# stage remembers each poster's link after url_rewrite, so a mirror on
+# another port would look like changed links and refetch everything.
+MIRROR_PORT="${MIRROR_PORT:-18090}"
 
 need_shared() {
 	SHARED="$(cd "$1" && pwd)"

@@ -13,7 +13,7 @@ WORK="${2:-$ROOT/work/real}"
 shift 2 || true
 steps="${*:-paper grid plus full}"
 mkdir -p "$WORK"
-start_mirror 18094
+start_mirror $MIRROR_PORT
 log="$WORK/repro.log"
 
 run() { # run NAME BASE [yaml lines...]
@@ -27,16 +27,16 @@ run() { # run NAME BASE [yaml lines...]
 for step in $steps; do
 	case "$step" in
 	paper) # 1. the paper's setup, end to end
-		run paper-real paper.yaml 18094 ;;
+		run paper-real paper.yaml $MIRROR_PORT ;;
 	grid) # 2. Table 2 at resize 40% × all five learning rates
-		run paper-grid-real paper-grid.yaml 18094 "grid:" "  shrink_percent: [40]" "train:" "  epochs: ${GRID_EPOCHS:-50}" ;;
+		run paper-grid-real paper-grid.yaml $MIRROR_PORT "grid:" "  shrink_percent: [40]" "train:" "  epochs: ${GRID_EPOCHS:-50}" ;;
 	plus) # 3. the paper's network family, tuned on validation
-		run paper-plus-real paper-plus.yaml 18094 ;;
+		run paper-plus-real paper-plus.yaml $MIRROR_PORT ;;
 	full) # 4. all 28 genres on the same posters
 		if [ -n "${FULL_SIZE:-}" ]; then
-			run full-real full.yaml 18094 "encode:" "  image:" "    width: ${FULL_SIZE%x*}" "    height: ${FULL_SIZE#*x}"
+			run full-real full.yaml $MIRROR_PORT "encode:" "  image:" "    width: ${FULL_SIZE%x*}" "    height: ${FULL_SIZE#*x}"
 		else
-			run full-real full.yaml 18094
+			run full-real full.yaml $MIRROR_PORT
 		fi ;;
 	*) echo "unknown step $step" >&2; exit 2 ;;
 	esac

@@ -7,8 +7,8 @@ source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/real}/scrape-real"
 rm -rf "$WORK"; mkdir -p "$WORK"
-start_mirror 18091 --fail-rate 0.10 --stall-rate 0.02 --seed 1
-cfg="$(overlay scrape-real paper.yaml 18091)"
+start_mirror $MIRROR_PORT --fail-rate 0.10 --stall-rate 0.02 --seed 1
+cfg="$(overlay scrape-real paper.yaml $MIRROR_PORT)"
 "$BIN" run "$cfg" --workdir "$WORK" --only scrape --log-format json 2>"$WORK/run.log" | tail -5
 led="$(ls -d "$WORK"/stages/scrape/*/ | head -1)ledger.parquet"
 "$ROOT/.venv/bin/python" "$ROOT/scripts/check_ledger.py" "$led" "$SHARED/data/posters.csv"

@@ -20,6 +20,7 @@ import (
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/internal/buildinfo"
 	"github.com/postergenre/postergenre/pipeline"
+	"github.com/postergenre/postergenre/stages"
 )
 
 // Exit codes, documented in the README and in --help.
@@ -322,7 +323,7 @@ func printSummary(st *State, rec *pipeline.RunRecord, workdir string) {
 		fmt.Fprintf(st.Stdout, "\nwhere the rows went:\n%s", acc)
 	}
 	for _, s := range rec.Steps {
-		if s.Stage == "evaluate" && s.Summary != nil && rec.Grid == "" {
+		if s.Stage == stages.Evaluate && s.Summary != nil && rec.Grid == "" {
 			fmt.Fprintf(st.Stdout, "\ntest paper-accuracy %v (baseline %v), top-3 hit %v (baseline %v), macro AUC %v\n",
 				s.Summary["paper_accuracy"], s.Summary["paper_accuracy_baseline"], s.Summary["top3_hit"], s.Summary["top3_hit_baseline"], s.Summary["macro_auc"])
 		}
