@@ -29,6 +29,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -240,8 +241,8 @@ func ReadCSV(raw []byte) ([]Record, error) {
 	if len(head) > 0 {
 		head[0] = strings.TrimPrefix(head[0], "\ufeff")
 	}
-	if !slices.Equal(head, Columns) {
-		return nil, fmt.Errorf("CSV header is %q, want %q", head, Columns)
+	if !slices.Equal(head, moviegenre.Columns) {
+		return nil, fmt.Errorf("CSV header is %q, want %q", head, moviegenre.Columns)
 	}
 	var out []Record
 	for {
@@ -258,8 +259,8 @@ func ReadCSV(raw []byte) ([]Record, error) {
 			return nil, err
 		}
 		line, _ := r.FieldPos(0)
-		if len(rec) != len(Columns) {
-			out = append(out, Record{Line: int64(line), Fields: rec, Err: fmt.Errorf("%d fields, want %d", len(rec), len(Columns))})
+		if len(rec) != len(moviegenre.Columns) {
+			out = append(out, Record{Line: int64(line), Fields: rec, Err: fmt.Errorf("%d fields, want %d", len(rec), len(moviegenre.Columns))})
 			continue
 		}
 		out = append(out, Record{Line: int64(line), Fields: rec})
@@ -278,7 +279,7 @@ func (s *Stage) checkFields(rec Record) (Row, *Reject) {
 		return rej(id, ReasonMalformedRow, rec.Err.Error())
 	}
 	f := map[string]string{}
-	for i, c := range Columns {
+	for i, c := range moviegenre.Columns {
 		f[c] = strings.TrimSpace(rec.Fields[i])
 	}
 	id, idErr := strconv.ParseInt(f["imdbId"], 10, 64)

@@ -17,6 +17,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/clean/cleantest"
 )
 
@@ -150,7 +151,7 @@ func fixture() ([]cleantest.Movie, map[int64]string) {
 func TestRunAccountsForEveryRow(t *testing.T) {
 	movies, want := fixture()
 	env := cleantest.Build(t, t.TempDir(), movies)
-	st := &clean.Stage{Cfg: clean.DefaultConfig()}
+	st := &clean.Stage{Cfg: cleanconfig.Default()}
 	res, err := st.Run(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ func TestRunConfigVariants(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := cleantest.Build(t, t.TempDir(), movies)
-			cfg := clean.DefaultConfig()
+			cfg := cleanconfig.Default()
 			tc.cfg(&cfg)
 			res, err := (&clean.Stage{Cfg: cfg}).Run(context.Background(), env)
 			if err != nil {
@@ -249,7 +250,7 @@ func TestRowsReadInPyarrow(t *testing.T) {
 	}
 	movies, _ := fixture()
 	env := cleantest.Build(t, t.TempDir(), movies)
-	if _, err := (&clean.Stage{Cfg: clean.DefaultConfig()}).Run(context.Background(), env); err != nil {
+	if _, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
 	script := `import sys, json, pyarrow.parquet as pq

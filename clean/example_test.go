@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/clean/cleantest"
 )
 
@@ -18,7 +19,7 @@ func ExampleStage_Run() {
 		{ID: 2, Title: "No poster (2002)", Score: "6", Genres: "Horror"},
 		{ID: 1, Title: "Kept (2001)", Score: "7", Genres: "Drama|Romance", Poster: cleantest.JPEG(18, 27, 1)},
 	})
-	res, err := (&clean.Stage{Cfg: clean.DefaultConfig()}).Run(context.Background(), env)
+	res, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(), env)
 	if err != nil {
 		fmt.Println(err)
 		return

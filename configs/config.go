@@ -24,12 +24,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/postergenre/postergenre/clean"
-	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/evaluate"
-	"github.com/postergenre/postergenre/scrape"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
+	"github.com/postergenre/postergenre/evaluate/evaluateconfig"
+	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
-	"github.com/postergenre/postergenre/train"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 // CurrentVersion is the only config format version this program reads.
@@ -44,11 +44,11 @@ type Config struct {
 	// file overrides field by field; lists are replaced, not merged.
 	Extends string `yaml:"extends"`
 
-	Scrape   scrape.Config   `yaml:"scrape"`
-	Clean    clean.Config    `yaml:"clean"`
-	Encode   encode.Config   `yaml:"encode"`
-	Train    train.Config    `yaml:"train"`
-	Evaluate evaluate.Config `yaml:"evaluate"`
+	Scrape   scrapeconfig.Config   `yaml:"scrape"`
+	Clean    cleanconfig.Config    `yaml:"clean"`
+	Encode   encodeconfig.Config   `yaml:"encode"`
+	Train    trainconfig.Config    `yaml:"train"`
+	Evaluate evaluateconfig.Config `yaml:"evaluate"`
 
 	// Demo, when set, generates synthetic posters and serves them on a
 	// loopback HTTP server for the scrape stage (configs/demo.yaml).
@@ -78,11 +78,11 @@ type Demo struct {
 func Default() Config {
 	return Config{
 		Version:  CurrentVersion,
-		Scrape:   scrape.DefaultConfig(),
-		Clean:    clean.DefaultConfig(),
-		Encode:   encode.DefaultConfig(),
-		Train:    train.DefaultConfig(),
-		Evaluate: evaluate.DefaultConfig(),
+		Scrape:   scrapeconfig.Default(),
+		Clean:    cleanconfig.Default(),
+		Encode:   encodeconfig.Default(),
+		Train:    trainconfig.Default(),
+		Evaluate: evaluateconfig.Default(),
 	}
 }
 

@@ -20,8 +20,10 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -274,7 +276,7 @@ func run(t *testing.T, ms []cleantest.Movie, cfg encode.Config) (stages.Env, sta
 	t.Helper()
 	dir := t.TempDir()
 	cenv := cleantest.Build(t, dir, ms)
-	ccfg := clean.DefaultConfig()
+	ccfg := cleanconfig.Default()
 	ccfg.VerifyImages = false
 	if _, err := (&clean.Stage{Cfg: ccfg}).Run(context.Background(), cenv); err != nil {
 		t.Fatal(err)
@@ -290,7 +292,7 @@ func run(t *testing.T, ms []cleantest.Movie, cfg encode.Config) (stages.Env, sta
 }
 
 func paperConfig() encode.Config {
-	cfg := encode.DefaultConfig()
+	cfg := encodeconfig.Default()
 	cfg.Genres = []string{"Horror", "Romance", "Action", "Documentary"}
 	cfg.YearMin, cfg.YearMax = 1997, 2017
 	cfg.Split.Method = "paper"
@@ -410,7 +412,7 @@ func TestRunRowsAndRejects(t *testing.T) {
 }
 
 func TestRunLabelFirstAndHash(t *testing.T) {
-	cfg := encode.DefaultConfig()
+	cfg := encodeconfig.Default()
 	cfg.LabelMode = "first"
 	cfg.Genres = []string{"Romance", "Horror"}
 	env, res := run(t, movies(24), cfg)

@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -21,11 +23,11 @@ func ExampleStage_Run() {
 		{ID: 8, Title: "B (2002)", Score: "6", Genres: "Horror|Action", Poster: cleantest.JPEG(182, 268, 2)},
 		{ID: 9, Title: "C (2003)", Score: "6", Genres: "Comedy", Poster: cleantest.JPEG(182, 268, 3)},
 	})
-	if _, err := (&clean.Stage{Cfg: clean.DefaultConfig()}).Run(context.Background(), cenv); err != nil {
+	if _, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(), cenv); err != nil {
 		fmt.Println(err)
 		return
 	}
-	cfg := encode.DefaultConfig()
+	cfg := encodeconfig.Default()
 	cfg.Genres = []string{"Horror", "Romance", "Action", "Documentary"}
 	cfg.Split.Method = "paper"
 	out := filepath.Join(dir, "encode")

@@ -1,34 +1,9 @@
 package evaluate
 
-import "github.com/postergenre/postergenre/stages"
+import "github.com/postergenre/postergenre/evaluate/evaluateconfig"
 
-// Config is the evaluate section of a pipeline config.
-type Config struct {
-	// TopK predictions shown per example and the largest k of the top-k hit rates.
-	TopK int `yaml:"top_k"`
-	// Bootstrap resamples for the 95% intervals.
-	Bootstrap int `yaml:"bootstrap"`
-	// Examples: how many test posters the example page shows.
-	Examples int `yaml:"examples"`
-	// Plots: write PNG plots beside the report.
-	Plots bool  `yaml:"plots"`
-	Seed  int64 `yaml:"seed"`
-}
-
-// DefaultConfig is the evaluate section's defaults.
-func DefaultConfig() Config {
-	return Config{TopK: 3, Bootstrap: 1000, Examples: 24, Plots: true, Seed: 1}
-}
-
-// Validate appends every problem of the section, with paths under prefix.
-func (c Config) Validate(prefix string, ps *stages.Problems) {
-	if c.TopK < 1 || c.TopK > 28 {
-		ps.Addf(prefix+"/top_k", "must be in 1..28, got %d", c.TopK)
-	}
-	if c.Bootstrap < 0 || c.Bootstrap > 100000 {
-		ps.Addf(prefix+"/bootstrap", "must be in 0..100000, got %d", c.Bootstrap)
-	}
-	if c.Examples < 0 {
-		ps.Addf(prefix+"/examples", "must be >= 0, got %d", c.Examples)
-	}
-}
+// The config types are defined in evaluateconfig, apart from the implementation,
+// so that the configs package can load YAML without linking this stage.
+type (
+	Config = evaluateconfig.Config
+)

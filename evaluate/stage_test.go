@@ -16,9 +16,11 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate"
+	"github.com/postergenre/postergenre/evaluate/evaluateconfig"
 	"github.com/postergenre/postergenre/evaluate/report"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 // writeEncode writes a tiny encode output: 16×16 posters whose colour says the genre.
@@ -88,13 +90,13 @@ func TestStageEndToEnd(t *testing.T) {
 	}
 	writeEncode(t, enc)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tc := train.DefaultConfig()
+	tc := trainconfig.Default()
 	tc.ConvFilters, tc.Dense, tc.Epochs, tc.BatchSize, tc.Deterministic = []int{4}, []int{8}, 2, 8, true
 	tc.Optimizer.LearningRate = 1e-2
 	if _, err := (&train.Stage{Cfg: tc}).Run(context.Background(), stages.Env{OutDir: tr, Inputs: map[string]string{stages.Encode: enc}, Logger: log}); err != nil {
 		t.Fatalf("train: %v", err)
 	}
-	cfg := evaluate.DefaultConfig()
+	cfg := evaluateconfig.Default()
 	cfg.Bootstrap, cfg.Examples = 50, 5
 	st := &evaluate.Stage{Cfg: cfg}
 	res, err := st.Run(context.Background(), stages.Env{OutDir: ev, Inputs: map[string]string{stages.Encode: enc, stages.Train: tr}, Logger: log})

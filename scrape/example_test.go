@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/scrape"
+	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -43,7 +44,7 @@ func ExampleStage() {
 	os.WriteFile(filepath.Join(dir, "MovieGenre.csv"), []byte(csv), 0o644)
 	os.Mkdir(filepath.Join(dir, "out"), 0o755)
 
-	cfg := scrape.DefaultConfig()
+	cfg := scrapeconfig.Default()
 	cfg.CSV = filepath.Join(dir, "MovieGenre.csv")
 	cfg.FallbackIMDbPage = false // an empty Poster is then skipped as no_link
 	cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://images-na\.ssl-images-amazon\.com/`, Replace: cdn.URL + "/"}}

@@ -28,6 +28,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/scrape"
+	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -201,7 +202,7 @@ func writeCSV(t *testing.T, dir string, lines []string) string {
 }
 
 func testConfig(csvPath, base string) scrape.Config {
-	cfg := scrape.DefaultConfig()
+	cfg := scrapeconfig.Default()
 	cfg.CSV = csvPath
 	cfg.Parallelism = 4
 	cfg.Timeout = 400 * time.Millisecond

@@ -8,6 +8,7 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/stages"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 // The train stage on a generated encode output: it writes model/ (for
@@ -23,7 +24,7 @@ func ExampleStage() {
 		fmt.Println(err)
 		return
 	}
-	cfg := DefaultConfig()
+	cfg := trainconfig.Default()
 	cfg.ConvFilters, cfg.Dense, cfg.Epochs, cfg.BatchSize = []int{8, 8}, []int{16}, 2, 16
 	stage := &Stage{Cfg: cfg}
 	res, err := stage.Run(context.Background(), stages.Env{OutDir: out, Inputs: map[string]string{stages.Encode: enc}})

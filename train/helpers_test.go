@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 // synthSpec describes a generated encode output: four colour-coded classes.
@@ -132,7 +133,7 @@ func generateSynth(dir string, sp synthSpec) (map[string][]encode.ShardRow, erro
 
 // smallConfig is a quick network for 24×16 synthetic posters.
 func smallConfig() Config {
-	c := DefaultConfig()
+	c := trainconfig.Default()
 	c.ConvFilters = []int{8, 16}
 	c.Dense = []int{16}
 	c.Dropout = 0.1

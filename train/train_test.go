@@ -16,6 +16,7 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/stages"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 func testEnv(t *testing.T, encDir string) stages.Env {
@@ -53,7 +54,7 @@ func TestFeatureSize(t *testing.T) {
 		}
 	}
 	g, err := buildGraph(netSpec{Height: 107, Width: 73, Genres: 4, ConvFilters: []int{32, 32, 32, 64},
-		Dense: []int{64, 32}, Dropout: 0.5, Loss: "softmax_ce", Optimizer: DefaultConfig().Optimizer, Training: true})
+		Dense: []int{64, 32}, Dropout: 0.5, Loss: "softmax_ce", Optimizer: trainconfig.Default().Optimizer, Training: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +314,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestLRSchedule(t *testing.T) {
-	c := DefaultConfig()
+	c := trainconfig.Default()
 	c.Optimizer.LearningRate = 1
 	c.Epochs = 10
 	for _, tc := range []struct {

@@ -31,7 +31,9 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -92,7 +94,7 @@ func run() error {
 	fmt.Println("| variant | csv rows | kept | rejected | drops by reason | seconds |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, v := range []variant{{"paper_filter+dedupe", true, true}, {"paper_filter, no dedupe (paper)", true, false}, {"no paper_filter, dedupe", false, true}} {
-		cfg := clean.DefaultConfig()
+		cfg := cleanconfig.Default()
 		cfg.PaperFilter, cfg.Dedupe = v.paper, v.dedupe
 		dir := filepath.Join(*work, "clean-"+strconv.FormatBool(v.paper)+"-"+strconv.FormatBool(v.dedupe))
 		os.RemoveAll(dir)
@@ -172,7 +174,7 @@ func run() error {
 }
 
 func paperConfig(workers int) encode.Config {
-	cfg := encode.DefaultConfig()
+	cfg := encodeconfig.Default()
 	cfg.Genres = []string{"Horror", "Romance", "Action", "Documentary"}
 	cfg.YearMin, cfg.YearMax = 1997, 2017
 	cfg.Split = encode.Split{Method: "paper"}

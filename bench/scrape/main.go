@@ -43,6 +43,7 @@ import (
 
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/mirror"
+	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -277,7 +278,7 @@ func bench(ctx context.Context, fl flags) error {
 		if err != nil {
 			return err
 		}
-		cfg := scrape.DefaultConfig()
+		cfg := scrapeconfig.Default()
 		cfg.CSV, cfg.Parallelism, cfg.URLRewrite = csvPath, p, rewrites
 		dir := filepath.Join(fl.work, fmt.Sprintf("p%d", p))
 		res, took, err := runStage(ctx, cfg, filepath.Join(dir, "store"), filepath.Join(dir, "out"))
@@ -345,7 +346,7 @@ func real(ctx context.Context, fl flags) error {
 	}
 	defer stop()
 
-	cfg := scrape.DefaultConfig()
+	cfg := scrapeconfig.Default()
 	cfg.CSV = d.csvPath
 	cfg.CSVSHA256 = "3575ae90b86bbd52213afecefb257157b5d9e1e0f677de01e8adf602547e6b37"
 	cfg.Parallelism = 32

@@ -28,6 +28,7 @@ import (
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 type result struct {
@@ -149,7 +150,7 @@ func ours(dir string, batch, epochs, threads int, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(out)
-	cfg := train.DefaultConfig()
+	cfg := trainconfig.Default()
 	cfg.BatchSize, cfg.Epochs, cfg.Threads, cfg.Device = batch, epochs, threads, "cpu"
 	env := stages.Env{OutDir: out, Inputs: map[string]string{stages.Encode: dir},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}

@@ -1,0 +1,120 @@
+// Package scrapeconfig holds the scrape section of a pipeline config: its type,
+// defaults and validation. It imports nothing heavy, so loading a config
+// never links the stage's implementation (for train, TensorFlow).
+package scrapeconfig
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/postergenre/postergenre/stages"
+)
+
+// Config is the scrape section of a pipeline config.
+type Config struct {
+	// CSV is the MovieGenre-format input: a file path (relative to the config
+	// file) or an http(s) URL.
+	CSV string `yaml:"csv"`
+	// CSVSHA256, when set, must match the CSV's bytes before anything runs.
+	CSVSHA256 string `yaml:"csv_sha256"`
+	// Parallelism bounds the requests in flight (colly LimitRule).
+	Parallelism int `yaml:"parallelism"`
+	// Delay between requests to the same host, plus up to RandomDelay more.
+	Delay       time.Duration `yaml:"delay"`
+	RandomDelay time.Duration `yaml:"random_delay"`
+	// Timeout of one HTTP request.
+	Timeout   time.Duration `yaml:"timeout"`
+	UserAgent string        `yaml:"user_agent"`
+	// RespectRobots honours robots.txt (default true).
+	RespectRobots bool `yaml:"respect_robots"`
+	// Retries after the first attempt on 5xx, 429, timeouts and connection
+	// errors; never on other 4xx. Backoff doubles from BackoffBase up to
+	// BackoffMax, with full jitter; Retry-After wins when the server sends it.
+	Retries     int           `yaml:"retries"`
+	BackoffBase time.Duration `yaml:"backoff_base"`
+	BackoffMax  time.Duration `yaml:"backoff_max"`
+	// MaxBodyBytes caps one poster; MaxPixels caps width*height before decoding.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxPixels    int64 `yaml:"max_pixels"`
+	// RetryFailedAfter: a row that failed is tried again on a later run once
+	// its failure is older than this.
+	RetryFailedAfter time.Duration `yaml:"retry_failed_after"`
+	// FallbackIMDbPage fetches the title page's og:image when the poster link fails.
+	FallbackIMDbPage bool `yaml:"fallback_imdb_page"`
+	// URLRewrite rules run in order on every URL before it is fetched.
+	URLRewrite []Rewrite `yaml:"url_rewrite"`
+	// ProgressEvery is how often a progress log line is written when not on a terminal.
+	ProgressEvery time.Duration `yaml:"progress_every"`
+}
+
+// Rewrite replaces matches of Pattern (a Go regular expression) with Replace
+// ($1 style references allowed).
+type Rewrite struct {
+	Pattern string `yaml:"pattern"`
+	Replace string `yaml:"replace"`
+}
+
+// Default is the scrape section's defaults.
+func Default() Config {
+	return Config{
+		Parallelism:      8,
+		Delay:            0,
+		RandomDelay:      0,
+		Timeout:          30 * time.Second,
+		UserAgent:        "postergenre/1 (+https://github.com/postergenre/postergenre)",
+		RespectRobots:    true,
+		Retries:          4,
+		BackoffBase:      500 * time.Millisecond,
+		BackoffMax:       30 * time.Second,
+		MaxBodyBytes:     5 << 20,
+		MaxPixels:        40_000_000,
+		RetryFailedAfter: 7 * 24 * time.Hour,
+		FallbackIMDbPage: true,
+		ProgressEvery:    10 * time.Second,
+	}
+}
+
+// Validate appends every problem of the section, with paths under prefix.
+func (c Config) Validate(prefix string, ps *stages.Problems) {
+	if c.CSV == "" {
+		ps.Addf(prefix+"/csv", "required: a path or http(s) URL of a MovieGenre-format CSV")
+	}
+	if c.CSVSHA256 != "" && !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(c.CSVSHA256) {
+		ps.Addf(prefix+"/csv_sha256", "must be 64 lowercase hex digits, got %q", c.CSVSHA256)
+	}
+	if c.Parallelism < 1 || c.Parallelism > 256 {
+		ps.Addf(prefix+"/parallelism", "must be in 1..256, got %d", c.Parallelism)
+	}
+	if c.Delay < 0 {
+		ps.Addf(prefix+"/delay", "must be >= 0, got %s", c.Delay)
+	}
+	if c.RandomDelay < 0 {
+		ps.Addf(prefix+"/random_delay", "must be >= 0, got %s", c.RandomDelay)
+	}
+	if c.Timeout <= 0 {
+		ps.Addf(prefix+"/timeout", "must be > 0, got %s", c.Timeout)
+	}
+	if c.Retries < 0 || c.Retries > 20 {
+		ps.Addf(prefix+"/retries", "must be in 0..20, got %d", c.Retries)
+	}
+	if c.BackoffBase <= 0 {
+		ps.Addf(prefix+"/backoff_base", "must be > 0, got %s", c.BackoffBase)
+	}
+	if c.BackoffMax < c.BackoffBase {
+		ps.Addf(prefix+"/backoff_max", "must be >= backoff_base (%s), got %s", c.BackoffBase, c.BackoffMax)
+	}
+	if c.MaxBodyBytes <= 0 {
+		ps.Addf(prefix+"/max_body_bytes", "must be > 0, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxPixels <= 0 {
+		ps.Addf(prefix+"/max_pixels", "must be > 0, got %d", c.MaxPixels)
+	}
+	if c.RetryFailedAfter < 0 {
+		ps.Addf(prefix+"/retry_failed_after", "must be >= 0, got %s", c.RetryFailedAfter)
+	}
+	for i, r := range c.URLRewrite {
+		if _, err := regexp.Compile(r.Pattern); err != nil || r.Pattern == "" {
+			ps.Addf(prefix+"/url_rewrite/"+stages.Index(i)+"/pattern", "must be a non-empty Go regular expression: %v", err)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+// Package trainconfig holds the train section of a pipeline config: its type,
+// defaults and validation. It imports nothing heavy, so loading a config
+// never links the stage's implementation (for train, TensorFlow).
+package trainconfig
+
+import (
+	"github.com/postergenre/postergenre/stages"
+)
+
+// Config is the train section of a pipeline config.
+type Config struct {
+	// Architecture: the paper's mini-VGG by default.
+	ConvFilters []int   `yaml:"conv_filters"` // 3×3 'valid' convs, each + ReLU + 2×2 max-pool
+	Dense       []int   `yaml:"dense"`        // hidden dense layers, each + ReLU + dropout
+	Dropout     float64 `yaml:"dropout"`
+	BatchNorm   bool    `yaml:"batch_norm"`
+	// Loss: "softmax_ce" (the paper: softmax + categorical cross-entropy on
+	// the multi-hot vector) or "sigmoid_bce" (independent sigmoid per genre).
+	Loss string `yaml:"loss"`
+
+	Optimizer Optimizer `yaml:"optimizer"`
+	BatchSize int       `yaml:"batch_size"`
+	Epochs    int       `yaml:"epochs"`
+	// Schedule of the learning rate over epochs: "constant", "cosine" or "step".
+	Schedule      string        `yaml:"schedule"`
+	StepEvery     int           `yaml:"step_every"`    // epochs, for "step"
+	StepFactor    float64       `yaml:"step_factor"`   // multiplier, for "step"
+	WarmupEpochs  int           `yaml:"warmup_epochs"` // linear warm-up before the schedule
+	EarlyStopping EarlyStopping `yaml:"early_stopping"`
+
+	Augment Augment `yaml:"augment"`
+	// ClassWeights: "none" or "balanced" (loss weighted by inverse genre frequency).
+	ClassWeights string `yaml:"class_weights"`
+	// Scaling of pixels: x/255, then optionally (x-mean)/std per channel
+	// (computed on the training split when Standardize is true).
+	Standardize bool `yaml:"standardize"`
+
+	ShuffleBuffer int   `yaml:"shuffle_buffer"`
+	Seed          int64 `yaml:"seed"`
+	// Deterministic: single-threaded kernels and a fixed op seed, so two runs
+	// give identical weights (tests).
+	Deterministic bool `yaml:"deterministic"`
+	// Threads for TensorFlow's intra-op pool; 0 = all cores.
+	Threads int `yaml:"threads"`
+	// Device: "auto", "cpu" or "gpu" (fails if no GPU is visible).
+	Device string `yaml:"device"`
+	// MaxStepsPerEpoch caps an epoch (0 = the whole training split); for smoke runs.
+	MaxStepsPerEpoch int `yaml:"max_steps_per_epoch"`
+}
+
+// Optimizer is Adam's settings.
+type Optimizer struct {
+	LearningRate float64 `yaml:"learning_rate"`
+	Beta1        float64 `yaml:"beta1"`
+	Beta2        float64 `yaml:"beta2"`
+	Epsilon      float64 `yaml:"epsilon"`
+}
+
+// EarlyStopping stops when Metric on validation has not improved for Patience epochs (0 = off).
+type EarlyStopping struct {
+	Metric   string `yaml:"metric"` // val_loss, val_paper_accuracy, val_macro_auc, val_top3_hit
+	Patience int    `yaml:"patience"`
+}
+
+// Augment describes training-time image augmentation (off by default, as the paper).
+type Augment struct {
+	Flip       bool    `yaml:"flip"`       // random horizontal flip
+	ShiftPx    int     `yaml:"shift_px"`   // random shift up to this many pixels (edge-padded)
+	Brightness float64 `yaml:"brightness"` // random brightness delta in ±this (of 1.0)
+}
+
+// Default is the train section's defaults: the paper's setup.
+func Default() Config {
+	return Config{
+		ConvFilters:   []int{32, 32, 32, 64},
+		Dense:         []int{64, 32},
+		Dropout:       0.5,
+		Loss:          "softmax_ce",
+		Optimizer:     Optimizer{LearningRate: 1e-4, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7},
+		BatchSize:     32,
+		Epochs:        50,
+		Schedule:      "constant",
+		StepFactor:    0.5,
+		EarlyStopping: EarlyStopping{Metric: "val_loss"},
+		ClassWeights:  "none",
+		ShuffleBuffer: 4096,
+		Seed:          1,
+		Device:        "auto",
+	}
+}
+
+// Validate appends every problem of the section, with paths under prefix.
+func (c Config) Validate(prefix string, ps *stages.Problems) {
+	if len(c.ConvFilters) == 0 {
+		ps.Addf(prefix+"/conv_filters", "must list at least one layer")
+	}
+	for i, f := range c.ConvFilters {
+		if f < 1 || f > 1024 {
+			ps.Addf(prefix+"/conv_filters/"+stages.Index(i), "must be in 1..1024, got %d", f)
+		}
+	}
+	for i, d := range c.Dense {
+		if d < 1 || d > 8192 {
+			ps.Addf(prefix+"/dense/"+stages.Index(i), "must be in 1..8192, got %d", d)
+		}
+	}
+	if c.Dropout < 0 || c.Dropout >= 1 {
+		ps.Addf(prefix+"/dropout", "must be in [0, 1), got %g", c.Dropout)
+	}
+	if c.Loss != "softmax_ce" && c.Loss != "sigmoid_bce" {
+		ps.Addf(prefix+"/loss", `must be "softmax_ce" or "sigmoid_bce", got %q`, c.Loss)
+	}
+	o := c.Optimizer
+	if o.LearningRate <= 0 || o.LearningRate > 1 {
+		ps.Addf(prefix+"/optimizer/learning_rate", "must be > 0 and <= 1, got %g", o.LearningRate)
+	}
+	if o.Beta1 < 0 || o.Beta1 >= 1 {
+		ps.Addf(prefix+"/optimizer/beta1", "must be in [0, 1), got %g", o.Beta1)
+	}
+	if o.Beta2 < 0 || o.Beta2 >= 1 {
+		ps.Addf(prefix+"/optimizer/beta2", "must be in [0, 1), got %g", o.Beta2)
+	}
+	if o.Epsilon <= 0 {
+		ps.Addf(prefix+"/optimizer/epsilon", "must be > 0, got %g", o.Epsilon)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 4096 {
+		ps.Addf(prefix+"/batch_size", "must be in 1..4096, got %d", c.BatchSize)
+	}
+	if c.Epochs < 1 || c.Epochs > 10000 {
+		ps.Addf(prefix+"/epochs", "must be in 1..10000, got %d", c.Epochs)
+	}
+	switch c.Schedule {
+	case "constant", "cosine":
+	case "step":
+		if c.StepEvery < 1 {
+			ps.Addf(prefix+"/step_every", `must be >= 1 with schedule "step", got %d`, c.StepEvery)
+		}
+		if c.StepFactor <= 0 || c.StepFactor > 1 {
+			ps.Addf(prefix+"/step_factor", "must be in (0, 1], got %g", c.StepFactor)
+		}
+	default:
+		ps.Addf(prefix+"/schedule", `must be "constant", "cosine" or "step", got %q`, c.Schedule)
+	}
+	if c.WarmupEpochs < 0 {
+		ps.Addf(prefix+"/warmup_epochs", "must be >= 0, got %d", c.WarmupEpochs)
+	}
+	switch c.EarlyStopping.Metric {
+	case "val_loss", "val_paper_accuracy", "val_macro_auc", "val_top3_hit":
+	default:
+		ps.Addf(prefix+"/early_stopping/metric", "must be one of val_loss, val_paper_accuracy, val_macro_auc, val_top3_hit, got %q", c.EarlyStopping.Metric)
+	}
+	if c.EarlyStopping.Patience < 0 {
+		ps.Addf(prefix+"/early_stopping/patience", "must be >= 0, got %d", c.EarlyStopping.Patience)
+	}
+	if c.Augment.ShiftPx < 0 || c.Augment.ShiftPx > 32 {
+		ps.Addf(prefix+"/augment/shift_px", "must be in 0..32, got %d", c.Augment.ShiftPx)
+	}
+	if c.Augment.Brightness < 0 || c.Augment.Brightness > 1 {
+		ps.Addf(prefix+"/augment/brightness", "must be in [0, 1], got %g", c.Augment.Brightness)
+	}
+	if c.ClassWeights != "none" && c.ClassWeights != "balanced" {
+		ps.Addf(prefix+"/class_weights", `must be "none" or "balanced", got %q`, c.ClassWeights)
+	}
+	if c.ShuffleBuffer < 1 {
+		ps.Addf(prefix+"/shuffle_buffer", "must be >= 1, got %d", c.ShuffleBuffer)
+	}
+	if c.Threads < 0 {
+		ps.Addf(prefix+"/threads", "must be >= 0, got %d", c.Threads)
+	}
+	if c.Device != "auto" && c.Device != "cpu" && c.Device != "gpu" {
+		ps.Addf(prefix+"/device", `must be "auto", "cpu" or "gpu", got %q`, c.Device)
+	}
+	if c.MaxStepsPerEpoch < 0 {
+		ps.Addf(prefix+"/max_steps_per_epoch", "must be >= 0, got %d", c.MaxStepsPerEpoch)
+	}
+}
