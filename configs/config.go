@@ -439,21 +439,12 @@ func (c *Config) Section(stage string) any {
 }
 
 // SectionHash is the sha256 of a section's canonical JSON: part of a stage's
-// fingerprint. For scrape it covers only what decides which posters are
-// accepted: how they are fetched (parallelism, delays, timeouts, retries,
-// rewrites to a mirror, where the CSV is read from — its content is hashed
-// separately) does not change the result, so changing it reruns nothing.
+// fingerprint. A section that is a stages.ConfigIdentifier (scrape) is
+// hashed by its Identity: only the fields that decide the stage's output.
 func (c *Config) SectionHash(stage string) string {
 	sec := c.Section(stage)
-	if stage == stages.Scrape {
-		s := c.Scrape
-		sec = struct {
-			CSVSHA256        string
-			MaxBodyBytes     int64
-			MaxPixels        int64
-			RetryFailedAfter string
-			FallbackIMDbPage bool
-		}{s.CSVSHA256, s.MaxBodyBytes, s.MaxPixels, s.RetryFailedAfter.String(), s.FallbackIMDbPage}
+	if id, ok := sec.(stages.ConfigIdentifier); ok {
+		sec = id.Identity()
 	}
 	b, _ := json.Marshal(sec)
 	h := sha256.Sum256(b)

@@ -20,14 +20,24 @@ import (
 // Stage evaluates a trained model.
 type Stage struct{ Cfg Config }
 
-var _ stages.Stage = (*Stage)(nil)
+var (
+	_ stages.Stage     = (*Stage)(nil)
+	_ stages.RunLinker = (*Stage)(nil)
+)
 
 // Name implements stages.Stage.
 func (s *Stage) Name() string { return stages.Evaluate }
 
 // Version implements stages.Stage.
 // Version 2: example titles no longer repeat the year.
-func (s *Stage) Version() string { return "2" }
+// Version 3: the stage manifest carries the typed headline (Result.Headline).
+func (s *Stage) Version() string { return "3" }
+
+// RunLinks copies the report into the run folder as <run>/report: it must
+// survive later reruns that replace this output.
+func (s *Stage) RunLinks() []stages.RunLink {
+	return []stages.RunLink{{Name: "report", Copy: true}}
+}
 
 // predictBatch is the number of images per Predict call.
 const predictBatch = 64
@@ -75,14 +85,15 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true}); err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
-	sum := Summary(rep)
+	headline := Headline(rep)
+	sum := Summary(rep, headline)
 	for k, v := range sc.Skipped {
 		sum["skipped_"+k] = v
 	}
 	if log != nil {
 		log.Info("evaluated", "test_rows", sum["test_rows"], "paper_accuracy", sum["paper_accuracy"], "baseline", sum["paper_accuracy_baseline"])
 	}
-	return stages.Result{Summary: sum}, nil
+	return stages.Result{Summary: sum, Headline: headline}, nil
 }
 
 // ModelInfo copies the provenance of model.json into the report.

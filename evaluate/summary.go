@@ -6,6 +6,7 @@ import (
 
 	"github.com/postergenre/postergenre/evaluate/report"
 	"github.com/postergenre/postergenre/evaluate/scoring"
+	"github.com/postergenre/postergenre/stages"
 )
 
 // Input assembles the report's input from the scored splits and the encode
@@ -30,31 +31,53 @@ func Input(cfg Config, genres []string, sc *scoring.Result, splitRows map[string
 	}
 }
 
-// Summary is the stage's Result.Summary: the headline numbers and their
-// baselines (so that `pipeline history` can show them).
-func Summary(r *report.Report) map[string]any {
-	round := func(x report.Num) any {
-		f := float64(x)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil
+// Headline is the numbers a run is judged by, on the test split, with
+// their 95% intervals and baselines: paper accuracy first (the grid table's
+// number), then top-k hit, macro AUC and micro F1. Metrics the report could
+// not compute (NaN) are left out. k is the report's own: top_k, at most
+// the number of genres.
+func Headline(r *report.Report) []stages.Metric {
+	k := len(r.Baseline.Ranking)
+	var out []stages.Metric
+	for _, key := range []string{"paper_accuracy", fmt.Sprintf("top%d_hit", k), "macro_auc", "micro_f1"} {
+		m, ok := r.Metric(key)
+		if !ok {
+			continue
 		}
-		return math.Round(f*1e4) / 1e4
+		v := stages.Finite(round4(float64(m.Value)))
+		if v == nil {
+			continue
+		}
+		out = append(out, stages.Metric{Key: m.Key, Label: m.Label, Value: *v,
+			Lo: stages.Finite(round4(float64(m.CILow))), Hi: stages.Finite(round4(float64(m.CIHigh))),
+			Baseline: stages.Finite(round4(float64(m.Baseline)))})
 	}
+	return out
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+// Summary is the stage's Result.Summary: the row counts and the headline
+// flattened (<key>, <key>_baseline, <key>_ci_low, <key>_ci_high; nil where
+// unknown) for the stage manifest and the log.
+func Summary(r *report.Report, headline []stages.Metric) map[string]any {
 	sum := map[string]any{
 		"test_rows":       r.Rows["test"],
 		"validation_rows": r.Rows["validation"],
 		"threshold":       r.Thresholds.Model,
 		"baseline":        r.Baseline.Name,
 	}
-	k := len(r.Baseline.Ranking)
-	topKey := fmt.Sprintf("top%d_hit", k)
-	for _, key := range []string{"paper_accuracy", topKey, "macro_auc", "micro_f1"} {
-		if m, ok := r.Metric(key); ok {
-			sum[key] = round(m.Value)
-			sum[key+"_baseline"] = round(m.Baseline)
-			sum[key+"_ci_low"] = round(m.CILow)
-			sum[key+"_ci_high"] = round(m.CIHigh)
+	orNil := func(p *float64) any {
+		if p == nil {
+			return nil
 		}
+		return *p
+	}
+	for _, m := range headline {
+		sum[m.Key] = m.Value
+		sum[m.Key+"_baseline"] = orNil(m.Baseline)
+		sum[m.Key+"_ci_low"] = orNil(m.Lo)
+		sum[m.Key+"_ci_high"] = orNil(m.Hi)
 	}
 	return sum
 }

@@ -5,7 +5,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/postergenre/postergenre/stages"
 )
@@ -35,32 +37,39 @@ func History(workdir string) ([]RunRecord, error) {
 	return out, nil
 }
 
-// PrintHistory writes runs with their key test metrics side by side.
+// PrintHistory writes runs with their headline metrics side by side: one
+// column per metric key found in any run (e.g. TOP3_HIT and TOP5_HIT when
+// top_k changed between runs), "-" where a run lacks it.
 func PrintHistory(w io.Writer, runs []RunRecord) {
-	fmt.Fprintf(w, "%-28s %-18s %-9s %8s %5s %5s  %-16s %-16s %-16s\n", "RUN", "CONFIG", "STATUS", "SECONDS", "RAN", "CACHED", "PAPER_ACC(base)", "TOP3_HIT(base)", "MACRO_AUC")
+	var keys []string
 	for _, r := range runs {
-		acc, top3, auc := "-", "-", "-"
-		for _, s := range r.Steps {
-			if s.Stage != stages.Evaluate || s.Summary == nil {
-				continue
-			}
-			acc = pair(s.Summary, "paper_accuracy", "paper_accuracy_baseline")
-			top3 = pair(s.Summary, "top3_hit", "top3_hit_baseline")
-			if v, ok := number(s.Summary["macro_auc"]); ok {
-				auc = fmt.Sprintf("%.3f", v)
+		for _, m := range Headline(r.Steps) {
+			if !slices.Contains(keys, m.Key) {
+				keys = append(keys, m.Key)
 			}
 		}
-		fmt.Fprintf(w, "%-28s %-18s %-9s %8.1f %5d %5d  %-16s %-16s %-16s\n", r.ID, r.Config, r.Status, r.Seconds, count(r.Steps, "ran"), count(r.Steps, StatusUpToDate), acc, top3, auc)
 	}
-}
-
-func pair(m map[string]any, k, base string) string {
-	v, ok := number(m[k])
-	if !ok {
-		return "-"
+	fmt.Fprintf(w, "%-28s %-18s %-9s %8s %5s %5s", "RUN", "CONFIG", "STATUS", "SECONDS", "RAN", "CACHED")
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-16s", strings.ToUpper(k)+"(base)")
 	}
-	if b, ok := number(m[base]); ok {
-		return fmt.Sprintf("%.3f (%.3f)", v, b)
+	fmt.Fprintln(w)
+	for _, r := range runs {
+		fmt.Fprintf(w, "%-28s %-18s %-9s %8.1f %5d %5d", r.ID, r.Config, r.Status, r.Seconds, count(r.Steps, "ran"), count(r.Steps, StatusUpToDate))
+		byKey := map[string]stages.Metric{}
+		for _, m := range Headline(r.Steps) {
+			byKey[m.Key] = m
+		}
+		for _, k := range keys {
+			cell := "-"
+			if m, ok := byKey[k]; ok {
+				cell = fmt.Sprintf("%.3f", m.Value)
+				if m.Baseline != nil {
+					cell += fmt.Sprintf(" (%.3f)", *m.Baseline)
+				}
+			}
+			fmt.Fprintf(w, "  %-16s", cell)
+		}
+		fmt.Fprintln(w)
 	}
-	return fmt.Sprintf("%.3f", v)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/stages"
 )
 
 // A working folder looks like this:
@@ -57,6 +58,7 @@ type StageManifest struct {
 	Seconds    float64           `json:"seconds"`
 	Run        string            `json:"run"`
 	Summary    map[string]any    `json:"summary"`
+	Headline   []stages.Metric   `json:"headline,omitempty"`
 }
 
 func readStageManifest(dir string) (StageManifest, error) {

@@ -6,16 +6,13 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/postergenre/postergenre/configs"
@@ -40,7 +37,9 @@ type Options struct {
 	Progress io.Writer
 	// Out receives the plan (--dry-run, status) and the final summary for people.
 	Out io.Writer
-	// Build makes the stage objects for a config; nil means Stages.
+	// Build makes the stage objects of a config, keyed by stages.Order's
+	// names. Required: the pipeline knows stages only through the contract
+	// in package stages, and one place (the CLI) wires the real ones.
 	Build func(cfg configs.Config) map[string]stages.Stage
 	// ExtraLog, when set, receives every log record too (the run's log.jsonl).
 	ExtraLog func(runDir string) (slog.Handler, io.Closer, error)
@@ -67,6 +66,10 @@ type Step struct {
 	Seconds     float64        `json:"seconds,omitempty"`
 	Error       string         `json:"error,omitempty"`
 	Summary     map[string]any `json:"summary,omitempty"`
+	// Headline is the stage's typed headline metrics (stages.Result.Headline).
+	Headline []stages.Metric `json:"headline,omitempty"`
+	// RowCountKeys name the Summary entries that count rows (stages.RowAccounter).
+	RowCountKeys []string `json:"row_count_keys,omitempty"`
 }
 
 // Runner runs configs in one working folder.
@@ -97,7 +100,7 @@ func NewRunner(opts Options) (*Runner, error) {
 		opts.Out = io.Discard
 	}
 	if opts.Build == nil {
-		opts.Build = Stages
+		return nil, errors.New("pipeline: Options.Build is required")
 	}
 	abs, err := filepath.Abs(opts.Workdir)
 	if err != nil {
@@ -132,120 +135,20 @@ func (r *Runner) forced(stage string) bool {
 	return r.opts.Force || (r.opts.From != "" && stage == r.opts.From)
 }
 
-// fingerprint hashes what a stage's output depends on: its code version,
-// its config section and the identities of its inputs.
-func fingerprint(stage, version, configHash string, inputs map[string]string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "stage=%s\nversion=%s\nconfig=%s\n", stage, version, configHash)
-	keys := make([]string, 0, len(inputs))
-	for k := range inputs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(h, "input %s=%s\n", k, inputs[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func newID() string {
-	var b [4]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// stepPlan is the plan for one stage given what exists on disk.
-type stepPlan struct {
-	Step
-	stage      stages.Stage
-	configHash string
-	inputs     map[string]string // upstream → OutputID, nil when an input is yet to be produced
-	prevOutput string            // the existing output for this fingerprint
-}
-
-// planStage decides what to do with one stage. outputs maps the upstream
-// stages already settled in this plan to their OutputIDs ("" = will change).
-func (r *Runner) planStage(ctx context.Context, cfg *configs.Config, st stages.Stage, outputs map[string]string, state configState) (stepPlan, error) {
-	name := st.Name()
-	p := stepPlan{Step: Step{Stage: name}, stage: st, configHash: cfg.SectionHash(name)}
-	if name == stages.Scrape {
-		// The scrape stage's input is the CSV itself.
-		csvHash, err := csvIdentity(ctx, cfg)
-		if err != nil {
-			return p, err
-		}
-		p.configHash = hashStrings(p.configHash, "csv="+csvHash)
-	}
-	p.inputs = map[string]string{}
-	for _, in := range stages.Inputs[name] {
-		id, ok := outputs[in]
-		if !ok || id == "" {
-			p.inputs = nil
-			break
-		}
-		p.inputs[in] = id
-	}
-	prev, hadPrev := state.Stages[name]
-	if p.inputs == nil {
-		p.Status = StatusInputChanged
-		if !r.selected(name) {
-			p.Status = StatusNotSelected
-		}
-		return p, nil
-	}
-	p.Fingerprint = fingerprint(name, st.Version(), p.configHash, p.inputs)
-	out := r.layout.output(name, p.Fingerprint)
-	m, err := readStageManifest(out)
-	switch {
-	case err == nil:
-		p.prevOutput = out
-		p.Output = out
-		p.Status = StatusUpToDate
-		if name == stages.Scrape && retriesDue(m, r.now()) {
-			p.Status = StatusRetriesDue
-		}
-	case !hadPrev:
-		p.Status = StatusNeverRun
-	case prev.ConfigHash != p.configHash:
-		p.Status = StatusParamsChanged
-	default:
-		p.Status = StatusInputChanged
-	}
-	if r.selected(name) && r.forced(name) {
-		p.Status = StatusForced
-	}
-	if !r.selected(name) && p.Status != StatusUpToDate {
-		p.Status = StatusNotSelected
-	}
-	return p, nil
-}
-
-func hashStrings(ss ...string) string {
-	h := sha256.New()
-	for _, s := range ss {
-		io.WriteString(h, s+"\n")
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// retriesDue reports whether a scrape output has failures old enough to retry.
-func retriesDue(m StageManifest, now time.Time) bool {
-	s, _ := m.Summary["next_retry_at"].(string)
-	if s == "" {
-		return false
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	return err == nil && !now.Before(t)
-}
-
 // Plan returns what a run of cfg would do, running nothing.
 func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) {
 	var steps []Step
 	for _, cell := range cfg.Cells() {
 		c := cell.Config
-		built := r.opts.Build(c)
+		built, err := r.build(c)
+		if err != nil {
+			return nil, err
+		}
 		outputs := map[string]string{}
-		cellState := r.loadState(c.Name)
+		cellState, err := r.loadState(c.Name)
+		if err != nil {
+			return nil, err
+		}
 		for _, name := range stages.Order {
 			p, err := r.planStage(ctx, &c, built[name], outputs, cellState)
 			if err != nil {
@@ -253,7 +156,10 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 			}
 			p.Cell = cell.Key
 			if p.Status == StatusUpToDate {
-				m, _ := readStageManifest(p.Output)
+				m, err := readStageManifest(p.Output)
+				if err != nil {
+					return nil, err
+				}
 				outputs[name] = m.OutputID
 			}
 			steps = append(steps, p.Step)
@@ -262,13 +168,29 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 	return steps, nil
 }
 
-func (r *Runner) loadState(config string) configState {
-	var s configState
-	_ = readJSON(r.layout.state(config), &s)
+// build makes a config's stages and checks that every stage is there.
+func (r *Runner) build(c configs.Config) (map[string]stages.Stage, error) {
+	built := r.opts.Build(c)
+	for _, name := range stages.Order {
+		st := built[name]
+		if st == nil || st.Name() != name {
+			return nil, fmt.Errorf("pipeline: Options.Build made no %q stage", name)
+		}
+	}
+	return built, nil
+}
+
+// loadState reads state/<config>.json; a config never run has none.
+func (r *Runner) loadState(config string) (configState, error) {
+	s := configState{Stages: map[string]stageState{}}
+	err := readJSON(r.layout.state(config), &s)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return s, fmt.Errorf("pipeline: state of %s: %w", config, err)
+	}
 	if s.Stages == nil {
 		s.Stages = map[string]stageState{}
 	}
-	return s
+	return s, nil
 }
 
 // PrintPlan writes a plan as an aligned table.

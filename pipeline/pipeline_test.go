@@ -12,11 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/pipeline"
-	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -28,6 +25,8 @@ type fakeStage struct {
 	cfg  any
 	runs *counter
 	fail bool
+	// prev records env.Prev of the last run (for --resume).
+	prev *string
 }
 
 type counter struct {
@@ -55,9 +54,12 @@ func (f *fakeStage) Name() string    { return f.name }
 func (f *fakeStage) Version() string { return "1" }
 func (f *fakeStage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
 	f.runs.inc(f.name)
+	if f.prev != nil {
+		*f.prev = env.Prev
+	}
 	if f.fail {
 		os.WriteFile(filepath.Join(env.OutDir, "partial.txt"), []byte("half"), 0o644)
-		return stages.Result{}, errors.New("boom")
+		return stages.Result{}, errors.New(f.name + ": boom")
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s %v\n", f.name, f.cfg)
@@ -68,17 +70,15 @@ func (f *fakeStage) Run(ctx context.Context, env stages.Env) (stages.Result, err
 		}
 		b.Write(data)
 	}
-	if f.name == stages.Scrape {
-		// The pipeline identifies a scrape output by its CSV and ledger.
-		os.WriteFile(filepath.Join(env.OutDir, scrape.CSVFile), []byte("csv"), 0o644)
-		if err := parquet.WriteFile(filepath.Join(env.OutDir, scrape.LedgerFile), []scrape.LedgerRow{{Line: 2, ImdbID: 1, Outcome: scrape.OutcomeDownloaded}}); err != nil {
-			return stages.Result{}, err
-		}
-	}
 	if err := os.WriteFile(filepath.Join(env.OutDir, "out.txt"), b.Bytes(), 0o644); err != nil {
 		return stages.Result{}, err
 	}
-	return stages.Result{Summary: map[string]any{"paper_accuracy": 0.5}}, nil
+	res := stages.Result{Summary: map[string]any{"rows": 1}}
+	if f.name == stages.Evaluate {
+		base := 0.25
+		res.Headline = []stages.Metric{{Key: "paper_accuracy", Label: "Paper accuracy", Value: 0.5, Baseline: &base}}
+	}
+	return res, nil
 }
 
 type harness struct {
@@ -87,6 +87,8 @@ type harness struct {
 	cfgFile string
 	runs    *counter
 	failing string
+	// wrap, when set, gives a stage optional capabilities.
+	wrap func(*fakeStage) stages.Stage
 }
 
 func newHarness(t *testing.T) *harness {
@@ -101,7 +103,11 @@ func newHarness(t *testing.T) *harness {
 func (h *harness) build(c configs.Config) map[string]stages.Stage {
 	m := map[string]stages.Stage{}
 	for _, name := range stages.Order {
-		m[name] = &fakeStage{name: name, cfg: c.Section(name), runs: h.runs, fail: name == h.failing}
+		f := &fakeStage{name: name, cfg: c.Section(name), runs: h.runs, fail: name == h.failing}
+		m[name] = f
+		if h.wrap != nil {
+			m[name] = h.wrap(f)
+		}
 	}
 	return m
 }
@@ -305,8 +311,8 @@ func TestGridSharesUpstream(t *testing.T) {
 
 func TestAccountingReadsTypedAndDecodedSummaries(t *testing.T) {
 	steps := []pipeline.Step{
-		{Stage: stages.Scrape, Summary: map[string]any{"outcomes": map[string]any{"downloaded": 3.0, "failed": 0.0}}},
-		{Stage: stages.Clean, Summary: map[string]any{"rejects": map[string]int{"empty_Genre": 2, "duplicate_id": 1}}},
+		{Stage: stages.Scrape, RowCountKeys: []string{"outcomes"}, Summary: map[string]any{"outcomes": map[string]any{"downloaded": 3.0, "failed": 0.0}, "sources": map[string]int{"poster": 3}}},
+		{Stage: stages.Clean, RowCountKeys: []string{"rejects"}, Summary: map[string]any{"rejects": map[string]int{"empty_Genre": 2, "duplicate_id": 1}}},
 		{Stage: stages.Train, Summary: map[string]any{"rejects": map[string]int{"ignored": 1}}},
 	}
 	got := pipeline.Accounting(steps)
@@ -315,7 +321,7 @@ func TestAccountingReadsTypedAndDecodedSummaries(t *testing.T) {
 			t.Errorf("accounting lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "failed=") || strings.Contains(got, "ignored") {
+	if strings.Contains(got, "failed=") || strings.Contains(got, "ignored") || strings.Contains(got, "sources") {
 		t.Errorf("zero counts or non-data stages shown:\n%s", got)
 	}
 }

@@ -11,19 +11,12 @@ import (
 	"github.com/postergenre/postergenre/stages"
 )
 
-// dropKeys are the summary entries that count rows by outcome or reason.
-var dropKeys = map[string][]string{
-	stages.Scrape: {"outcomes", "reasons"},
-	stages.Clean:  {"rejects"},
-	stages.Encode: {"rejects", "splits"},
-}
-
 // Accounting renders where every row went, stage by stage: the counts by
-// outcome and reason from each stage's summary.
+// outcome and reason each stage names in Step.RowCountKeys.
 func Accounting(steps []Step) string {
 	var b strings.Builder
 	for _, s := range steps {
-		for _, k := range dropKeys[s.Stage] {
+		for _, k := range s.RowCountKeys {
 			m := asMap(s.Summary[k])
 			if len(m) == 0 {
 				continue
@@ -32,6 +25,16 @@ func Accounting(steps []Step) string {
 		}
 	}
 	return b.String()
+}
+
+// Headline returns the headline metrics of a run's steps (in a grid, of
+// one cell's steps), the primary one first.
+func Headline(steps []Step) []stages.Metric {
+	var out []stages.Metric
+	for _, s := range steps {
+		out = append(out, s.Headline...)
+	}
+	return out
 }
 
 // asMap reads a summary entry as a map whatever its Go type: a stage that
@@ -77,20 +80,33 @@ func writeCellSummary(dir, config string, steps []Step) error {
 		fmt.Fprintf(&b, "| %s | %s | %.1f | `%s` |\n", s.Stage, s.Status, s.Seconds, filepath.Base(s.Output))
 	}
 	b.WriteString("\n## Where the rows went\n\n```\n" + Accounting(steps) + "```\n")
-	for _, s := range steps {
-		if s.Stage != stages.Evaluate || s.Summary == nil {
-			continue
-		}
+	if h := Headline(steps); len(h) > 0 {
 		b.WriteString("\n## Test metrics (model / baseline)\n\n")
-		for _, k := range []string{"paper_accuracy", "top3_hit", "macro_auc", "micro_f1"} {
-			if v, ok := number(s.Summary[k]); ok {
-				base, _ := number(s.Summary[k+"_baseline"])
-				lo, _ := number(s.Summary[k+"_ci_low"])
-				hi, _ := number(s.Summary[k+"_ci_high"])
-				fmt.Fprintf(&b, "- %s: **%.3f** (95%% CI %.3f–%.3f), baseline %.3f\n", k, v, lo, hi, base)
-			}
+		for _, m := range h {
+			fmt.Fprintf(&b, "- %s: **%.3f** (95%% CI %s–%s), baseline %s\n", m.Label, m.Value, fmt3(m.Lo), fmt3(m.Hi), fmt3(m.Baseline))
 		}
-		b.WriteString("\nFull report: [report/report.md](report/report.md)\n")
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, "summary.md"), []byte(b.String()), 0o644)
+}
+
+// fmt3 formats an optional number with three decimals ("-" when unknown).
+func fmt3(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", *p)
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	}
+	return 0, false
 }

@@ -64,6 +64,10 @@ type Env struct {
 // manifest.json and in the run log.
 type Result struct {
 	Summary map[string]any
+	// Headline, when set, holds the numbers a run is judged by (evaluate's
+	// test metrics, the primary one first). The pipeline records it in the
+	// stage manifest and shows it in the run summary, history and grid.
+	Headline []Metric
 }
 
 // Stage is one step of the pipeline.

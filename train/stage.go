@@ -17,13 +17,26 @@ type Stage struct {
 	Cfg Config
 }
 
-var _ stages.Stage = (*Stage)(nil)
+var (
+	_ stages.Stage         = (*Stage)(nil)
+	_ stages.StagingKeeper = (*Stage)(nil)
+	_ stages.RunLinker     = (*Stage)(nil)
+)
 
 // Name is stages.Train.
 func (*Stage) Name() string { return stages.Train }
 
 // Version is bumped when the output for the same config and inputs changes.
 func (*Stage) Version() string { return "1" }
+
+// KeepsFailedAttempt is true: a failed or interrupted attempt's checkpoints
+// are what --resume continues from (env.Prev).
+func (*Stage) KeepsFailedAttempt() bool { return true }
+
+// RunLinks links the trained model into the run folder as <run>/model.
+func (*Stage) RunLinks() []stages.RunLink {
+	return []stages.RunLink{{Name: "model", Path: ModelDir}}
+}
 
 // Run trains.
 func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {

@@ -225,6 +225,57 @@ func defaultWorkdir(st *State) string {
 }
 
 func cmdRun(st *State, args []string, statusOnly bool) int {
+	opts, cfg, quiet, code := parseRunArgs(st, args, statusOnly)
+	if cfg == nil {
+		return code
+	}
+	if cfg.Demo != nil {
+		stop, err := startDemo(st.Ctx, cfg, opts.Workdir, opts.Logger)
+		if err != nil {
+			fmt.Fprintf(st.Stderr, "pipeline: demo: %v\n", err)
+			return ExitFailed
+		}
+		defer stop()
+	}
+	if st.IsTerminal && !quiet {
+		opts.Progress = st.Stderr
+	}
+	r, err := pipeline.NewRunner(opts)
+	if err != nil {
+		fmt.Fprintf(st.Stderr, "pipeline: %v\n", err)
+		return ExitUsage
+	}
+	if statusOnly {
+		steps, err := r.Plan(st.Ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(st.Stderr, "pipeline: %v\n", err)
+			return ExitFailed
+		}
+		pipeline.PrintPlan(st.Stdout, steps)
+		return ExitOK
+	}
+	rec, err := r.Run(st.Ctx, cfg)
+	if rec != nil && rec.ID != "" {
+		printSummary(st, rec, opts.Workdir)
+	}
+	if err == nil {
+		return ExitOK
+	}
+	// The one place a failed run's error reaches people, whatever the
+	// log level: the logs are records, this is the message.
+	fmt.Fprintf(st.Stderr, "pipeline: %v\n", err)
+	var lockErr *pipeline.LockError
+	if errors.As(err, &lockErr) {
+		return ExitLocked
+	}
+	return ExitFailed
+}
+
+// parseRunArgs parses the command line of run and status into runner
+// options (with the logger and the stages wired) and loads the config. A
+// nil config means stop with the code returned (the problem, or the --help
+// text, has been printed).
+func parseRunArgs(st *State, args []string, statusOnly bool) (pipeline.Options, *configs.Loaded, bool, int) {
 	name := "run"
 	synopsis := "run CONFIG [--workdir DIR] [--only STAGE] [--from STAGE] [--force] [--dry-run] [--resume] [--set k=v]..."
 	if statusOnly {
@@ -248,57 +299,18 @@ func cmdRun(st *State, args []string, statusOnly bool) int {
 	lf.register(fs)
 	cfg, code := parseConfigArgs(st, fs, args, &sets)
 	if cfg == nil {
-		return code
+		return opts, nil, false, code
 	}
 	log, err := lf.logger(st)
 	if err != nil {
 		fmt.Fprintln(st.Stderr, err)
-		return ExitUsage
+		return opts, nil, false, ExitUsage
 	}
 	opts.Logger = log
 	opts.Out = st.Stdout
 	opts.ExtraLog = pipeline.JSONLogFile
-	if st.IsTerminal && !lf.quiet {
-		opts.Progress = st.Stderr
-	}
-	if cfg.Demo != nil {
-		stop, err := startDemo(st.Ctx, cfg, opts.Workdir, log)
-		if err != nil {
-			fmt.Fprintf(st.Stderr, "demo: %v\n", err)
-			return ExitFailed
-		}
-		defer stop()
-	}
-	r, err := pipeline.NewRunner(opts)
-	if err != nil {
-		fmt.Fprintln(st.Stderr, err)
-		return ExitUsage
-	}
-	if statusOnly {
-		steps, err := r.Plan(st.Ctx, cfg)
-		if err != nil {
-			fmt.Fprintln(st.Stderr, err)
-			return ExitFailed
-		}
-		pipeline.PrintPlan(st.Stdout, steps)
-		return ExitOK
-	}
-	rec, err := r.Run(st.Ctx, cfg)
-	var lockErr *pipeline.LockError
-	switch {
-	case errors.As(err, &lockErr):
-		fmt.Fprintf(st.Stderr, "pipeline: %v\n", err)
-		return ExitLocked
-	case err != nil:
-		if rec != nil && rec.ID != "" {
-			printSummary(st, rec, opts.Workdir)
-		}
-		return ExitFailed
-	}
-	if !opts.DryRun {
-		printSummary(st, rec, opts.Workdir)
-	}
-	return ExitOK
+	opts.Build = buildStages
+	return opts, cfg, lf.quiet, ExitOK
 }
 
 // printSummary tells people where the results are (logs carry the rest).
@@ -319,22 +331,32 @@ func printSummary(st *State, rec *pipeline.RunRecord, workdir string) {
 		}
 		fmt.Fprintln(st.Stdout, line)
 	}
-	if acc := pipeline.Accounting(rec.Steps); acc != "" && rec.Grid == "" {
-		fmt.Fprintf(st.Stdout, "\nwhere the rows went:\n%s", acc)
-	}
-	for _, s := range rec.Steps {
-		if s.Stage == stages.Evaluate && s.Summary != nil && rec.Grid == "" {
-			fmt.Fprintf(st.Stdout, "\ntest paper-accuracy %v (baseline %v), top-3 hit %v (baseline %v), macro AUC %v\n",
-				s.Summary["paper_accuracy"], s.Summary["paper_accuracy_baseline"], s.Summary["top3_hit"], s.Summary["top3_hit_baseline"], s.Summary["macro_auc"])
-		}
-	}
 	if rec.Grid != "" {
 		fmt.Fprintf(st.Stdout, "\n%s\n", rec.Grid)
+	} else {
+		if acc := pipeline.Accounting(rec.Steps); acc != "" {
+			fmt.Fprintf(st.Stdout, "\nwhere the rows went:\n%s", acc)
+		}
+		if h := pipeline.Headline(rec.Steps); len(h) > 0 {
+			fmt.Fprintf(st.Stdout, "\ntest %s\n", headlineText(h))
+		}
 	}
 	if _, err := os.Stat(filepath.Join(runDir, "report", "report.md")); err == nil {
 		fmt.Fprintf(st.Stdout, "report: %s\n", filepath.Join(runDir, "report", "report.md"))
 	}
 	fmt.Fprintf(st.Stdout, "run folder: %s\n", runDir)
+}
+
+// headlineText reads "Paper accuracy … 0.512 (baseline 0.301), Top-3 hit …".
+func headlineText(h []stages.Metric) string {
+	parts := make([]string, len(h))
+	for i, m := range h {
+		parts[i] = fmt.Sprintf("%s %.3f", m.Label, m.Value)
+		if m.Baseline != nil {
+			parts[i] += fmt.Sprintf(" (baseline %.3f)", *m.Baseline)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func cmdHistory(st *State, args []string) int {

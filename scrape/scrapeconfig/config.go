@@ -118,3 +118,20 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 		}
 	}
 }
+
+// Identity is what of the section decides which posters are accepted, and
+// so the stage's fingerprint (stages.ConfigIdentifier). How they are fetched
+// (parallelism, delays, timeouts, retries, rewrites to a mirror, where the
+// CSV is read from — its content is identified separately) does not change
+// the result, so changing it reruns nothing.
+func (c Config) Identity() any {
+	return struct {
+		CSVSHA256        string
+		MaxBodyBytes     int64
+		MaxPixels        int64
+		RetryFailedAfter string
+		FallbackIMDbPage bool
+	}{c.CSVSHA256, c.MaxBodyBytes, c.MaxPixels, c.RetryFailedAfter.String(), c.FallbackIMDbPage}
+}
+
+var _ stages.ConfigIdentifier = Config{}

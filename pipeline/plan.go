@@ -1,0 +1,138 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/postergenre/postergenre/configs"
+	"github.com/postergenre/postergenre/stages"
+)
+
+// stepPlan is the plan for one stage given what exists on disk.
+type stepPlan struct {
+	Step
+	stage      stages.Stage
+	configHash string
+	inputs     map[string]string // upstream → OutputID, nil when an input is yet to be produced
+	prevOutput string            // the existing output for this fingerprint
+}
+
+// planStage decides what to do with one stage. outputs maps the upstream
+// stages already settled in this plan to their OutputIDs ("" = will change).
+func (r *Runner) planStage(ctx context.Context, cfg *configs.Config, st stages.Stage, outputs map[string]string, state configState) (stepPlan, error) {
+	name := st.Name()
+	p := stepPlan{Step: Step{Stage: name}, stage: st}
+	var err error
+	if p.configHash, err = configHash(ctx, cfg, st); err != nil {
+		return p, err
+	}
+	p.inputs = settledInputs(name, outputs)
+	if p.inputs == nil {
+		p.Status = StatusInputChanged
+		if !r.selected(name) {
+			p.Status = StatusNotSelected
+		}
+		return p, nil
+	}
+	p.Fingerprint = fingerprint(name, st.Version(), p.configHash, p.inputs)
+	if p.Status, err = r.outputStatus(&p, state); err != nil {
+		return p, err
+	}
+	if r.selected(name) && r.forced(name) {
+		p.Status = StatusForced
+	}
+	if !r.selected(name) && p.Status != StatusUpToDate {
+		p.Status = StatusNotSelected
+	}
+	return p, nil
+}
+
+// configHash is what of the config a stage's output depends on: its
+// section, and the identity of an input from outside the pipeline.
+func configHash(ctx context.Context, cfg *configs.Config, st stages.Stage) (string, error) {
+	h := cfg.SectionHash(st.Name())
+	if in, ok := st.(stages.InputIdentifier); ok {
+		id, err := in.InputIdentity(ctx)
+		if err != nil {
+			return "", err
+		}
+		h = hashStrings(h, id)
+	}
+	return h, nil
+}
+
+// settledInputs returns the OutputIDs of a stage's inputs, or nil when one
+// of them is yet to be produced.
+func settledInputs(name string, outputs map[string]string) map[string]string {
+	inputs := map[string]string{}
+	for _, in := range stages.Inputs[name] {
+		id, ok := outputs[in]
+		if !ok || id == "" {
+			return nil
+		}
+		inputs[in] = id
+	}
+	return inputs
+}
+
+// outputStatus compares the output for p's fingerprint with what the
+// config last ran with; it sets p.Output when that output exists.
+func (r *Runner) outputStatus(p *stepPlan, state configState) (string, error) {
+	out := r.layout.output(p.Stage, p.Fingerprint)
+	if _, err := readStageManifest(out); err == nil {
+		p.prevOutput, p.Output = out, out
+		if d, ok := p.stage.(stages.RetryDuer); ok {
+			due, err := d.RetriesDue(out, r.now())
+			if err != nil {
+				return "", err
+			}
+			if due {
+				return StatusRetriesDue, nil
+			}
+		}
+		return StatusUpToDate, nil
+	}
+	prev, hadPrev := state.Stages[p.Stage]
+	switch {
+	case !hadPrev:
+		return StatusNeverRun, nil
+	case prev.ConfigHash != p.configHash:
+		return StatusParamsChanged, nil
+	}
+	return StatusInputChanged, nil
+}
+
+// fingerprint hashes what a stage's output depends on: its code version,
+// its config section and the identities of its inputs.
+func fingerprint(stage, version, configHash string, inputs map[string]string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "stage=%s\nversion=%s\nconfig=%s\n", stage, version, configHash)
+	keys := make([]string, 0, len(inputs))
+	for k := range inputs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "input %s=%s\n", k, inputs[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func hashStrings(ss ...string) string {
+	h := sha256.New()
+	for _, s := range ss {
+		io.WriteString(h, s+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func newID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
