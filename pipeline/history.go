@@ -49,18 +49,21 @@ func PrintHistory(w io.Writer, runs []RunRecord) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "%-28s %-18s %-9s %8s %5s %5s", "RUN", "CONFIG", "STATUS", "SECONDS", "RAN", "CACHED")
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %-16s", strings.ToUpper(k)+"(base)")
+	fmt.Fprintf(w, "%-28s %-18s %-9s %8s %5s %6s", "RUN", "CONFIG", "STATUS", "SECONDS", "RAN", "CACHED")
+	widths := make([]int, len(keys))
+	for i, k := range keys {
+		head := strings.ToUpper(k) + "(base)"
+		widths[i] = max(16, len(head))
+		fmt.Fprintf(w, "  %-*s", widths[i], head)
 	}
 	fmt.Fprintln(w)
 	for _, r := range runs {
-		fmt.Fprintf(w, "%-28s %-18s %-9s %8.1f %5d %5d", r.ID, r.Config, r.Status, r.Seconds, count(r.Steps, "ran"), count(r.Steps, StatusUpToDate))
+		fmt.Fprintf(w, "%-28s %-18s %-9s %8.1f %5d %6d", r.ID, r.Config, r.Status, r.Seconds, count(r.Steps, "ran"), count(r.Steps, StatusUpToDate))
 		byKey := map[string]stages.Metric{}
 		for _, m := range Headline(r.Steps) {
 			byKey[m.Key] = m
 		}
-		for _, k := range keys {
+		for i, k := range keys {
 			cell := "-"
 			if m, ok := byKey[k]; ok {
 				cell = fmt.Sprintf("%.3f", m.Value)
@@ -68,7 +71,7 @@ func PrintHistory(w io.Writer, runs []RunRecord) {
 					cell += fmt.Sprintf(" (%.3f)", *m.Baseline)
 				}
 			}
-			fmt.Fprintf(w, "  %-16s", cell)
+			fmt.Fprintf(w, "  %-*s", widths[i], cell)
 		}
 		fmt.Fprintln(w)
 	}

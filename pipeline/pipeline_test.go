@@ -25,8 +25,9 @@ type fakeStage struct {
 	cfg  any
 	runs *counter
 	fail bool
-	// prev records env.Prev of the last run (for --resume).
-	prev *string
+	// prev records what env.Prev held on the last run (for --resume):
+	// the names of its files.
+	prev *[]string
 }
 
 type counter struct {
@@ -55,7 +56,13 @@ func (f *fakeStage) Version() string { return "1" }
 func (f *fakeStage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
 	f.runs.inc(f.name)
 	if f.prev != nil {
-		*f.prev = env.Prev
+		*f.prev = nil
+		if env.Prev != "" {
+			entries, _ := os.ReadDir(env.Prev)
+			for _, e := range entries {
+				*f.prev = append(*f.prev, e.Name())
+			}
+		}
 	}
 	if f.fail {
 		os.WriteFile(filepath.Join(env.OutDir, "partial.txt"), []byte("half"), 0o644)

@@ -1,0 +1,229 @@
+package pipeline_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/postergenre/postergenre/pipeline"
+	"github.com/postergenre/postergenre/stages"
+)
+
+// retryStage is a stage whose completed output says when it is due again,
+// as scrape's does after failed downloads.
+type retryStage struct {
+	*fakeStage
+	dueAt *time.Time
+}
+
+func (r retryStage) RetriesDue(dir string, now time.Time) (bool, error) {
+	if _, err := os.Stat(filepath.Join(dir, "out.txt")); err != nil {
+		return false, err // the pipeline hands over the completed output
+	}
+	return !r.dueAt.IsZero() && !now.Before(*r.dueAt), nil
+}
+
+func TestRetriesDueRerunsTheStage(t *testing.T) {
+	h := newHarness(t)
+	var dueAt time.Time
+	h.wrap = func(f *fakeStage) stages.Stage {
+		if f.name == stages.Scrape {
+			return retryStage{f, &dueAt}
+		}
+		return f
+	}
+	if _, ran, err := h.run(pipeline.Options{}); err != nil || keys(ran) != "scrape,clean,encode,train,evaluate" {
+		t.Fatalf("first run: ran %v, err %v", ran, err)
+	}
+	tests := []struct {
+		name  string
+		dueAt time.Time
+		plan  string
+		want  string
+	}{
+		{"no failures recorded", time.Time{}, "up to date", ""},
+		{"failures not old enough yet", time.Now().Add(time.Hour), "up to date", ""},
+		{"failures past retry_failed_after", time.Now().Add(-time.Minute), pipeline.StatusRetriesDue, "scrape"},
+	}
+	for _, tt := range tests {
+		dueAt = tt.dueAt
+		var out bytes.Buffer
+		if _, _, err := h.run(pipeline.Options{DryRun: true, Out: &out}); err != nil {
+			t.Fatalf("%s: dry run: %v", tt.name, err)
+		}
+		first := strings.SplitN(out.String(), "\n", 2)[0]
+		if !strings.HasPrefix(first, "scrape") || !strings.HasSuffix(first, tt.plan) {
+			t.Errorf("%s: plan line %q, want status %q", tt.name, first, tt.plan)
+		}
+		_, ran, err := h.run(pipeline.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		// The fake's output identity is new per production, so downstream
+		// reruns too; scrape's own (by content) keeps it cached.
+		if got := keys(ran); !strings.HasPrefix(got+",", tt.want+",") || (tt.want == "" && got != "") {
+			t.Errorf("%s: ran %q, want %q first", tt.name, got, tt.want)
+		}
+	}
+}
+
+// keeperStage keeps a failed attempt for --resume, as train does.
+type keeperStage struct{ *fakeStage }
+
+func (keeperStage) KeepsFailedAttempt() bool { return true }
+
+func TestResumeContinuesFromFailedAttempt(t *testing.T) {
+	tests := []struct {
+		name     string
+		keeps    bool
+		resume   bool
+		wantPrev bool
+	}{
+		{"keeper, --resume: gets the failed attempt", true, true, true},
+		{"keeper, no --resume: starts over", true, false, false},
+		{"other stage, --resume: nothing kept", false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			var prev []string
+			h.wrap = func(f *fakeStage) stages.Stage {
+				if f.name != stages.Train {
+					return f
+				}
+				f.prev = &prev
+				if tt.keeps {
+					return keeperStage{f}
+				}
+				return f
+			}
+			h.failing = stages.Train
+			if _, _, err := h.run(pipeline.Options{}); err == nil {
+				t.Fatal("train did not fail")
+			}
+			h.failing = ""
+			if _, ran, err := h.run(pipeline.Options{Resume: tt.resume}); err != nil || keys(ran) != "train,evaluate" {
+				t.Fatalf("second run: ran %v, err %v", ran, err)
+			}
+			if got := slices.Contains(prev, "partial.txt"); got != tt.wantPrev {
+				t.Errorf("env.Prev held %v, want the failed attempt's partial.txt: %v", prev, tt.wantPrev)
+			}
+			if left, _ := filepath.Glob(filepath.Join(h.workdir, "stages", "train", ".interrupted-*")); len(left) != 0 {
+				t.Errorf("a completed stage left its interrupted attempt: %v", left)
+			}
+		})
+	}
+}
+
+// linkStage adds entries to the run folder, as train and evaluate do.
+type linkStage struct {
+	*fakeStage
+	links []stages.RunLink
+}
+
+func (l linkStage) RunLinks() []stages.RunLink { return l.links }
+
+func TestRunLinksAndHeadlineInHistory(t *testing.T) {
+	h := newHarness(t)
+	h.wrap = func(f *fakeStage) stages.Stage {
+		switch f.name {
+		case stages.Train:
+			return linkStage{f, []stages.RunLink{{Name: "model", Path: "out.txt"}}}
+		case stages.Evaluate:
+			return linkStage{f, []stages.RunLink{{Name: "report", Copy: true}}}
+		}
+		return f
+	}
+	rec, _, err := h.run(pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(h.workdir, "runs", rec.ID)
+	if fi, err := os.Lstat(filepath.Join(runDir, "model")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("model is not a link: %v", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(runDir, "report")); err != nil || !fi.IsDir() {
+		t.Errorf("report is not a copied folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "report", "out.txt")); err != nil {
+		t.Error(err)
+	}
+	summary, err := os.ReadFile(filepath.Join(runDir, "summary.md"))
+	if err != nil || !strings.Contains(string(summary), "Paper accuracy: **0.500**") {
+		t.Errorf("summary.md lacks the headline (%v):\n%s", err, summary)
+	}
+}
+
+// TestHistoryShowsAnyTopK: the headline is typed, so a run with top_k=5
+// shows its top-5 hit rate; one with top_k=3 beside it keeps its top-3.
+func TestHistoryShowsAnyTopK(t *testing.T) {
+	base := 0.3
+	metric := func(key string, v float64) stages.Metric {
+		return stages.Metric{Key: key, Label: key, Value: v, Baseline: &base}
+	}
+	runs := []pipeline.RunRecord{
+		{ID: "b", Config: "k5", Status: "ok", Steps: []pipeline.Step{{Stage: "evaluate", Headline: []stages.Metric{metric("paper_accuracy", 0.41), metric("top5_hit", 0.82)}}}},
+		{ID: "a", Config: "k3", Status: "ok", Steps: []pipeline.Step{{Stage: "evaluate", Headline: []stages.Metric{metric("paper_accuracy", 0.4), metric("top3_hit", 0.7)}}}},
+	}
+	var out bytes.Buffer
+	pipeline.PrintHistory(&out, runs)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("history:\n%s", out.String())
+	}
+	tests := []struct{ line, want string }{
+		{lines[0], "TOP5_HIT(base)"},
+		{lines[0], "TOP3_HIT(base)"},
+		{lines[1], "0.820 (0.300)"},
+		{lines[2], "0.700 (0.300)"},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(tt.line, tt.want) {
+			t.Errorf("line %q lacks %q", tt.line, tt.want)
+		}
+	}
+	// Columns line up: the k3 run has "-" under TOP5_HIT.
+	col := strings.Index(lines[0], "TOP5_HIT")
+	if col < 0 || !strings.HasPrefix(lines[2][col:], "-") {
+		t.Errorf("k3 run under TOP5_HIT (col %d: %q):\n%s", col, lines[2][col:], out.String())
+	}
+}
+
+func TestErrorsAreReportedNotDropped(t *testing.T) {
+	t.Run("stage error names its stage once", func(t *testing.T) {
+		h := newHarness(t)
+		h.failing = stages.Encode
+		_, _, err := h.run(pipeline.Options{})
+		if err == nil || err.Error() != "encode: boom" {
+			t.Errorf("error %q, want %q", err, "encode: boom")
+		}
+	})
+	t.Run("runs/latest that cannot be replaced", func(t *testing.T) {
+		h := newHarness(t)
+		// A non-empty folder where the link's temporary name goes.
+		blocker := filepath.Join(h.workdir, "runs", "latest.tmp", "x")
+		if err := os.MkdirAll(blocker, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := h.run(pipeline.Options{})
+		if err == nil || !strings.Contains(err.Error(), "runs/latest") {
+			t.Errorf("want the link error, got %v", err)
+		}
+	})
+	t.Run("unreadable state file", func(t *testing.T) {
+		h := newHarness(t)
+		if err := os.MkdirAll(filepath.Join(h.workdir, "state"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(h.workdir, "state", "t.json"), []byte("{not json"), 0o644)
+		var se *pipeline.StageError
+		if _, _, err := h.run(pipeline.Options{}); err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), "state of t") {
+			t.Errorf("want the state error, got %v", err)
+		}
+	})
+}
