@@ -20,6 +20,8 @@ LDFLAGS := -X github.com/postergenre/postergenre/internal/buildinfo.Version=$(VE
            -X github.com/postergenre/postergenre/internal/buildinfo.Commit=$(COMMIT)
 
 GO_PKGS := ./...
+# Packages that build, vet and pass without cgo (no TensorFlow).
+LIGHT_PKGS := ./configs ./pipeline
 
 .PHONY: all deps pydeps build run test test-short vet fmt bench scrape-real encode-real repro clean
 
@@ -43,6 +45,9 @@ run: build
 test: build pydeps
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
 	go vet $(GO_PKGS)
+	@# Loading configs and orchestrating must never need the TensorFlow C library.
+	CGO_ENABLED=0 go vet $(LIGHT_PKGS)
+	CGO_ENABLED=0 go test -count=1 $(LIGHT_PKGS)
 	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 12m $(GO_PKGS)
 
 test-short: build

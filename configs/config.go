@@ -22,7 +22,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/encode/encodeconfig"
