@@ -364,25 +364,35 @@ func (l *Loaded) Validate() error {
 	if d := l.Demo; d != nil && (d.Posters < 20 || d.Posters > 100000) {
 		ps.Addf("/demo/posters", "must be in 20..100000, got %d", d.Posters)
 	}
-	if g := l.Grid; g != nil {
-		if len(g.ShrinkPercent) == 0 && len(g.LearningRate) == 0 {
-			ps.Addf("/grid", "must list shrink_percent and/or learning_rate")
-		}
-		for i, s := range g.ShrinkPercent {
-			if s <= 0 || s > 400 {
-				ps.Addf("/grid/shrink_percent/"+stages.Index(i), "must be in (0, 400], got %g", s)
-			}
-		}
-		for i, lr := range g.LearningRate {
-			if lr <= 0 || lr > 1 {
-				ps.Addf("/grid/learning_rate/"+stages.Index(i), "must be > 0 and <= 1, got %g", lr)
-			}
-		}
+	if l.Grid != nil {
+		l.Grid.validate(&ps)
 	}
 	if len(ps) == 0 {
 		return nil
 	}
-	// Report in file and line order, as a reader goes through the file.
+	return &Error{Problems: l.locate(ps)}
+}
+
+// validate appends every problem of a grid.
+func (g *Grid) validate(ps *stages.Problems) {
+	if len(g.ShrinkPercent) == 0 && len(g.LearningRate) == 0 {
+		ps.Addf("/grid", "must list shrink_percent and/or learning_rate")
+	}
+	for i, s := range g.ShrinkPercent {
+		if s <= 0 || s > 400 {
+			ps.Addf("/grid/shrink_percent/"+stages.Index(i), "must be in (0, 400], got %g", s)
+		}
+	}
+	for i, lr := range g.LearningRate {
+		if lr <= 0 || lr > 1 {
+			ps.Addf("/grid/learning_rate/"+stages.Index(i), "must be > 0 and <= 1, got %g", lr)
+		}
+	}
+}
+
+// locate prefixes each problem with the file and line of the value it
+// concerns and sorts them as a reader goes through the file.
+func (l *Loaded) locate(ps stages.Problems) []string {
 	type located struct {
 		file string
 		line int
@@ -408,7 +418,7 @@ func (l *Loaded) Validate() error {
 	for i, l := range locs {
 		out[i] = l.text
 	}
-	return &Error{Problems: out}
+	return out
 }
 
 // where returns "file:line: " for the value at path or its nearest parent.

@@ -70,7 +70,10 @@ type Result struct {
 	Headline []Metric
 }
 
-// Stage is one step of the pipeline.
+// Stage is one step of the pipeline. What sets one stage apart from the
+// others in the pipeline's eyes is said through the optional interfaces in
+// optional.go (input and output identity, retries due, keeping a failed
+// attempt, run-folder links, row counts), never by its name.
 type Stage interface {
 	// Name is one of the constants above.
 	Name() string
