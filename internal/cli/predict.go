@@ -86,7 +86,7 @@ func cmdPredict(st *State, args []string) int {
 		p := prediction{Input: in.path, ImdbID: imdbIDOf(in.path)}
 		if in.err != nil {
 			p.Error = in.err.Error()
-		} else if probs, err := predictOne(st.Ctx, model, meta, in.path); err != nil {
+		} else if probs, err := predictOne(st.Ctx, model, in.path); err != nil {
 			p.Error = err.Error()
 		} else {
 			p.Probs = probs
@@ -200,9 +200,10 @@ func imdbIDOf(path string) int64 {
 	return 0
 }
 
-// predictOne reads, decodes and prepares one image exactly as the encode
-// stage did for training, then runs the model.
-func predictOne(ctx context.Context, m *train.Model, meta train.Meta, path string) ([]float32, error) {
+// predictOne reads and decodes one image, then prepares and scores it with
+// Model.PredictImage: the preprocessing recorded in model.json (size, fit,
+// filter, scaling), exactly as the training posters were prepared.
+func predictOne(ctx context.Context, m *train.Model, path string) ([]float32, error) {
 	data, err := readInput(ctx, path)
 	if err != nil {
 		return nil, err
@@ -211,19 +212,7 @@ func predictOne(ctx context.Context, m *train.Model, meta train.Meta, path strin
 	if err != nil {
 		return nil, err
 	}
-	fit, filter := meta.ImageFit, meta.ImageFilter
-	if fit == "" {
-		fit = "stretch"
-	}
-	if filter == "" {
-		filter = "catmullrom"
-	}
-	pixels := encode.PrepareImage(img, meta.Width, meta.Height, fit, filter)
-	probs, err := m.Predict(pixels, 1)
-	if err != nil {
-		return nil, err
-	}
-	return probs[0], nil
+	return m.PredictImage(img)
 }
 
 func readInput(ctx context.Context, path string) ([]byte, error) {
