@@ -31,14 +31,7 @@ type ckptState struct {
 // readLatest reads dir/latest.json.
 func readLatest(dir string) (ckptState, error) {
 	var st ckptState
-	raw, err := os.ReadFile(filepath.Join(dir, LatestFile))
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return st, fmt.Errorf("%s: %w", filepath.Join(dir, LatestFile), err)
-	}
-	return st, nil
+	return st, readJSON(filepath.Join(dir, LatestFile), &st)
 }
 
 // checkpoint saves every variable (Adam slots and step included) under a new

@@ -141,78 +141,114 @@ func (b *batcher) makeBatch(imgs [][]byte, labels []float32) (*batch, error) {
 // maxBatches > 0 stops early.
 func (b *batcher) run(ctx context.Context, split string, train bool, epoch, maxBatches int, out chan<- *batch) error {
 	defer close(out)
-	G := len(b.ds.man.Genres)
-	var rng *rand.Rand
-	var order []int
-	if train {
-		rng = rand.New(rand.NewPCG(uint64(b.seed), uint64(epoch)))
-		order = rng.Perm(len(b.ds.man.Shards))
+	e := &emitter{b: b, ctx: ctx, out: out, maxBatches: maxBatches}
+	if !train {
+		err := b.ds.scan(ctx, split, nil, func(r encode.ShardRow) error { return e.add(r.Pixels, r.Label) })
+		return e.finish(err)
 	}
-	var imgs [][]byte
-	var labels []float32
-	sent := 0
-	errStop := errors.New("stop")
-	var flush func() error
-	emit := func(pix []byte, label []float32) error {
-		if train {
-			augmentImage(pix, b.ds.man.Height, b.ds.man.Width, b.augment, rng)
-		}
-		imgs = append(imgs, pix)
-		labels = append(labels, label...)
-		if len(imgs) < b.size {
-			return nil
-		}
-		return flush()
-	}
-	flush = func() error {
-		if len(imgs) == 0 {
-			return nil
-		}
-		bt, err := b.makeBatch(imgs, labels)
-		if err != nil {
-			return err
-		}
-		imgs, labels = nil, make([]float32, 0, b.size*G)
-		select {
-		case out <- bt:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		sent++
-		if maxBatches > 0 && sent >= maxBatches {
-			return errStop
+	rng := rand.New(rand.NewPCG(uint64(b.seed), uint64(epoch)))
+	order := rng.Perm(len(b.ds.man.Shards))
+	e.augment = func(pix []byte) { augmentImage(pix, b.ds.man.Height, b.ds.man.Width, b.augment, rng) }
+	sh := shuffler{size: b.buffer, rng: rng}
+	err := b.ds.scan(ctx, split, order, func(r encode.ShardRow) error {
+		if it, ok := sh.push(item{r.Pixels, r.Label}); ok {
+			return e.add(it.pix, it.label)
 		}
 		return nil
-	}
-	type item struct {
-		pix   []byte
-		label []float32
-	}
-	var buf []item
-	err := b.ds.scan(ctx, split, order, func(r encode.ShardRow) error {
-		if !train {
-			return emit(r.Pixels, r.Label)
-		}
-		it := item{r.Pixels, r.Label}
-		if len(buf) < b.buffer {
-			buf = append(buf, it)
-			return nil
-		}
-		j := rng.IntN(len(buf))
-		out := buf[j]
-		buf[j] = it
-		return emit(out.pix, out.label)
 	})
-	if err == nil && train {
-		rng.Shuffle(len(buf), func(i, j int) { buf[i], buf[j] = buf[j], buf[i] })
-		for _, it := range buf {
-			if err = emit(it.pix, it.label); err != nil {
+	if err == nil {
+		for _, it := range sh.drain() {
+			if err = e.add(it.pix, it.label); err != nil {
 				break
 			}
 		}
 	}
+	return e.finish(err)
+}
+
+// item is one row waiting in the shuffle buffer.
+type item struct {
+	pix   []byte
+	label []float32
+}
+
+// shuffler is a seeded shuffle buffer of size rows.
+type shuffler struct {
+	buf  []item
+	size int
+	rng  *rand.Rand
+}
+
+// push adds it and, once the buffer is full, returns a random row it replaces.
+func (s *shuffler) push(it item) (item, bool) {
+	if len(s.buf) < s.size {
+		s.buf = append(s.buf, it)
+		return item{}, false
+	}
+	j := s.rng.IntN(len(s.buf))
+	out := s.buf[j]
+	s.buf[j] = it
+	return out, true
+}
+
+// drain returns the rows left, shuffled.
+func (s *shuffler) drain() []item {
+	s.rng.Shuffle(len(s.buf), func(i, j int) { s.buf[i], s.buf[j] = s.buf[j], s.buf[i] })
+	return s.buf
+}
+
+// errStop ends a split early once maxBatches are sent.
+var errStop = errors.New("stop")
+
+// emitter gathers rows into batches of b.size and sends them on out.
+type emitter struct {
+	b          *batcher
+	ctx        context.Context
+	out        chan<- *batch
+	augment    func(pix []byte) // nil = none (not training)
+	maxBatches int
+	imgs       [][]byte
+	labels     []float32
+	sent       int
+}
+
+func (e *emitter) add(pix []byte, label []float32) error {
+	if e.augment != nil {
+		e.augment(pix)
+	}
+	e.imgs = append(e.imgs, pix)
+	e.labels = append(e.labels, label...)
+	if len(e.imgs) < e.b.size {
+		return nil
+	}
+	return e.flush()
+}
+
+func (e *emitter) flush() error {
+	if len(e.imgs) == 0 {
+		return nil
+	}
+	bt, err := e.b.makeBatch(e.imgs, e.labels)
+	if err != nil {
+		return err
+	}
+	e.imgs, e.labels = nil, make([]float32, 0, e.b.size*len(e.b.ds.man.Genres))
+	select {
+	case e.out <- bt:
+	case <-e.ctx.Done():
+		return e.ctx.Err()
+	}
+	e.sent++
+	if e.maxBatches > 0 && e.sent >= e.maxBatches {
+		return errStop
+	}
+	return nil
+}
+
+// finish sends the last partial batch after a walk that ended with err.
+func (e *emitter) finish(err error) error {
 	if err == nil {
-		err = flush()
+		err = e.flush()
 	}
 	if errors.Is(err, errStop) {
 		return nil

@@ -24,14 +24,19 @@ type Model struct {
 
 func readMeta(dir string) (Meta, error) {
 	var m Meta
-	raw, err := os.ReadFile(filepath.Join(dir, MetaFile))
+	return m, readJSON(filepath.Join(dir, MetaFile), &m)
+}
+
+// readJSON reads the JSON file at path into v; a syntax error names the file.
+func readJSON(path string, v any) error {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return m, err
+		return err
 	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return m, fmt.Errorf("%s: %w", filepath.Join(dir, MetaFile), err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	return m, nil
+	return nil
 }
 
 // LoadModel loads a train output's model folder (model.json + checkpoint):

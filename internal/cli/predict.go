@@ -102,6 +102,16 @@ func cmdPredict(st *State, args []string) int {
 			fmt.Fprintf(st.Stderr, "predict: %s: %s\n", p.Input, p.Error)
 		}
 	}
+	writePredictions(st.Stdout, format, meta.Genres, preds)
+	if failed > 0 {
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// writePredictions writes the successful predictions in format (text, json
+// or csv; json also carries the failures with their error).
+func writePredictions(w io.Writer, format string, genres []string, preds []prediction) {
 	switch format {
 	case "text":
 		for _, p := range preds {
@@ -112,16 +122,16 @@ func cmdPredict(st *State, args []string) int {
 			for i, g := range p.Top {
 				parts[i] = fmt.Sprintf("%s %.3f", g.Genre, g.Probability)
 			}
-			fmt.Fprintf(st.Stdout, "%s: %s\n", p.Input, strings.Join(parts, ", "))
+			fmt.Fprintf(w, "%s: %s\n", p.Input, strings.Join(parts, ", "))
 		}
 	case "json":
-		enc := json.NewEncoder(st.Stdout)
+		enc := json.NewEncoder(w)
 		for _, p := range preds {
 			enc.Encode(p)
 		}
 	case "csv":
-		w := csv.NewWriter(st.Stdout)
-		w.Write(append([]string{"path", "imdb_id"}, meta.Genres...))
+		cw := csv.NewWriter(w)
+		cw.Write(append([]string{"path", "imdb_id"}, genres...))
 		for _, p := range preds {
 			if p.Error != "" {
 				continue
@@ -133,14 +143,10 @@ func cmdPredict(st *State, args []string) int {
 			for _, v := range p.Probs {
 				row = append(row, strconv.FormatFloat(float64(v), 'f', 5, 32))
 			}
-			w.Write(row)
+			cw.Write(row)
 		}
-		w.Flush()
+		cw.Flush()
 	}
-	if failed > 0 {
-		return ExitFailed
-	}
-	return ExitOK
 }
 
 type input struct {
