@@ -155,7 +155,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		Height: height, Width: width, Channels: 3,
 		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{},
 		Shards: []ShardInfo{}, SplitMethod: cfg.Split.Method,
-		Fit: fitOf(cfg.Image), Filter: filterOf(cfg.Image),
+		Fit: PreprocessOf(cfg.Image).Fit, Filter: PreprocessOf(cfg.Image).Filter,
 	}
 	encRejects, err := s.encodeAll(ctx, env, jobs, &m)
 	if err != nil {
@@ -196,20 +196,6 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	return stages.Result{Summary: summary}, nil
 }
 
-func fitOf(im Image) string {
-	if im.Fit == "" {
-		return "stretch"
-	}
-	return im.Fit
-}
-
-func filterOf(im Image) string {
-	if im.Filter == "" {
-		return "catmullrom"
-	}
-	return im.Filter
-}
-
 // process decodes and resizes one poster; a failure becomes a reject.
 func (s *Stage) process(store string, j job, width, height int) (res result) {
 	res.idx = j.idx
@@ -241,7 +227,7 @@ func (s *Stage) process(store string, j job, width, height int) (res result) {
 	res.row = ShardRow{
 		ImdbID: j.row.ImdbID, Title: j.row.Title, Year: j.row.Year, Genres: j.row.Genres,
 		Label: j.label, Split: j.split, Height: int32(height), Width: int32(width),
-		Pixels:       PrepareImage(img, width, height, fitOf(s.Cfg.Image), filterOf(s.Cfg.Image)),
+		Pixels:       PreprocessOf(s.Cfg.Image).Image(img),
 		PosterSHA256: hexsum,
 	}
 	return res

@@ -2,18 +2,11 @@ package train
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 
-	"github.com/parquet-go/parquet-go"
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/postergenre/postergenre/encode"
@@ -29,23 +22,11 @@ type dataset struct {
 }
 
 func openDataset(dir string) (*dataset, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, encode.ManifestFile))
+	m, sha, err := encode.ReadManifestSHA256(dir)
 	if err != nil {
-		return nil, fmt.Errorf("encode output: %w", err)
+		return nil, err
 	}
-	var m encode.Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("encode manifest %s: %w", filepath.Join(dir, encode.ManifestFile), err)
-	}
-	if m.Channels == 0 {
-		m.Channels = 3
-	}
-	if len(m.Genres) == 0 || m.Height < 1 || m.Width < 1 || m.Channels != 3 {
-		return nil, fmt.Errorf("encode manifest %s: need genres, height, width and 3 channels (got %d genres, %d×%d×%d)",
-			dir, len(m.Genres), m.Height, m.Width, m.Channels)
-	}
-	sum := sha256.Sum256(raw)
-	return &dataset{dir: dir, man: m, manifestSHA: hex.EncodeToString(sum[:]), pixels: m.Height * m.Width * m.Channels}, nil
+	return &dataset{dir: dir, man: m, manifestSHA: sha, pixels: m.Height * m.Width * m.Channels}, nil
 }
 
 // count returns the rows of a split according to the manifest (-1 if unknown).
@@ -57,71 +38,17 @@ func (d *dataset) count(split string) int {
 }
 
 // scan calls fn for every row of split, shard by shard in the given order
-// (nil = manifest order). Rows are freshly allocated: fn may keep them.
-func (d *dataset) scan(ctx context.Context, split string, order []int, fn func(*encode.ShardRow) error) error {
-	if order == nil {
-		order = make([]int, len(d.man.Shards))
-		for i := range order {
-			order[i] = i
-		}
-	}
-	for _, si := range order {
-		sh := d.man.Shards[si]
-		if sh.Splits != nil && sh.Splits[split] == 0 {
-			continue
-		}
-		if err := d.scanShard(ctx, sh.File, split, fn); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (d *dataset) scanShard(ctx context.Context, file, split string, fn func(*encode.ShardRow) error) error {
-	path := filepath.Join(d.dir, file)
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("shard: %w", err)
-	}
-	defer f.Close()
-	r := parquet.NewGenericReader[encode.ShardRow](f)
-	defer r.Close()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rows := make([]encode.ShardRow, 32)
-		n, rerr := r.Read(rows)
-		for i := range rows[:n] {
-			row := &rows[i]
-			if row.Split != split {
-				continue
-			}
-			if len(row.Pixels) != d.pixels || len(row.Label) != len(d.man.Genres) {
-				return fmt.Errorf("shard %s: imdb %d: %d pixel bytes and %d labels, want %d and %d",
-					path, row.ImdbID, len(row.Pixels), len(row.Label), d.pixels, len(d.man.Genres))
-			}
-			if err := fn(row); err != nil {
-				return err
-			}
-		}
-		if errors.Is(rerr, io.EOF) {
-			return nil
-		}
-		if rerr != nil {
-			return fmt.Errorf("shard %s: %w", path, rerr)
-		}
-		if n == 0 {
-			return nil
-		}
-	}
+// (nil = manifest order), through encode's one reader. Rows are freshly
+// allocated: fn may keep them.
+func (d *dataset) scan(ctx context.Context, split string, order []int, fn func(encode.ShardRow) error) error {
+	return encode.ForEachRowOfShards(ctx, d.dir, d.man, split, order, fn)
 }
 
 // channelStats computes per-channel mean and std of x/255 over a split.
 func (d *dataset) channelStats(ctx context.Context, split string) (mean, std [3]float32, err error) {
 	var sum, sq [3]float64
 	var n float64
-	err = d.scan(ctx, split, nil, func(r *encode.ShardRow) error {
+	err = d.scan(ctx, split, nil, func(r encode.ShardRow) error {
 		var s, q [3]uint64
 		for i, p := range r.Pixels {
 			c := i % 3
@@ -153,13 +80,13 @@ func (d *dataset) channelStats(ctx context.Context, split string) (mean, std [3]
 // scaler maps a uint8 channel value to the network's input.
 type scaler [3][256]float32
 
-func newScaler(standardize bool, mean, std [3]float32) *scaler {
+func newScaler(p Preprocessing) *scaler {
 	var s scaler
 	for c := range 3 {
 		for v := range 256 {
 			x := float32(v) / 255
-			if standardize {
-				x = (x - mean[c]) / std[c]
+			if p.Standardize {
+				x = (x - p.Mean[c]) / p.Std[c]
 			}
 			s[c][v] = x
 		}
@@ -214,78 +141,114 @@ func (b *batcher) makeBatch(imgs [][]byte, labels []float32) (*batch, error) {
 // maxBatches > 0 stops early.
 func (b *batcher) run(ctx context.Context, split string, train bool, epoch, maxBatches int, out chan<- *batch) error {
 	defer close(out)
-	G := len(b.ds.man.Genres)
-	var rng *rand.Rand
-	var order []int
-	if train {
-		rng = rand.New(rand.NewPCG(uint64(b.seed), uint64(epoch)))
-		order = rng.Perm(len(b.ds.man.Shards))
+	e := &emitter{b: b, ctx: ctx, out: out, maxBatches: maxBatches}
+	if !train {
+		err := b.ds.scan(ctx, split, nil, func(r encode.ShardRow) error { return e.add(r.Pixels, r.Label) })
+		return e.finish(err)
 	}
-	var imgs [][]byte
-	var labels []float32
-	sent := 0
-	errStop := errors.New("stop")
-	var flush func() error
-	emit := func(pix []byte, label []float32) error {
-		if train {
-			augmentImage(pix, b.ds.man.Height, b.ds.man.Width, b.augment, rng)
-		}
-		imgs = append(imgs, pix)
-		labels = append(labels, label...)
-		if len(imgs) < b.size {
-			return nil
-		}
-		return flush()
-	}
-	flush = func() error {
-		if len(imgs) == 0 {
-			return nil
-		}
-		bt, err := b.makeBatch(imgs, labels)
-		if err != nil {
-			return err
-		}
-		imgs, labels = nil, make([]float32, 0, b.size*G)
-		select {
-		case out <- bt:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		sent++
-		if maxBatches > 0 && sent >= maxBatches {
-			return errStop
+	rng := rand.New(rand.NewPCG(uint64(b.seed), uint64(epoch)))
+	order := rng.Perm(len(b.ds.man.Shards))
+	e.augment = func(pix []byte) { augmentImage(pix, b.ds.man.Height, b.ds.man.Width, b.augment, rng) }
+	sh := shuffler{size: b.buffer, rng: rng}
+	err := b.ds.scan(ctx, split, order, func(r encode.ShardRow) error {
+		if it, ok := sh.push(item{r.Pixels, r.Label}); ok {
+			return e.add(it.pix, it.label)
 		}
 		return nil
-	}
-	type item struct {
-		pix   []byte
-		label []float32
-	}
-	var buf []item
-	err := b.ds.scan(ctx, split, order, func(r *encode.ShardRow) error {
-		if !train {
-			return emit(r.Pixels, r.Label)
-		}
-		it := item{r.Pixels, r.Label}
-		if len(buf) < b.buffer {
-			buf = append(buf, it)
-			return nil
-		}
-		j := rng.IntN(len(buf))
-		out := buf[j]
-		buf[j] = it
-		return emit(out.pix, out.label)
 	})
-	if err == nil && train {
-		rng.Shuffle(len(buf), func(i, j int) { buf[i], buf[j] = buf[j], buf[i] })
-		for _, it := range buf {
-			if err = emit(it.pix, it.label); err != nil {
+	if err == nil {
+		for _, it := range sh.drain() {
+			if err = e.add(it.pix, it.label); err != nil {
 				break
 			}
 		}
 	}
+	return e.finish(err)
+}
+
+// item is one row waiting in the shuffle buffer.
+type item struct {
+	pix   []byte
+	label []float32
+}
+
+// shuffler is a seeded shuffle buffer of size rows.
+type shuffler struct {
+	buf  []item
+	size int
+	rng  *rand.Rand
+}
+
+// push adds it and, once the buffer is full, returns a random row it replaces.
+func (s *shuffler) push(it item) (item, bool) {
+	if len(s.buf) < s.size {
+		s.buf = append(s.buf, it)
+		return item{}, false
+	}
+	j := s.rng.IntN(len(s.buf))
+	out := s.buf[j]
+	s.buf[j] = it
+	return out, true
+}
+
+// drain returns the rows left, shuffled.
+func (s *shuffler) drain() []item {
+	s.rng.Shuffle(len(s.buf), func(i, j int) { s.buf[i], s.buf[j] = s.buf[j], s.buf[i] })
+	return s.buf
+}
+
+// errStop ends a split early once maxBatches are sent.
+var errStop = errors.New("stop")
+
+// emitter gathers rows into batches of b.size and sends them on out.
+type emitter struct {
+	b          *batcher
+	ctx        context.Context
+	out        chan<- *batch
+	augment    func(pix []byte) // nil = none (not training)
+	maxBatches int
+	imgs       [][]byte
+	labels     []float32
+	sent       int
+}
+
+func (e *emitter) add(pix []byte, label []float32) error {
+	if e.augment != nil {
+		e.augment(pix)
+	}
+	e.imgs = append(e.imgs, pix)
+	e.labels = append(e.labels, label...)
+	if len(e.imgs) < e.b.size {
+		return nil
+	}
+	return e.flush()
+}
+
+func (e *emitter) flush() error {
+	if len(e.imgs) == 0 {
+		return nil
+	}
+	bt, err := e.b.makeBatch(e.imgs, e.labels)
+	if err != nil {
+		return err
+	}
+	e.imgs, e.labels = nil, make([]float32, 0, e.b.size*len(e.b.ds.man.Genres))
+	select {
+	case e.out <- bt:
+	case <-e.ctx.Done():
+		return e.ctx.Err()
+	}
+	e.sent++
+	if e.maxBatches > 0 && e.sent >= e.maxBatches {
+		return errStop
+	}
+	return nil
+}
+
+// finish sends the last partial batch after a walk that ended with err.
+func (e *emitter) finish(err error) error {
 	if err == nil {
-		err = flush()
+		err = e.flush()
 	}
 	if errors.Is(err, errStop) {
 		return nil

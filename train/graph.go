@@ -126,29 +126,39 @@ type convLayer struct {
 
 type denseLayer struct{ kernel, bias *variable }
 
-// buildGraph assembles the network for spec.
-func buildGraph(spec netSpec) (*netGraph, error) {
-	if spec.Channels == 0 {
-		spec.Channels = 3
-	}
-	fh, fw, err := featureSize(spec.Height, spec.Width, spec.ConvFilters)
-	if err != nil {
-		return nil, err
-	}
-	if spec.Genres < 1 {
-		return nil, errors.New("no genres to predict")
-	}
-	if spec.Loss != "softmax_ce" && spec.Loss != "sigmoid_bce" {
-		return nil, fmt.Errorf("unknown loss %q", spec.Loss)
-	}
-	root := op.NewScope()
-	b := &builder{s: root, spec: spec}
-	g := &netGraph{spec: spec, featureH: fh, featureW: fw}
-	C := int64(spec.Channels)
+// bnUpdate is a batch-norm moving statistic and the batch value it moves towards.
+type bnUpdate struct {
+	v     *variable
+	batch tf.Output
+}
 
-	// Variables.
-	var convs []convLayer
-	in := C
+// backbone maps the input images [N,H,W,C] to flat features [N,dim()] for
+// the dense head. training selects batch statistics, and a training pass
+// returns the batch-norm updates it needs. The paper's conv stack is the one
+// backbone today; a pretrained one (its variables declared on the builder,
+// model=true, train as fine-tuning wants) plugs in here without touching the
+// head, the loss, Adam or the checkpoints.
+type backbone interface {
+	features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate)
+	dim() int
+}
+
+// convStack is the paper's backbone: 3×3 valid convs, each with optional
+// batch norm, ReLU and 2×2 max-pool, then flattened.
+type convStack struct {
+	layers    []convLayer
+	batchNorm bool
+	flat      int64
+}
+
+func (c *convStack) dim() int { return int(c.flat) }
+
+// declareConvStack declares the conv variables for spec (fh×fw = the
+// spatial size left by the stack).
+func (b *builder) declareConvStack(fh, fw int) *convStack {
+	spec := b.spec
+	c := &convStack{batchNorm: spec.BatchNorm}
+	in := int64(spec.Channels)
 	for i, f := range spec.ConvFilters {
 		out := int64(f)
 		name := fmt.Sprintf("conv%d", i)
@@ -162,34 +172,155 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 			l.mmean = b.newVar(bn+"/moving_mean", tf.Float, []int64{out}, b.fill([]int64{out}, 0), true, false)
 			l.mvar = b.newVar(bn+"/moving_variance", tf.Float, []int64{out}, b.fill([]int64{out}, 1), true, false)
 		}
-		convs = append(convs, l)
+		c.layers = append(c.layers, l)
 		in = out
 	}
-	g.featC = int(in)
-	flat := int64(fh * fw * int(in))
-	g.flatDim = int(flat)
-	var denses []denseLayer
-	in = flat
-	outs := append(append([]int(nil), spec.Dense...), spec.Genres)
+	c.flat = int64(fh*fw) * in
+	return c
+}
+
+func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate) {
+	h := x
+	var ups []bnUpdate
+	for _, l := range c.layers {
+		h = op.Conv2D(uniq(s), h, l.kernel.read, []int64{1, 1, 1, 1}, "VALID")
+		h = op.BiasAdd(uniq(s), h, l.bias.read)
+		if c.batchNorm {
+			var u []bnUpdate
+			h, u = batchNorm(s, h, l, training)
+			ups = append(ups, u...)
+		}
+		h = op.Relu(uniq(s), h)
+		h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
+	}
+	return op.Reshape(uniq(s), h, op.Const(uniq(s), []int64{-1, c.flat})), ups
+}
+
+// batchNorm normalises with the batch's statistics when training (returning
+// the moving-average updates) and with the moving ones otherwise.
+func batchNorm(s *op.Scope, h tf.Output, l convLayer, training bool) (tf.Output, []bnUpdate) {
+	if training {
+		empty := op.Const(uniq(s), []float32{})
+		y, bm, bv, _, _, _ := op.FusedBatchNormV3(uniq(s), h, l.gamma.read, l.beta.read, empty, empty,
+			op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3Epsilon(bnEpsilon))
+		return y, []bnUpdate{{l.mmean, bm}, {l.mvar, bv}}
+	}
+	y, _, _, _, _, _ := op.FusedBatchNormV3(uniq(s), h, l.gamma.read, l.beta.read, l.mmean.read, l.mvar.read,
+		op.FusedBatchNormV3IsTraining(false), op.FusedBatchNormV3Epsilon(bnEpsilon))
+	return y, nil
+}
+
+// network is a backbone followed by the dense head (hidden layers with ReLU
+// and dropout, then the output logits).
+type network struct {
+	spec     netSpec
+	backbone backbone
+	head     []denseLayer
+	step     *variable // global step (training only): seeds dropout
+}
+
+// declareHead declares the dense layers after a backbone of dim features.
+func (b *builder) declareHead(dim int) []denseLayer {
+	var head []denseLayer
+	in := int64(dim)
+	outs := append(append([]int(nil), b.spec.Dense...), b.spec.Genres)
 	for i, d := range outs {
 		out := int64(d)
 		name := fmt.Sprintf("dense%d", i)
 		if i == len(outs)-1 {
 			name = "output"
 		}
-		denses = append(denses, denseLayer{
+		head = append(head, denseLayer{
 			kernel: b.newVar(name+"/kernel", tf.Float, []int64{in, out}, b.glorot([]int64{in, out}, in, out), true, true),
 			bias:   b.newVar(name+"/bias", tf.Float, []int64{out}, b.fill([]int64{out}, 0), true, true),
 		})
 		in = out
 	}
-	var step *variable
-	if spec.Training {
-		step = b.newVar("global_step", tf.Int64, nil, op.Const(uniq(root), int64(0)), false, false)
-		g.step = step.read
-	}
+	return head
+}
 
-	// Feeds.
+// logits builds one forward pass; training selects dropout and batch statistics.
+func (n *network) logits(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate) {
+	h, ups := n.backbone.features(s, x, training)
+	for i, l := range n.head {
+		h = op.BiasAdd(uniq(s), op.MatMul(uniq(s), h, l.kernel.read), l.bias.read)
+		if i == len(n.head)-1 {
+			break
+		}
+		h = op.Relu(uniq(s), h)
+		if training && n.spec.Dropout > 0 {
+			h = dropout(s, h, n.spec.Dropout, n.spec.Seed, int64(i), n.step.read)
+		}
+	}
+	return h, ups
+}
+
+// checkSpec fills defaults and returns the spatial size the conv stack leaves.
+func checkSpec(spec *netSpec) (fh, fw int, err error) {
+	if spec.Channels == 0 {
+		spec.Channels = 3
+	}
+	fh, fw, err = featureSize(spec.Height, spec.Width, spec.ConvFilters)
+	if err != nil {
+		return 0, 0, err
+	}
+	if spec.Genres < 1 {
+		return 0, 0, errors.New("no genres to predict")
+	}
+	if spec.Loss != "softmax_ce" && spec.Loss != "sigmoid_bce" {
+		return 0, 0, fmt.Errorf("unknown loss %q", spec.Loss)
+	}
+	return fh, fw, nil
+}
+
+// buildGraph assembles the network for spec: variables, feeds, the
+// inference pass, (when training) the training pass and Adam, the
+// initialiser and the checkpoint ops.
+func buildGraph(spec netSpec) (*netGraph, error) {
+	fh, fw, err := checkSpec(&spec)
+	if err != nil {
+		return nil, err
+	}
+	root := op.NewScope()
+	b := &builder{s: root, spec: spec}
+	g := &netGraph{spec: spec, featureH: fh, featureW: fw}
+	convs := b.declareConvStack(fh, fw)
+	g.featC = spec.Channels
+	if len(spec.ConvFilters) > 0 {
+		g.featC = spec.ConvFilters[len(spec.ConvFilters)-1]
+	}
+	g.flatDim = convs.dim()
+	net := &network{spec: spec, backbone: convs, head: b.declareHead(convs.dim())}
+	if spec.Training {
+		net.step = b.newVar("global_step", tf.Int64, nil, op.Const(uniq(root), int64(0)), false, false)
+		g.step = net.step.read
+	}
+	x, y := g.addFeeds(root)
+
+	es := root.SubScope("eval")
+	evalLogits, _ := net.logits(es, x, false)
+	g.probs = probabilities(es, evalLogits, spec.Loss)
+	g.evalLoss = lossFn(es, evalLogits, y, g.classWeights, spec.Loss)
+
+	if spec.Training {
+		if err := b.addTraining(g, net, x, y); err != nil {
+			return nil, err
+		}
+	}
+	g.initOp = b.initOp()
+	b.addCheckpoints(g)
+	graph, err := root.Finalize()
+	if err != nil {
+		return nil, fmt.Errorf("build graph: %w", err)
+	}
+	g.graph = graph
+	return g, nil
+}
+
+// addFeeds declares the placeholders and returns the images as [N,H,W,C]
+// and the labels as [N,G].
+func (g *netGraph) addFeeds(root *op.Scope) (x, y tf.Output) {
+	spec := g.spec
 	G := int64(spec.Genres)
 	g.images = op.Placeholder(root.SubScope("images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1)))
 	g.labels = op.Placeholder(root.SubScope("labels"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1)))
@@ -198,130 +329,96 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 		ones[i] = 1
 	}
 	g.classWeights = op.PlaceholderWithDefault(root.SubScope("class_weights"), op.Const(uniq(root), ones), tf.MakeShape(G))
-	x := op.Reshape(uniq(root), g.images, op.Const(uniq(root), []int64{-1, int64(spec.Height), int64(spec.Width), C}))
-	y := op.Reshape(uniq(root), g.labels, op.Const(uniq(root), []int64{-1, G}))
+	x = op.Reshape(uniq(root), g.images, op.Const(uniq(root), []int64{-1, int64(spec.Height), int64(spec.Width), int64(spec.Channels)}))
+	y = op.Reshape(uniq(root), g.labels, op.Const(uniq(root), []int64{-1, G}))
+	return x, y
+}
 
-	// forward builds one pass; training selects dropout and batch statistics.
-	type bnUpdate struct {
-		v     *variable
-		batch tf.Output
+// addTraining adds the training pass, its gradients, Adam (with its slot
+// variables) and the batch-norm moving-average updates; g.trainOp runs one
+// step and increments the global step.
+func (b *builder) addTraining(g *netGraph, net *network, x, y tf.Output) error {
+	root := b.s
+	ts := root.SubScope("train")
+	trainLogits, bnUpdates := net.logits(ts, x, true)
+	g.trainProb = probabilities(ts, trainLogits, b.spec.Loss)
+	g.trainLoss = lossFn(ts, trainLogits, y, g.classWeights, b.spec.Loss)
+	var trainable []*variable
+	var xs []tf.Output
+	for _, v := range b.vars {
+		if v.train {
+			trainable = append(trainable, v)
+			xs = append(xs, v.read)
+		}
 	}
-	var bnUpdates []bnUpdate
-	forward := func(s *op.Scope, training bool) tf.Output {
-		h := x
-		for i, l := range convs {
-			h = op.Conv2D(uniq(s), h, l.kernel.read, []int64{1, 1, 1, 1}, "VALID")
-			h = op.BiasAdd(uniq(s), h, l.bias.read)
-			if spec.BatchNorm {
-				if training {
-					empty := op.Const(uniq(s), []float32{})
-					y, bm, bv, _, _, _ := op.FusedBatchNormV3(uniq(s), h, l.gamma.read, l.beta.read, empty, empty,
-						op.FusedBatchNormV3IsTraining(true), op.FusedBatchNormV3Epsilon(bnEpsilon))
-					h = y
-					bnUpdates = append(bnUpdates, bnUpdate{l.mmean, bm}, bnUpdate{l.mvar, bv})
-				} else {
-					y, _, _, _, _, _ := op.FusedBatchNormV3(uniq(s), h, l.gamma.read, l.beta.read, l.mmean.read, l.mvar.read,
-						op.FusedBatchNormV3IsTraining(false), op.FusedBatchNormV3Epsilon(bnEpsilon))
-					h = y
-				}
-			}
-			h = op.Relu(uniq(s), h)
-			h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
-			_ = i
-		}
-		h = op.Reshape(uniq(s), h, op.Const(uniq(s), []int64{-1, flat}))
-		for i, l := range denses {
-			h = op.BiasAdd(uniq(s), op.MatMul(uniq(s), h, l.kernel.read), l.bias.read)
-			if i == len(denses)-1 {
-				break
-			}
-			h = op.Relu(uniq(s), h)
-			if training && spec.Dropout > 0 {
-				h = dropout(s, h, spec.Dropout, spec.Seed, int64(i), step.read)
-			}
-		}
-		return h
+	grads := op.Gradients(root.SubScope("gradients"), []tf.Output{g.trainLoss}, xs)
+	if err := root.Err(); err != nil {
+		return fmt.Errorf("gradients: %w", err)
 	}
-
-	es := root.SubScope("eval")
-	evalLogits := forward(es, false)
-	g.probs = probabilities(es, evalLogits, spec.Loss)
-	g.evalLoss = lossFn(es, evalLogits, y, g.classWeights, spec.Loss)
-
-	if spec.Training {
-		ts := root.SubScope("train")
-		trainLogits := forward(ts, true)
-		g.trainProb = probabilities(ts, trainLogits, spec.Loss)
-		g.trainLoss = lossFn(ts, trainLogits, y, g.classWeights, spec.Loss)
-		var trainable []*variable
-		var xs []tf.Output
-		for _, v := range b.vars {
-			if v.train {
-				trainable = append(trainable, v)
-				xs = append(xs, v.read)
-			}
-		}
-		grads := op.Gradients(root.SubScope("gradients"), []tf.Output{g.trainLoss}, xs)
-		if err := root.Err(); err != nil {
-			return nil, fmt.Errorf("gradients: %w", err)
-		}
-		// Adam slots, created after the gradients (their init ops are not on
-		// any gradient path anyway).
-		as := root.SubScope("adam")
-		g.lr = op.Placeholder(as.SubScope("lr"), tf.Float, op.PlaceholderShape(tf.ScalarShape()))
-		o := spec.Optimizer
-		t := op.Cast(uniq(as), op.Add(uniq(as), step.read, op.Const(uniq(as), int64(1))), tf.Float)
-		b1p := op.Pow(uniq(as), b.f32(o.Beta1), t)
-		b2p := op.Pow(uniq(as), b.f32(o.Beta2), t)
-		var updates []*tf.Operation
-		for i, v := range trainable {
-			shape, err := constShape(v)
-			if err != nil {
-				return nil, err
-			}
-			m := b.newVar(v.name+"/adam_m", tf.Float, shape, b.fill(shape, 0), false, false)
-			vv := b.newVar(v.name+"/adam_v", tf.Float, shape, b.fill(shape, 0), false, false)
-			updates = append(updates, op.ResourceApplyAdam(uniq(as), v.handle, m.handle, vv.handle, b1p, b2p, g.lr,
-				b.f32(o.Beta1), b.f32(o.Beta2), b.f32(o.Epsilon), grads[i]))
-		}
-		for _, u := range bnUpdates {
-			// moving = moving*momentum + batch*(1-momentum)
-			nv := op.Add(uniq(as), op.Mul(uniq(as), u.v.read, b.f32(bnMomentum)), op.Mul(uniq(as), u.batch, b.f32(1-bnMomentum)))
-			updates = append(updates, op.AssignVariableOp(uniq(as), u.v.handle, nv))
-		}
-		inc := op.AssignAddVariableOp(as.WithControlDependencies(updates...), step.handle, op.Const(uniq(as), int64(1)))
-		g.trainOp = inc
+	// Adam slots, created after the gradients (their init ops are not on
+	// any gradient path anyway).
+	as := root.SubScope("adam")
+	g.lr = op.Placeholder(as.SubScope("lr"), tf.Float, op.PlaceholderShape(tf.ScalarShape()))
+	updates, err := b.adamUpdates(as, g.lr, net.step, trainable, grads)
+	if err != nil {
+		return err
 	}
+	for _, u := range bnUpdates {
+		// moving = moving*momentum + batch*(1-momentum)
+		nv := op.Add(uniq(as), op.Mul(uniq(as), u.v.read, b.f32(bnMomentum)), op.Mul(uniq(as), u.batch, b.f32(1-bnMomentum)))
+		updates = append(updates, op.AssignVariableOp(uniq(as), u.v.handle, nv))
+	}
+	g.trainOp = op.AssignAddVariableOp(as.WithControlDependencies(updates...), net.step.handle, op.Const(uniq(as), int64(1)))
+	return nil
+}
 
-	// Initialisation.
-	is := root.SubScope("init")
+// adamUpdates declares Adam's m and v slots for each trainable variable and
+// returns the ops applying one step of the gradients.
+func (b *builder) adamUpdates(as *op.Scope, lr tf.Output, step *variable, trainable []*variable, grads []tf.Output) ([]*tf.Operation, error) {
+	o := b.spec.Optimizer
+	t := op.Cast(uniq(as), op.Add(uniq(as), step.read, op.Const(uniq(as), int64(1))), tf.Float)
+	b1p := op.Pow(uniq(as), b.f32(o.Beta1), t)
+	b2p := op.Pow(uniq(as), b.f32(o.Beta2), t)
+	var updates []*tf.Operation
+	for i, v := range trainable {
+		shape, err := constShape(v)
+		if err != nil {
+			return nil, err
+		}
+		m := b.newVar(v.name+"/adam_m", tf.Float, shape, b.fill(shape, 0), false, false)
+		vv := b.newVar(v.name+"/adam_v", tf.Float, shape, b.fill(shape, 0), false, false)
+		updates = append(updates, op.ResourceApplyAdam(uniq(as), v.handle, m.handle, vv.handle, b1p, b2p, lr,
+			b.f32(o.Beta1), b.f32(o.Beta2), b.f32(o.Epsilon), grads[i]))
+	}
+	return updates, nil
+}
+
+// initOp assigns every variable its initial value.
+func (b *builder) initOp() *tf.Operation {
+	is := b.s.SubScope("init")
 	var inits []*tf.Operation
 	for _, v := range b.vars {
 		inits = append(inits, op.AssignVariableOp(uniq(is), v.handle, v.init))
 	}
-	g.initOp = op.NoOp(is.WithControlDependencies(inits...))
+	return op.NoOp(is.WithControlDependencies(inits...))
+}
 
-	// Checkpoints.
+// addCheckpoints adds the prefix feed and the save/restore ops: every
+// variable (training only, for resume) and the model's alone (model/).
+func (b *builder) addCheckpoints(g *netGraph) {
+	root := b.s
 	g.prefix = op.Placeholder(root.SubScope("ckpt_prefix"), tf.String, op.PlaceholderShape(tf.ScalarShape()))
-	var all, model []*variable
+	var model []*variable
 	for _, v := range b.vars {
-		all = append(all, v)
 		if v.model {
 			model = append(model, v)
 		}
 	}
-	if spec.Training {
-		g.saveAll, g.restoreAll = saveRestore(root.SubScope("ckpt_all"), g.prefix, all)
+	if b.spec.Training {
+		g.saveAll, g.restoreAll = saveRestore(root.SubScope("ckpt_all"), g.prefix, b.vars)
 	}
 	g.saveModel, g.restoreModel = saveRestore(root.SubScope("ckpt_model"), g.prefix, model)
 	g.vars = b.vars
-
-	graph, err := root.Finalize()
-	if err != nil {
-		return nil, fmt.Errorf("build graph: %w", err)
-	}
-	g.graph = graph
-	return g, nil
 }
 
 // constShape recovers a variable's static shape from its read op.

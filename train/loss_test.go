@@ -150,32 +150,39 @@ func clone(x [][]float64) [][]float64 {
 	return out
 }
 
-func TestMetrics(t *testing.T) {
-	// Perfectly ranked scores give AUC 1, reversed 0, ties 0.5.
+// TestValidationMetrics checks the flat-to-rows adapter in front of
+// evaluate/metrics: values worked by hand, and NaN for an empty split.
+func TestValidationMetrics(t *testing.T) {
 	for _, tc := range []struct {
-		scores []float32
-		pos    []bool
-		want   float64
+		name                string
+		pred, label         []float32
+		acc, top3, auc, thr float64 // NaN = must be NaN
 	}{
-		{[]float32{0.1, 0.2, 0.8, 0.9}, []bool{false, false, true, true}, 1},
-		{[]float32{0.9, 0.8, 0.2, 0.1}, []bool{false, false, true, true}, 0},
-		{[]float32{0.5, 0.5, 0.5, 0.5}, []bool{false, true, false, true}, 0.5},
-		{[]float32{0.1, 0.4, 0.35, 0.8}, []bool{false, false, true, true}, 0.75},
+		{
+			// Row 0: argmax 1 == first true genre 1; row 1: argmax 0, first true 2.
+			// Top-3 of row 1 is 0, 1, 2 (ties to the lower index): a hit.
+			// AUC: genre 1 ranks its positive first (1), genre 3 ties (0.5);
+			// genres 0 and 2 lack a class and are left out.
+			name:  "two rows",
+			pred:  []float32{0.1, 0.6, 0.2, 0.1, 0.5, 0.2, 0.2, 0.1},
+			label: []float32{0, 1, 1, 0, 0, 0, 1, 1},
+			acc:   0.5, top3: 1, auc: 0.75, thr: 0.05, // every grid value up to 0.15 gives F1 2/3: the lowest wins
+		},
+		{name: "empty", acc: math.NaN(), top3: math.NaN(), auc: math.NaN(), thr: 0.5},
 	} {
-		if got := rocAUC(tc.scores, tc.pos); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("rocAUC(%v, %v) = %g, want %g", tc.scores, tc.pos, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			got := validationMetrics(tc.pred, tc.label, 4)
+			for _, c := range []struct {
+				name      string
+				got, want float64
+			}{{"paper accuracy", got.PaperAcc, tc.acc}, {"top-3", got.TopKHit, tc.top3}, {"macro AUC", got.MacroAUC, tc.auc}, {"threshold", got.Threshold, tc.thr}} {
+				if math.IsNaN(c.want) != math.IsNaN(c.got) || (!math.IsNaN(c.want) && math.Abs(c.got-c.want) > 1e-12) {
+					t.Errorf("%s = %g, want %g", c.name, c.got, c.want)
+				}
+			}
+		})
 	}
-	pred := []float32{0.1, 0.6, 0.2, 0.1, 0.5, 0.2, 0.2, 0.1}
-	label := []float32{0, 1, 1, 0, 0, 0, 1, 1}
-	// Row 1: argmax pred 1 == first true genre 1. Row 2: pred 0, label 2.
-	if got := paperHits(pred, label, 4); got != 1 {
-		t.Errorf("paperHits = %d, want 1", got)
-	}
-	if got := topKHit(pred, label, 4, 2); got != 0.5 {
-		t.Errorf("top2 = %g, want 0.5", got)
-	}
-	if got := topKHit(pred, label, 4, 3); got != 1 {
-		t.Errorf("top3 = %g, want 1", got)
+	if got := paperHits([]float32{0.1, 0.6, 0.2, 0.1, 0.5, 0.2, 0.2, 0.1}, []float32{0, 1, 1, 0, 0, 0, 1, 1}, 4); got != 1 {
+		t.Errorf("paperHits = %g, want 1", got)
 	}
 }

@@ -1,31 +1,27 @@
 package train
 
+import (
+	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/evaluate/metrics"
+)
+
 // Meta is model.json in a model folder: everything prediction needs to
 // rebuild the graph and restore the weights, and where they came from.
 type Meta struct {
 	Format      int      `json:"format"` // 1
 	Genres      []string `json:"genres"` // output columns, in order
-	Height      int      `json:"height"`
-	Width       int      `json:"width"`
 	Channels    int      `json:"channels"`
 	ConvFilters []int    `json:"conv_filters"`
 	Dense       []int    `json:"dense"`
 	Dropout     float64  `json:"dropout"`
 	BatchNorm   bool     `json:"batch_norm"`
 	Loss        string   `json:"loss"` // softmax_ce | sigmoid_bce: Predict returns softmax or sigmoid probabilities
-	// Preprocessing: x/255, then (x-Mean)/Std per channel when Standardize.
-	Standardize bool       `json:"standardize"`
-	Mean        [3]float32 `json:"mean"`
-	// ImageFit and ImageFilter repeat how encode resized posters (from its
-	// manifest), so prediction prepares an image exactly as training saw it.
-	ImageFit    string     `json:"image_fit"`
-	ImageFilter string     `json:"image_filter"`
-	Std         [3]float32 `json:"std"`
-	// Fit and Filter are how encode resized posters (PrepareImage's
-	// arguments), copied from its manifest so prediction prepares alike.
-	Fit    string `json:"fit,omitempty"`
-	Filter string `json:"filter,omitempty"`
-	// Threshold tuned on validation (maximises micro-F1) for multi-label decisions.
+	// Preprocessing is how a poster becomes the network's input. Its fields
+	// stay at the top level of model.json (width, height, fit, filter,
+	// standardize, mean, std), as before it was grouped.
+	Preprocessing
+	// Threshold tuned on validation (maximises micro-F1 over
+	// metrics.Grid(), as the evaluate stage does) for multi-label decisions.
 	Threshold float64 `json:"threshold"`
 	// BestEpoch is the epoch whose weights the model folder holds.
 	BestEpoch int `json:"best_epoch"`
@@ -37,19 +33,37 @@ type Meta struct {
 	CheckpointPrefix string `json:"checkpoint_prefix"` // relative to the model folder
 }
 
-// EpochStats is one line of history.jsonl (and one row of history.csv).
+// Preprocessing is the one description of a model's input: the encode
+// stage's resize (copied from its manifest; encode.Preprocess.Image applies
+// it to a decoded poster) and the scaling of its uint8 pixels (x/255, then
+// (x-Mean)/Std per channel when Standardize; newScaler applies it). Training,
+// evaluate (through the shards) and predict all go through these two.
+//
+// A model.json written before fit and filter were recorded has them empty:
+// encode.Preprocess.WithDefaults reads that as encodeconfig's defaults, which
+// is what encode used then.
+type Preprocessing struct {
+	encode.Preprocess
+	Standardize bool       `json:"standardize"`
+	Mean        [3]float32 `json:"mean"`
+	Std         [3]float32 `json:"std"`
+}
+
+// EpochStats is one line of history.jsonl (and one row of history.csv). A
+// metric that is undefined (no validation rows, an AUC without positives)
+// is NaN, written as null (metrics.Num).
 type EpochStats struct {
-	Epoch           int     `json:"epoch"` // 1-based
-	LearningRate    float64 `json:"learning_rate"`
-	TrainLoss       float64 `json:"train_loss"`
-	TrainPaperAcc   float64 `json:"train_paper_accuracy"`
-	ValLoss         float64 `json:"val_loss"`
-	ValPaperAcc     float64 `json:"val_paper_accuracy"`
-	ValTop3Hit      float64 `json:"val_top3_hit"`
-	ValMacroAUC     float64 `json:"val_macro_auc"`
-	ImagesPerSecond float64 `json:"images_per_second"`
-	Seconds         float64 `json:"seconds"`
-	Best            bool    `json:"best"`
+	Epoch           int         `json:"epoch"` // 1-based
+	LearningRate    float64     `json:"learning_rate"`
+	TrainLoss       metrics.Num `json:"train_loss"`
+	TrainPaperAcc   metrics.Num `json:"train_paper_accuracy"`
+	ValLoss         metrics.Num `json:"val_loss"`
+	ValPaperAcc     metrics.Num `json:"val_paper_accuracy"`
+	ValTop3Hit      metrics.Num `json:"val_top3_hit"`
+	ValMacroAUC     metrics.Num `json:"val_macro_auc"`
+	ImagesPerSecond float64     `json:"images_per_second"`
+	Seconds         float64     `json:"seconds"`
+	Best            bool        `json:"best"`
 }
 
 // Files and folders in the train stage's output folder.

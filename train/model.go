@@ -1,17 +1,13 @@
 package train
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"os"
 	"path/filepath"
 
 	tf "github.com/wamuir/graft/tensorflow"
-
-	"github.com/postergenre/postergenre/encode"
 )
 
 // predictBatch is how many images Predict feeds per session run.
@@ -28,14 +24,19 @@ type Model struct {
 
 func readMeta(dir string) (Meta, error) {
 	var m Meta
-	raw, err := os.ReadFile(filepath.Join(dir, MetaFile))
+	return m, readJSON(filepath.Join(dir, MetaFile), &m)
+}
+
+// readJSON reads the JSON file at path into v; a syntax error names the file.
+func readJSON(path string, v any) error {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return m, err
+		return err
 	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return m, fmt.Errorf("%s: %w", filepath.Join(dir, MetaFile), err)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	return m, nil
+	return nil
 }
 
 // LoadModel loads a train output's model folder (model.json + checkpoint):
@@ -72,7 +73,7 @@ func LoadModel(dir string) (*Model, error) {
 		sess.Close()
 		return nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
 	}
-	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Standardize, meta.Mean, meta.Std)}, nil
+	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing)}, nil
 }
 
 // Meta returns the model's metadata.
@@ -85,17 +86,11 @@ func (m *Model) Predict(pixels []byte, n int) ([][]float32, error) {
 	return predictWith(m.sess, m.net, m.sc, pixels, n)
 }
 
-// PredictImage prepares a decoded poster as the encode stage did (resize
-// with the manifest's fit and filter) and returns its probabilities.
+// PredictImage prepares a decoded poster as the encode stage prepared the
+// training posters (model.json's Preprocess: size, fit and filter) and
+// returns its probabilities: the one path from a poster to a prediction.
 func (m *Model) PredictImage(img image.Image) ([]float32, error) {
-	fit, filter := m.meta.Fit, m.meta.Filter
-	if fit == "" {
-		fit = "stretch"
-	}
-	if filter == "" {
-		filter = "catmullrom"
-	}
-	out, err := m.Predict(encode.PrepareImage(img, m.meta.Width, m.meta.Height, fit, filter), 1)
+	out, err := m.Predict(m.meta.Preprocess.Image(img), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -124,35 +119,6 @@ func predictWith(sess *tf.Session, net *netGraph, sc *scaler, pixels []byte, n i
 			return nil, fmt.Errorf("predict: %w", err)
 		}
 		out = append(out, res[0].Value().([][]float32)...)
-	}
-	return out, nil
-}
-
-// ReadHistory reads history.jsonl from a train output folder.
-func ReadHistory(dir string) ([]EpochStats, error) {
-	f, err := os.Open(filepath.Join(dir, HistoryFile))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []EpochStats
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		if len(sc.Bytes()) == 0 {
-			continue
-		}
-		var h EpochStats
-		if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
-			return nil, fmt.Errorf("%s line %d: %w", HistoryFile, len(out)+1, err)
-		}
-		out = append(out, h)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if out == nil {
-		return nil, errors.New(HistoryFile + " is empty")
 	}
 	return out, nil
 }

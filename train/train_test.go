@@ -180,8 +180,11 @@ func TestTrainSynthetic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if argmax(one) != argmax(got[0]) {
-				t.Errorf("PredictImage = %v, Predict = %v", one, got[0])
+			for j := range one {
+				if math.Abs(float64(one[j]-got[0][j])) > 1e-6 {
+					t.Errorf("PredictImage = %v, Predict = %v", one, got[0])
+					break
+				}
 			}
 		})
 	}

@@ -37,6 +37,23 @@ type Split struct {
 	Salt string `yaml:"salt"`
 }
 
+// Fit and filter names of Image. DefaultFit and DefaultFilter are the only
+// home of the defaults: a reader meeting an empty fit or filter (an older
+// manifest or model.json) uses them too.
+const (
+	FitStretch = "stretch"
+	FitCrop    = "crop"
+	FitPad     = "pad"
+
+	FilterCatmullRom = "catmullrom"
+	FilterBilinear   = "bilinear"
+	FilterNearest    = "nearest"
+	FilterBox        = "box"
+
+	DefaultFit    = FitStretch
+	DefaultFilter = FilterCatmullRom
+)
+
 // Image says how posters become model input.
 type Image struct {
 	// ShrinkPercent of the reference poster size (182×268), rounded as
@@ -59,7 +76,7 @@ func Default() Config {
 	return Config{
 		LabelMode:    "multi",
 		Split:        Split{Method: "hash", Train: 0.8, Validation: 0.1, Test: 0.1},
-		Image:        Image{ShrinkPercent: 40, Fit: "stretch", Filter: "catmullrom"},
+		Image:        Image{ShrinkPercent: 40, Fit: DefaultFit, Filter: DefaultFilter},
 		ShardRows:    2048,
 		RowGroupRows: 256,
 	}
@@ -111,12 +128,12 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 		ps.Addf(prefix+"/image/shrink_percent", "must be in (0, 400], got %g", im.ShrinkPercent)
 	}
 	switch im.Fit {
-	case "stretch", "crop", "pad":
+	case FitStretch, FitCrop, FitPad:
 	default:
 		ps.Addf(prefix+"/image/fit", `must be "stretch", "crop" or "pad", got %q`, im.Fit)
 	}
 	switch im.Filter {
-	case "catmullrom", "bilinear", "nearest", "box":
+	case FilterCatmullRom, FilterBilinear, FilterNearest, FilterBox:
 	default:
 		ps.Addf(prefix+"/image/filter", `must be "catmullrom", "bilinear", "nearest" or "box", got %q`, im.Filter)
 	}

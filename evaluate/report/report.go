@@ -5,11 +5,9 @@
 package report
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 
 	"github.com/postergenre/postergenre/evaluate/metrics"
 )
@@ -17,31 +15,9 @@ import (
 // Format is the report.json format version.
 const Format = 1
 
-// Num is a float64 that encodes NaN and ±Inf as JSON null (and decodes null as NaN).
-type Num float64
-
-// MarshalJSON implements json.Marshaler.
-func (n Num) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (n *Num) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*n = Num(math.NaN())
-		return nil
-	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return err
-	}
-	*n = Num(f)
-	return nil
-}
+// Num is a metric that may be undefined, encoded as JSON null (metrics.Num:
+// one encoding of a missing value for the report and the training history).
+type Num = metrics.Num
 
 // Split is the truth and the model's scores of one split, rows × genres.
 type Split struct {

@@ -6,16 +6,9 @@ package scoring
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
-
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate/report"
@@ -62,21 +55,9 @@ type Result struct {
 	Skipped map[string]int
 }
 
-// ReadManifest reads the encode stage's manifest.json.
-func ReadManifest(dir string) (encode.Manifest, error) {
-	var m encode.Manifest
-	b, err := os.ReadFile(filepath.Join(dir, encode.ManifestFile))
-	if err != nil {
-		return m, err
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%s: %w", encode.ManifestFile, err)
-	}
-	if len(m.Genres) == 0 {
-		return m, fmt.Errorf("%s: no genres", encode.ManifestFile)
-	}
-	return m, nil
-}
+// ReadManifest reads the encode stage's manifest.json; it is
+// encode.ReadManifest, the one reader of an encode output.
+func ReadManifest(dir string) (encode.Manifest, error) { return encode.ReadManifest(dir) }
 
 type pending struct {
 	sc     *Scores
@@ -123,10 +104,8 @@ func Score(ctx context.Context, dir string, man encode.Manifest, p Predictor, op
 	s.val.sc, s.test.sc = &s.res.Val, &s.res.Test
 	s.pick = pickExamples(man.Splits[encode.SplitTest], opt.Examples, opt.Seed)
 
-	for _, sh := range man.Shards {
-		if err := s.shard(ctx, filepath.Join(dir, sh.File)); err != nil {
-			return nil, fmt.Errorf("shard %s: %w", sh.File, err)
-		}
+	if err := encode.ForEachRow(ctx, dir, man, "", s.row); err != nil {
+		return nil, err
 	}
 	for _, pd := range []*pending{&s.val, &s.test} {
 		if err := s.flush(pd); err != nil {
@@ -157,40 +136,10 @@ func pickExamples(n, k int, seed int64) map[int]bool {
 	return out
 }
 
-func (s *scorer) shard(ctx context.Context, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r := parquet.NewGenericReader[encode.ShardRow](f)
-	defer r.Close()
-	buf := make([]encode.ShardRow, s.batch)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := r.Read(buf)
-		for i := 0; i < n; i++ {
-			if err := s.row(&buf[i]); err != nil {
-				return err
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (s *scorer) row(row *encode.ShardRow) error {
+// row counts or queues one row. encode.ForEachRow has checked its label
+// and image size against the manifest.
+func (s *scorer) row(row encode.ShardRow) error {
 	g := len(s.man.Genres)
-	if len(row.Label) != g {
-		s.res.Skipped["label_length"]++
-		return nil
-	}
 	y := make([]bool, g)
 	for j, v := range row.Label {
 		y[j] = v > 0.5
@@ -229,11 +178,7 @@ func (s *scorer) cooccur(y []bool) {
 	}
 }
 
-func (s *scorer) add(pd *pending, row *encode.ShardRow, y []bool, test bool) error {
-	if len(row.Pixels) != s.imgBytes {
-		s.res.Skipped["pixels_length"]++
-		return nil
-	}
+func (s *scorer) add(pd *pending, row encode.ShardRow, y []bool, test bool) error {
 	pd.sc.Rows = append(pd.sc.Rows, Row{ImdbID: row.ImdbID, Title: row.Title, Year: int(row.Year)})
 	pd.sc.Y = append(pd.sc.Y, y)
 	pd.pixels = append(pd.pixels, row.Pixels...)

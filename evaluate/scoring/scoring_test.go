@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -74,22 +75,8 @@ func TestScore(t *testing.T) {
 		a = append(a, row(i, encode.SplitTest, 0, 1, 1))
 		b = append(b, row(i+100, encode.SplitValidation, 1, 0, 0))
 	}
-	bad := row(99, encode.SplitTest, 1, 0, 0)
-	bad.Pixels = bad.Pixels[:3]
-	b = append(b, bad, row(98, "holdout", 1, 0, 0), row(97, encode.SplitTest, 1, 0))
-	writeShard(t, filepath.Join(dir, "shard-00000.parquet"), a)
-	writeShard(t, filepath.Join(dir, "shard-00001.parquet"), b)
-	man := encode.Manifest{Genres: []string{"A", "B", "C"}, Height: h, Width: w, Channels: 3,
-		Splits: map[string]int{"train": 10, "validation": 7, "test": 7},
-		Shards: []encode.ShardInfo{{File: "shard-00000.parquet"}, {File: "shard-00001.parquet"}}}
-	js, _ := json.Marshal(man)
-	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	man, err := scoring.ReadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = append(b, row(98, "holdout", 1, 0, 0))
+	man := writeOutput(t, dir, a, b)
 	p := &fake{h: h, w: w}
 	res, err := scoring.Score(context.Background(), dir, man, p, scoring.Options{BatchSize: 3, Examples: 4, Seed: 1})
 	if err != nil {
@@ -110,7 +97,7 @@ func TestScore(t *testing.T) {
 			t.Errorf("test row %d (%d): %v", i, res.Test.Rows[i].ImdbID, s)
 		}
 	}
-	want := map[string]int{"pixels_length": 1, "unknown_split": 1, "label_length": 1}
+	want := map[string]int{"unknown_split": 1}
 	if !reflect.DeepEqual(res.Skipped, want) {
 		t.Errorf("skipped %v, want %v", res.Skipped, want)
 	}
@@ -135,5 +122,77 @@ func TestScore(t *testing.T) {
 	cancel()
 	if _, err := scoring.Score(ctx, dir, man, &fake{h: h, w: w}, scoring.Options{}); err == nil {
 		t.Error("cancelled context: no error")
+	}
+}
+
+// writeOutput writes one shard per row set and a manifest over genres A, B, C
+// into dir, and reads the manifest back.
+func writeOutput(t *testing.T, dir string, shards ...[]encode.ShardRow) encode.Manifest {
+	t.Helper()
+	man := encode.Manifest{Genres: []string{"A", "B", "C"}, Height: h, Width: w, Channels: 3,
+		Splits: map[string]int{"train": 10, "validation": 7, "test": 7}}
+	for i, rows := range shards {
+		name := fmt.Sprintf("shard-%05d.parquet", i)
+		writeShard(t, filepath.Join(dir, name), rows)
+		man.Shards = append(man.Shards, encode.ShardInfo{File: name})
+	}
+	js, _ := json.Marshal(man)
+	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	man, err := scoring.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return man
+}
+
+// TestScoreMalformedRows checks encode.ForEachRow's one policy as evaluate
+// sees it: a row that disagrees with the manifest, or a truncated shard, is
+// an error naming the shard file (and the row), never a silent skip or a panic.
+func TestScoreMalformedRows(t *testing.T) {
+	good := func() []encode.ShardRow {
+		return []encode.ShardRow{row(1, encode.SplitTest, 1, 0, 0), row(2, encode.SplitTest, 0, 1, 0)}
+	}
+	truncate := func(t *testing.T, path string) {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, raw[:len(raw)/2], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		rows     func(rows []encode.ShardRow)    // changes rows before writing
+		file     func(t *testing.T, path string) // changes the shard file after
+		wantText []string
+	}{
+		{"short image", func(r []encode.ShardRow) { r[1].Pixels = r[1].Pixels[:3] }, nil, []string{"shard-00000.parquet", "row 1", "imdb 2"}},
+		{"wrong size", func(r []encode.ShardRow) { r[1].Height = h + 1 }, nil, []string{"shard-00000.parquet", "row 1"}},
+		{"short label", func(r []encode.ShardRow) { r[0].Label = r[0].Label[:2] }, nil, []string{"shard-00000.parquet", "row 0", "label"}},
+		{"truncated shard", nil, truncate, []string{"shard-00000.parquet"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			rows := good()
+			if tc.rows != nil {
+				tc.rows(rows)
+			}
+			man := writeOutput(t, dir, rows)
+			if tc.file != nil {
+				tc.file(t, filepath.Join(dir, man.Shards[0].File))
+			}
+			_, err := scoring.Score(context.Background(), dir, man, &fake{h: h, w: w}, scoring.Options{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, s := range tc.wantText {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not name %q", err, s)
+				}
+			}
+		})
 	}
 }

@@ -86,7 +86,7 @@ func cmdPredict(st *State, args []string) int {
 		p := prediction{Input: in.path, ImdbID: imdbIDOf(in.path)}
 		if in.err != nil {
 			p.Error = in.err.Error()
-		} else if probs, err := predictOne(st.Ctx, model, meta, in.path); err != nil {
+		} else if probs, err := predictOne(st.Ctx, model, in.path); err != nil {
 			p.Error = err.Error()
 		} else {
 			p.Probs = probs
@@ -102,6 +102,16 @@ func cmdPredict(st *State, args []string) int {
 			fmt.Fprintf(st.Stderr, "predict: %s: %s\n", p.Input, p.Error)
 		}
 	}
+	writePredictions(st.Stdout, format, meta.Genres, preds)
+	if failed > 0 {
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// writePredictions writes the successful predictions in format (text, json
+// or csv; json also carries the failures with their error).
+func writePredictions(w io.Writer, format string, genres []string, preds []prediction) {
 	switch format {
 	case "text":
 		for _, p := range preds {
@@ -112,16 +122,16 @@ func cmdPredict(st *State, args []string) int {
 			for i, g := range p.Top {
 				parts[i] = fmt.Sprintf("%s %.3f", g.Genre, g.Probability)
 			}
-			fmt.Fprintf(st.Stdout, "%s: %s\n", p.Input, strings.Join(parts, ", "))
+			fmt.Fprintf(w, "%s: %s\n", p.Input, strings.Join(parts, ", "))
 		}
 	case "json":
-		enc := json.NewEncoder(st.Stdout)
+		enc := json.NewEncoder(w)
 		for _, p := range preds {
 			enc.Encode(p)
 		}
 	case "csv":
-		w := csv.NewWriter(st.Stdout)
-		w.Write(append([]string{"path", "imdb_id"}, meta.Genres...))
+		cw := csv.NewWriter(w)
+		cw.Write(append([]string{"path", "imdb_id"}, genres...))
 		for _, p := range preds {
 			if p.Error != "" {
 				continue
@@ -133,14 +143,10 @@ func cmdPredict(st *State, args []string) int {
 			for _, v := range p.Probs {
 				row = append(row, strconv.FormatFloat(float64(v), 'f', 5, 32))
 			}
-			w.Write(row)
+			cw.Write(row)
 		}
-		w.Flush()
+		cw.Flush()
 	}
-	if failed > 0 {
-		return ExitFailed
-	}
-	return ExitOK
 }
 
 type input struct {
@@ -200,9 +206,10 @@ func imdbIDOf(path string) int64 {
 	return 0
 }
 
-// predictOne reads, decodes and prepares one image exactly as the encode
-// stage did for training, then runs the model.
-func predictOne(ctx context.Context, m *train.Model, meta train.Meta, path string) ([]float32, error) {
+// predictOne reads and decodes one image, then prepares and scores it with
+// Model.PredictImage: the preprocessing recorded in model.json (size, fit,
+// filter, scaling), exactly as the training posters were prepared.
+func predictOne(ctx context.Context, m *train.Model, path string) ([]float32, error) {
 	data, err := readInput(ctx, path)
 	if err != nil {
 		return nil, err
@@ -211,19 +218,7 @@ func predictOne(ctx context.Context, m *train.Model, meta train.Meta, path strin
 	if err != nil {
 		return nil, err
 	}
-	fit, filter := meta.ImageFit, meta.ImageFilter
-	if fit == "" {
-		fit = "stretch"
-	}
-	if filter == "" {
-		filter = "catmullrom"
-	}
-	pixels := encode.PrepareImage(img, meta.Width, meta.Height, fit, filter)
-	probs, err := m.Predict(pixels, 1)
-	if err != nil {
-		return nil, err
-	}
-	return probs[0], nil
+	return m.PredictImage(img)
 }
 
 func readInput(ctx context.Context, path string) ([]byte, error) {
