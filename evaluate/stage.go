@@ -1,6 +1,6 @@
 // Package evaluate is the last stage: it scores the validation and test
 // splits with the trained model and writes the report (report.json,
-// report.md, examples.md, plots) into its output folder. The metrics,
+// report.md, report.html, examples.md, plots, predictions.parquet) into its output folder. The metrics,
 // baselines and report live in the pure-Go subpackages metrics, report and
 // scoring; this file only wires them to the model (TensorFlow).
 package evaluate
@@ -27,7 +27,8 @@ func (s *Stage) Name() string { return stages.Evaluate }
 
 // Version implements stages.Stage.
 // Version 2: example titles no longer repeat the year.
-func (s *Stage) Version() string { return "2" }
+// Version 3: report.html, predictions.parquet and three more plots.
+func (s *Stage) Version() string { return "3" }
 
 // predictBatch is the number of images per Predict call.
 const predictBatch = 64
@@ -72,7 +73,10 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
-	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true}); err != nil {
+	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true, HTML: true, Posters: PosterReader(env.PosterStore)}); err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := WritePredictions(env.OutDir, man.Genres, PredictionRows(sc)); err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
 	sum := Summary(rep)
