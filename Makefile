@@ -23,7 +23,7 @@ GO_PKGS := ./...
 # Packages that build, vet and pass without cgo (no TensorFlow).
 LIGHT_PKGS := ./configs ./pipeline
 
-.PHONY: all deps pydeps build run test test-short vet fmt bench scrape-real encode-real repro clean
+.PHONY: all deps pydeps chromium build run test test-short vet fmt bench scrape-real encode-real repro clean
 
 all: build
 
@@ -34,6 +34,12 @@ deps:
 # the training-speed reference. Installed into .venv/ (git-ignored).
 pydeps:
 	@./scripts/py-deps.sh
+
+# Headless Chromium (Debian's package) renders report.html and the serve
+# page in the browser checks; needs root (apt-get).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	@chromium --version
 
 build: deps
 	@mkdir -p bin

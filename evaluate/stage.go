@@ -1,6 +1,6 @@
 // Package evaluate is the last stage: it scores the validation and test
 // splits with the trained model and writes the report (report.json,
-// report.md, examples.md, plots) into its output folder. The metrics,
+// report.md, report.html, examples.md, plots, predictions.parquet) into its output folder. The metrics,
 // baselines and report live in the pure-Go subpackages metrics, report and
 // scoring; this file only wires them to the model (TensorFlow).
 package evaluate
@@ -30,7 +30,8 @@ func (s *Stage) Name() string { return stages.Evaluate }
 
 // Version implements stages.Stage.
 // Version 2: example titles no longer repeat the year.
-// Version 3: the stage manifest carries the typed headline (Result.Headline).
+// Version 3: the stage manifest carries the typed headline (Result.Headline);
+// report.html, predictions.parquet and three more plots.
 func (s *Stage) Version() string { return "3" }
 
 // RunLinks copies the report into the run folder as <run>/report: it must
@@ -82,7 +83,10 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
-	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true}); err != nil {
+	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true, HTML: true, Posters: PosterReader(env.PosterStore)}); err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
+	}
+	if err := WritePredictions(env.OutDir, man.Genres, PredictionRows(sc)); err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
 	headline := Headline(rep)

@@ -15,7 +15,7 @@ func Input(cfg Config, genres []string, sc *scoring.Result, splitRows map[string
 	return report.Input{
 		Genres:           genres,
 		Val:              report.Split{Y: sc.Val.Y, S: sc.Val.S},
-		Test:             report.Split{Y: sc.Test.Y, S: sc.Test.S},
+		Test:             report.Split{Y: sc.Test.Y, S: sc.Test.S, Rows: ReportRows(sc.Test.Rows)},
 		TrainPrevalence:  sc.TrainPrevalence,
 		SplitRows:        splitRows,
 		GenreCounts:      genreCounts,

@@ -164,11 +164,7 @@ func (r *Report) ExamplesMarkdown(thumbs bool) string {
 		if hit {
 			hm = "**hit**"
 		}
-		title := mdEscape(e.Title)
-		// MovieGenre titles already end in "(YYYY)"; add the year only when missing.
-		if yr := fmt.Sprintf("(%d)", e.Year); e.Year > 0 && !strings.HasSuffix(strings.TrimSpace(e.Title), yr) {
-			title += " " + yr
-		}
+		title := mdEscape(displayTitle(e.Title, e.Year))
 		id := fmt.Sprintf("[tt%07d](https://www.imdb.com/title/tt%07d/)", e.ImdbID, e.ImdbID)
 		all := ""
 		if len(e.Genres) > 0 {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/postergenre/postergenre/evaluate/metrics"
 )
@@ -23,6 +24,55 @@ type Num = metrics.Num
 type Split struct {
 	Y [][]bool
 	S [][]float64
+	// Rows names each row (optional; the HTML report's poster gallery needs it).
+	Rows []Row
+}
+
+// Row identifies one scored poster.
+type Row struct {
+	ImdbID int64  `json:"imdb_id"`
+	Title  string `json:"title"`
+	Year   int    `json:"year"`
+}
+
+// Case is one test poster of the gallery: the most confident hits and mistakes.
+type Case struct {
+	Row
+	Label  []bool    `json:"label"`  // over Report.Genres
+	Scores []float64 `json:"scores"` // over Report.Genres
+}
+
+// PR is one genre's precision–recall curve on the test split.
+type PR struct {
+	Genre     string    `json:"genre"`
+	Recall    []float64 `json:"recall"`
+	Precision []float64 `json:"precision"`
+	AP        Num       `json:"ap"`
+	Chance    Num       `json:"chance"` // test prevalence: a constant score's AP
+}
+
+// Confusion is the single-label view of the test split: rows by first
+// true genre, columns by argmax genre (its diagonal share is paper accuracy).
+type Confusion struct {
+	Counts  [][]int `json:"counts"`
+	Skipped int     `json:"skipped"` // rows without a true genre
+}
+
+// Calibration is the reliability diagram over every (row, genre) pair of the test split.
+type Calibration struct {
+	Bins []CalBin `json:"bins"`
+	ECE  Num      `json:"ece"`
+}
+
+// CalBin is one score bin of the reliability diagram (a metrics.Bin that
+// encodes an empty bin's NaN as null).
+type CalBin struct {
+	Low       float64 `json:"low"`
+	High      float64 `json:"high"`
+	Count     int     `json:"count"`
+	Positives int     `json:"positives"`
+	MeanScore Num     `json:"mean_score"`
+	Rate      Num     `json:"rate"`
 }
 
 // Epoch is one line of the training history (a copy of train.EpochStats,
@@ -196,8 +246,18 @@ type Report struct {
 
 	Examples []Example `json:"examples"`
 	ROC      []ROC     `json:"-"`
-	Plots    []string  `json:"plots"`
-	Notes    []string  `json:"notes"`
+	PR       []PR      `json:"-"`
+
+	Confusion   Confusion   `json:"confusion"`
+	Calibration Calibration `json:"calibration"`
+	// Mistakes are the test posters whose top genre is not a true genre,
+	// most confident first; Hits those whose top genre is, likewise.
+	// Empty when the input has no Rows.
+	Mistakes []Case `json:"confident_mistakes"`
+	Hits     []Case `json:"confident_hits"`
+
+	Plots []string `json:"plots"`
+	Notes []string `json:"notes"`
 }
 
 // Metric returns the headline metric with key, or false.
@@ -254,6 +314,9 @@ func (in *Input) check() error {
 		errs = append(errs, errors.New("no validation rows (needed to tune the threshold)"))
 	}
 	for name, sp := range map[string]Split{"test": in.Test, "validation": in.Val} {
+		if len(sp.Rows) != 0 && len(sp.Rows) != len(sp.Y) {
+			errs = append(errs, fmt.Errorf("%s: %d rows named, %d label rows", name, len(sp.Rows), len(sp.Y)))
+		}
 		if len(sp.Y) != len(sp.S) {
 			errs = append(errs, fmt.Errorf("%s: %d label rows, %d score rows", name, len(sp.Y), len(sp.S)))
 			continue
@@ -387,9 +450,54 @@ func Build(in Input) (*Report, error) {
 		if fpr != nil {
 			r.ROC = append(r.ROC, ROC{Genre: name, FPR: fpr, TPR: tpr, AUC: Num(vm.AUC[j])})
 		}
+		if rec, pr := metrics.PRCurve(yc, sc); rec != nil {
+			r.PR = append(r.PR, PR{Genre: name, Recall: rec, Precision: pr, AP: Num(vm.AP[j]), Chance: Num(vm.Prevalence[j])})
+		}
 	}
+	r.Confusion.Counts, r.Confusion.Skipped = metrics.Confusion(in.Test.Y, in.Test.S, g)
+	bins, ece := metrics.Reliability(in.Test.Y, in.Test.S, calibrationBins)
+	r.Calibration.ECE = Num(ece)
+	for _, b := range bins {
+		r.Calibration.Bins = append(r.Calibration.Bins, CalBin{Low: b.Low, High: b.High, Count: b.Count, Positives: b.Positives, MeanScore: Num(b.MeanScore), Rate: Num(b.Rate())})
+	}
+	r.Mistakes, r.Hits = gallery(in.Test, galleryCases)
 	r.Notes = notes(r, vm, k)
 	return r, nil
+}
+
+// calibrationBins is the reliability diagram's resolution; galleryCases
+// how many confident mistakes and hits the HTML report shows.
+const (
+	calibrationBins = 10
+	galleryCases    = 8
+)
+
+// gallery picks the k most confident mistakes (top genre not a true
+// genre) and hits (top genre a true genre), by top score, ties by row order.
+func gallery(sp Split, k int) (mistakes, hits []Case) {
+	if len(sp.Rows) != len(sp.Y) {
+		return nil, nil
+	}
+	idx := make([]int, len(sp.Y))
+	for i := range idx {
+		idx[i] = i
+	}
+	top := func(i int) float64 { return sp.S[i][argmax(sp.S[i])] }
+	sort.SliceStable(idx, func(a, b int) bool { return top(idx[a]) > top(idx[b]) })
+	for _, i := range idx {
+		c := Case{Row: sp.Rows[i], Label: sp.Y[i], Scores: sp.S[i]}
+		if sp.Y[i][argmax(sp.S[i])] {
+			if len(hits) < k {
+				hits = append(hits, c)
+			}
+		} else if len(mistakes) < k {
+			mistakes = append(mistakes, c)
+		}
+		if len(hits) == k && len(mistakes) == k {
+			break
+		}
+	}
+	return mistakes, hits
 }
 
 func summarize(h []Epoch) HistorySummary {

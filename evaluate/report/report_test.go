@@ -3,6 +3,7 @@ package report_test
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -50,6 +51,9 @@ func split(n int, seed uint64) report.Split {
 
 func input() report.Input {
 	test := split(300, 1)
+	for i := range test.Y {
+		test.Rows = append(test.Rows, report.Row{ImdbID: int64(100 + i), Title: fmt.Sprintf("Film %d (%d)", i, 1990+i%20), Year: 1990 + i%20})
+	}
 	hist := []report.Epoch{}
 	for e := 1; e <= 6; e++ {
 		x := float64(e)
@@ -163,6 +167,7 @@ func TestWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantPNG := []string{report.PlotTraining, report.PlotGenres, report.PlotCooccurrence, report.PlotROC,
+		report.PlotPR, report.PlotCalibration, report.PlotConfusion,
 		"examples/100.png", "examples/101.png", "examples/102.png"}
 	for _, f := range wantPNG {
 		fh, err := os.Open(filepath.Join(dir, f))
@@ -178,7 +183,7 @@ func TestWrite(t *testing.T) {
 			t.Errorf("%s: %v", f, img.Bounds())
 		}
 	}
-	if len(r.Plots) != 4 {
+	if len(r.Plots) != 7 {
 		t.Errorf("plots = %v", r.Plots)
 	}
 	back, err := report.Read(filepath.Join(dir, report.JSONFile))

@@ -26,17 +26,24 @@ const (
 type WriteOptions struct {
 	Plots      bool // PNG plots under plots/
 	Thumbnails bool // examples/<id>.png from the examples' pixels
+	// HTML writes report.html, its plots and posters embedded.
+	HTML bool
+	// Posters reads the gallery's posters for report.html (nil: none shown).
+	Posters PosterFunc
 }
 
 // Write writes the report into dir: plots and thumbnails first, then
-// examples.md, report.md and, last, report.json.
+// examples.md, report.html, report.md and, last, report.json.
 func Write(dir string, r *Report, opt WriteOptions) error {
 	r.Plots = nil
-	if opt.Plots {
-		plots, err := r.renderPlots()
-		if err != nil {
+	var plots map[string][]byte
+	if opt.Plots || opt.HTML {
+		var err error
+		if plots, err = r.renderPlots(); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
+	}
+	if opt.Plots {
 		if err := os.MkdirAll(filepath.Join(dir, PlotsDir), 0o755); err != nil {
 			return err
 		}
@@ -67,6 +74,15 @@ func Write(dir string, r *Report, opt WriteOptions) error {
 	}
 	if len(r.Examples) > 0 {
 		if err := atomicfile.WriteFile(filepath.Join(dir, ExamplesFile), []byte(r.ExamplesMarkdown(thumbs)), 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if opt.HTML {
+		page, err := r.HTML(plots, opt.Posters)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, HTMLFile), page, 0o644); err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
 	}

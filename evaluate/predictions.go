@@ -1,0 +1,97 @@
+package evaluate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/evaluate/report"
+	"github.com/postergenre/postergenre/evaluate/scoring"
+	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/scrape"
+)
+
+// PredictionsFile holds every scored poster's truth and probabilities.
+const PredictionsFile = "predictions.parquet"
+
+// PredictionRow is one line of predictions.parquet: a validation or test
+// poster. Label and Probabilities are over the genres stored as a JSON
+// array in the file's key-value metadata under encode.MetaGenres (the
+// encode manifest's genre order), as in the encode shards; pyarrow reads
+// them as list<float>.
+type PredictionRow struct {
+	ImdbID        int64     `parquet:"imdb_id"`
+	Split         string    `parquet:"split"`
+	Title         string    `parquet:"title"`
+	Year          int32     `parquet:"year"`
+	Label         []float32 `parquet:"label,list"`
+	Probabilities []float32 `parquet:"probabilities,list"`
+}
+
+// PredictionRows flattens the scored validation and test splits, in shard order.
+func PredictionRows(sc *scoring.Result) []PredictionRow {
+	var out []PredictionRow
+	for _, sp := range []struct {
+		name string
+		s    scoring.Scores
+	}{{encode.SplitValidation, sc.Val}, {encode.SplitTest, sc.Test}} {
+		for i, r := range sp.s.Rows {
+			label, prob := make([]float32, len(sp.s.Y[i])), make([]float32, len(sp.s.S[i]))
+			for j, y := range sp.s.Y[i] {
+				if y {
+					label[j] = 1
+				}
+			}
+			for j, v := range sp.s.S[i] {
+				prob[j] = float32(v)
+			}
+			out = append(out, PredictionRow{ImdbID: r.ImdbID, Split: sp.name, Title: r.Title, Year: int32(r.Year), Label: label, Probabilities: prob})
+		}
+	}
+	return out
+}
+
+// WritePredictions writes predictions.parquet into dir.
+func WritePredictions(dir string, genres []string, rows []PredictionRow) error {
+	path := filepath.Join(dir, PredictionsFile)
+	gj, err := json.Marshal(genres)
+	if err != nil {
+		return err
+	}
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	w := parquet.NewGenericWriter[PredictionRow](f, parquet.Compression(&parquet.Zstd),
+		parquet.KeyValueMetadata(encode.MetaGenres, string(gj)))
+	if _, err := w.Write(rows); err != nil {
+		return fmt.Errorf("%s: %w", PredictionsFile, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("%s: %w", PredictionsFile, err)
+	}
+	return f.Commit()
+}
+
+// ReportRows names the rows of a scored split for the report's poster gallery.
+func ReportRows(rs []scoring.Row) []report.Row {
+	out := make([]report.Row, len(rs))
+	for i, r := range rs {
+		out[i] = report.Row{ImdbID: r.ImdbID, Title: r.Title, Year: r.Year}
+	}
+	return out
+}
+
+// PosterReader reads posters from the poster store (<imdbId>.jpg) for
+// the report's gallery; nil when there is no store.
+func PosterReader(store string) report.PosterFunc {
+	if store == "" {
+		return nil
+	}
+	return func(id int64) ([]byte, error) { return os.ReadFile(filepath.Join(store, scrape.PosterFile(id))) }
+}
