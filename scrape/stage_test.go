@@ -27,6 +27,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
@@ -194,7 +195,7 @@ func csvRow(id int, path string) string {
 func writeCSV(t *testing.T, dir string, lines []string) string {
 	t.Helper()
 	p := filepath.Join(dir, "movies.csv")
-	body := strings.Join(append([]string{strings.Join(scrape.Header, ",")}, lines...), "\r\n") + "\r\n"
+	body := strings.Join(append([]string{strings.Join(moviegenre.Columns, ",")}, lines...), "\r\n") + "\r\n"
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
