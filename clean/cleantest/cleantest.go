@@ -11,11 +11,11 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -23,7 +23,7 @@ import (
 // Movie is one CSV row of a fixture.
 type Movie struct {
 	ID     int64
-	Title  string // UTF-8 here; written as ISO-8859-1
+	Title  string // UTF-8 here; written as ISO-8859-1 (moviegenre.Writer)
 	Score  string
 	Genres string
 	URL    string // poster link; "" = default https link, "-" = empty field
@@ -71,24 +71,6 @@ func HugeHeaderJPEG(w, h int) []byte {
 	return b
 }
 
-func latin1(s string) []byte {
-	var out []byte
-	for _, r := range s {
-		if r > 0xFF {
-			r = '?'
-		}
-		out = append(out, byte(r))
-	}
-	return out
-}
-
-func field(s string) string {
-	if strings.ContainsAny(s, ",\"\r\n") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
-}
-
 // Build writes dir/scrape/{movies.csv,ledger.parquet} and dir/store/<id>.jpg
 // for movies (one physical CRLF line each, header = line 1) and returns an
 // Env for the clean stage with OutDir dir/clean (created).
@@ -101,13 +83,17 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 		}
 	}
 	var csv bytes.Buffer
-	csv.WriteString("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n")
+	w, err := moviegenre.NewWriter(&csv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ledger []scrape.LedgerRow
 	for i, m := range movies {
 		line := int64(i + 2)
 		if m.Raw != "" {
-			csv.Write(latin1(m.Raw))
-			csv.WriteString("\r\n")
+			if err := w.WriteRaw(m.Raw); err != nil {
+				t.Fatal(err)
+			}
 			ledger = append(ledger, scrape.LedgerRow{Line: line, ImdbID: m.ID, Outcome: scrape.OutcomeSkipped, Reason: "malformed_row"})
 			continue
 		}
@@ -119,13 +105,9 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 			url = ""
 		}
 		fields := []string{fmt.Sprint(m.ID), fmt.Sprintf("http://www.imdb.com/title/tt%d", m.ID), m.Title, m.Score, m.Genres, url}
-		for j, f := range fields {
-			if j > 0 {
-				csv.WriteByte(',')
-			}
-			csv.Write(latin1(field(f)))
+		if err := w.Write(fields); err != nil {
+			t.Fatal(err)
 		}
-		csv.WriteString("\r\n")
 		l := scrape.LedgerRow{Line: line, ImdbID: m.ID, URL: url}
 		if m.Poster != nil {
 			name := fmt.Sprintf("%d.jpg", m.ID)
@@ -137,6 +119,9 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 			l.Outcome, l.Reason = scrape.OutcomeFailed, "http_404"
 		}
 		ledger = append(ledger, l)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(scr, scrape.CSVFile), csv.Bytes(), 0o644); err != nil {
 		t.Fatal(err)

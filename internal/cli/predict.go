@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/train"
 )
 
@@ -207,7 +208,7 @@ func predictOne(ctx context.Context, m *train.Model, meta train.Meta, path strin
 	if err != nil {
 		return nil, err
 	}
-	img, err := encode.DecodePoster(data)
+	img, _, err := poster.Decode(data, poster.DefaultMaxPixels)
 	if err != nil {
 		return nil, err
 	}

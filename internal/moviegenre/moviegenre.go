@@ -37,3 +37,13 @@ package moviegenre
 
 // Columns of the MovieGenre CSV, in file order.
 var Columns = []string{"imdbId", "Imdb Link", "Title", "IMDB Score", "Genre", "Poster"}
+
+// Indexes of the columns in Columns (and in Row.Fields).
+const (
+	ColID = iota
+	ColLink
+	ColTitle
+	ColScore
+	ColGenre
+	ColPoster
+)

@@ -83,18 +83,18 @@ func ForEach(r io.Reader, opts Options, fn func(Row) error) error {
 	head, ok, err := p.next()
 	switch {
 	case err != nil:
-		return fmt.Errorf("moviegenre: %s: %w", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	case !ok:
-		return fmt.Errorf("moviegenre: %s: empty file: no header line (want %s)", name, strings.Join(Columns, ","))
+		return fmt.Errorf("%s: empty file: no header line (want %s)", name, strings.Join(Columns, ","))
 	case head.Err != nil && !errors.Is(head.Err, ErrFieldCount):
-		return fmt.Errorf("moviegenre: %s: header (line %d): %w (want %s)", name, head.Line, head.Err, strings.Join(Columns, ","))
+		return fmt.Errorf("%s: header (line %d): %w (want %s)", name, head.Line, head.Err, strings.Join(Columns, ","))
 	case head.Err != nil || !equal(head.Fields, Columns):
-		return fmt.Errorf("moviegenre: %s: header (line %d) is %s, want %s", name, head.Line, excerptFields(head.Fields), strings.Join(Columns, ","))
+		return fmt.Errorf("%s: header (line %d) is %s, want %s", name, head.Line, excerptFields(head.Fields), strings.Join(Columns, ","))
 	}
 	for {
 		row, ok, err := p.next()
 		if err != nil {
-			return fmt.Errorf("moviegenre: %s: %w", name, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		if !ok {
 			return nil

@@ -167,7 +167,7 @@ func TestForEachMessages(t *testing.T) {
 
 func TestForEachHeader(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
-		{"empty", "", "moviegenre: m.csv: empty file"},
+		{"empty", "", "m.csv: empty file"},
 		{"blank lines only", "\r\n\r\n", "empty file"},
 		{"other columns", "id,link\r\n1,x\r\n", `m.csv: header (line 1) is ["id" "link"], want imdbId,Imdb Link,Title,IMDB Score,Genre,Poster`},
 		{"bom read as latin-1 by another tool", "\xc3\xaf\xc2\xbb\xc2\xbf" + header + "\r\n", "header (line 1) is"},
