@@ -46,7 +46,7 @@ func readAll(t testing.TB, in string, lim moviegenre.Limits) ([]got, error) {
 }
 
 func ok(line int64, f ...string) got { return got{line: line, fields: f} }
-func bad(line int64, err error) got { return got{line: line, err: err} }
+func bad(line int64, err error) got  { return got{line: line, err: err} }
 
 func TestForEachRows(t *testing.T) {
 	six := func(id string) []string { return []string{id, "l", "T", "1", "G", "p"} }
