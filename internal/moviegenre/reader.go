@@ -146,7 +146,7 @@ type physLine struct {
 	num  int64
 	text string
 	size int  // bytes as read, line end included
-	long bool // longer than the limit: text is only its start
+	long bool // longer than the limit: text is only its first few bytes
 }
 
 // lineReader yields physical lines, each held to at most max bytes, with
@@ -207,7 +207,7 @@ func (lr *lineReader) next() (physLine, error) {
 	b := lr.buf
 	if size > lr.max {
 		long = true
-		b = b[:min(len(b), lr.max)]
+		b = b[:min(len(b), 4*excerptMax)] // only ever quoted in a message
 	} else {
 		b = bytes.TrimSuffix(b, []byte{'\n'})
 		b = bytes.TrimSuffix(b, []byte{'\r'})

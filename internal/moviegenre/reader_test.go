@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -318,4 +319,54 @@ func FuzzForEach(f *testing.F) {
 			}
 		}
 	})
+}
+
+// filler yields n copies of b without holding them.
+type filler struct {
+	b byte
+	n int64
+}
+
+func (f *filler) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, io.EOF
+	}
+	k := int(min(int64(len(p)), f.n))
+	for i := range p[:k] {
+		p[i] = f.b
+	}
+	f.n -= int64(k)
+	return k, nil
+}
+
+// TestForEachMemoryBounded reads a 20 MB line of commas and a 200 MB quoted
+// title (issue 12: 2.4 GB and 3.3 GB before) and checks that what the reader
+// allocates stays near its line limit, and that the rows after them are read.
+func TestForEachMemoryBounded(t *testing.T) {
+	in := io.MultiReader(
+		strings.NewReader(header+"\n"),
+		&filler{',', 20 << 20}, strings.NewReader("\n"), // line 2
+		strings.NewReader("1,l,\""), &filler{'T', 200 << 20}, strings.NewReader("\",1,G,p\n"), // line 3
+		strings.NewReader("2,l,T,1,G,p\n"), // line 4
+	)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var rows []moviegenre.Row
+	err := moviegenre.ForEach(in, moviegenre.Options{}, func(r moviegenre.Row) error {
+		rows = append(rows, r)
+		return nil
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || !errors.Is(rows[0].Err, moviegenre.ErrLineTooLong) || !errors.Is(rows[1].Err, moviegenre.ErrLineTooLong) || rows[2].Err != nil || rows[2].Line != 4 {
+		t.Fatalf("rows %+v", rows)
+	}
+	got := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %.1f MB for 220 MB of over-long rows", float64(got)/(1<<20))
+	if got > 16<<20 {
+		t.Errorf("allocated %d MB reading 220 MB of over-long rows; want a few MB", got>>20)
+	}
 }
