@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -69,6 +70,22 @@ func HugeHeaderJPEG(w, h int) []byte {
 	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
 	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
 	return b
+}
+
+// PNGHeader is a PNG signature and an IHDR chunk declaring w×h, and no
+// pixel data: a decompression bomb's header.
+func PNGHeader(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 17)
+	copy(ihdr, "IHDR")
+	binary.BigEndian.PutUint32(ihdr[4:], w)
+	binary.BigEndian.PutUint32(ihdr[8:], h)
+	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
+	binary.Write(&b, binary.BigEndian, uint32(13))
+	b.Write(ihdr)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
+	return b.Bytes()
 }
 
 // Build writes dir/scrape/{movies.csv,ledger.parquet} and dir/store/<id>.jpg

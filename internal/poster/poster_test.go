@@ -2,15 +2,13 @@ package poster_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/gif"
-	"image/jpeg"
 	"image/png"
 	"testing"
 
+	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/poster"
 )
 
@@ -23,8 +21,6 @@ func encoded(t *testing.T, format string, w, h int) []byte {
 	var b bytes.Buffer
 	var err error
 	switch format {
-	case "jpeg":
-		err = jpeg.Encode(&b, img, nil)
 	case "png":
 		err = png.Encode(&b, img)
 	case "gif":
@@ -36,36 +32,9 @@ func encoded(t *testing.T, format string, w, h int) []byte {
 	return b.Bytes()
 }
 
-// pngHeader is a PNG signature and IHDR declaring w×h, and nothing else.
-func pngHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 17)
-	copy(ihdr, "IHDR")
-	binary.BigEndian.PutUint32(ihdr[4:], w)
-	binary.BigEndian.PutUint32(ihdr[8:], h)
-	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	b.Write(ihdr)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
-	return b.Bytes()
-}
-
-// hugeJPEG is a small valid JPEG whose frame header claims w×h.
-func hugeJPEG(t *testing.T, w, h int) []byte {
-	b := encoded(t, "jpeg", 8, 8)
-	i := bytes.Index(b, []byte{0xFF, 0xC0})
-	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
-	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
-	return b
-}
-
 func TestDecode(t *testing.T) {
-	good := encoded(t, "jpeg", 30, 40)
+	good := cleantest.JPEG(30, 40, 1)
 	sos := bytes.Index(good, []byte{0xFF, 0xDA})
-	gray := image.NewGray(image.Rect(0, 0, 10, 10))
-	var gb bytes.Buffer
-	jpeg.Encode(&gb, gray, nil)
 	for _, tc := range []struct {
 		name   string
 		b      []byte
@@ -76,7 +45,7 @@ func TestDecode(t *testing.T) {
 		{"jpeg", good, 0, "jpeg", nil},
 		{"png", encoded(t, "png", 12, 10), 0, "png", nil},
 		{"gif", encoded(t, "gif", 5, 6), 0, "gif", nil},
-		{"gray jpeg", gb.Bytes(), 0, "jpeg", nil},
+		{"gray jpeg", cleantest.GrayJPEG(10, 10), 0, "jpeg", nil},
 		{"exactly at the limit", good, 30 * 40, "jpeg", nil},
 		{"one pixel over", good, 30*40 - 1, "", []error{poster.ErrTooManyPixels}},
 		{"empty", nil, 0, "", []error{poster.ErrCorrupt, poster.ErrUnknownFormat}},
@@ -84,9 +53,9 @@ func TestDecode(t *testing.T) {
 		{"gif header garbage", []byte("GIF89a but not really"), 0, "", []error{poster.ErrTooManyPixels}}, // "declares" 25120×29813
 		{"truncated in the scan", good[:sos+30], 0, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
 		{"header only", good[:sos], 0, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
-		{"jpeg bomb", hugeJPEG(t, 20000, 20000), 0, "", []error{poster.ErrTooManyPixels}},
-		{"png bomb", pngHeader(50000, 50000), 0, "", []error{poster.ErrTooManyPixels}},
-		{"png bomb under a huge limit", pngHeader(50000, 50000), 1 << 40, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
+		{"jpeg bomb", cleantest.HugeHeaderJPEG(20000, 20000), 0, "", []error{poster.ErrTooManyPixels}},
+		{"png bomb", cleantest.PNGHeader(50000, 50000), 0, "", []error{poster.ErrTooManyPixels}},
+		{"png bomb under a huge limit", cleantest.PNGHeader(50000, 50000), 1 << 40, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img, h, err := poster.Decode(tc.b, tc.max)
@@ -114,7 +83,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeHeaderAllocatesNoPixels(t *testing.T) {
 	// A header check of a bomb under a huge limit must not decode (7.5 GB of
 	// pixels): it returns the declared size, with no error.
-	h, err := poster.DecodeHeader(pngHeader(50000, 50000), 1<<40)
+	h, err := poster.DecodeHeader(cleantest.PNGHeader(50000, 50000), 1<<40)
 	if err != nil || h.Width != 50000 || h.Height != 50000 || h.Format != "png" {
 		t.Fatalf("header %+v, err %v", h, err)
 	}
