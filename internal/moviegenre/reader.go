@@ -284,17 +284,20 @@ func (p *parser) next() (row Row, ok bool, err error) {
 	}
 	rec := record{p: p, lines: []physLine{first}, size: first.size, keep: len(Columns)}
 	fields, n, perr := rec.parse()
+	var re *rowError
+	if perr != nil && !errors.As(perr, &re) {
+		return Row{}, false, perr // a read error, not a malformed row
+	}
 	if len(rec.lines) > 1 && (perr != nil || n != len(Columns)) {
 		// A quoted field ran over several lines and did not end as a row:
 		// most likely a stray quote. Report it where it started and read the
 		// lines after that one again.
 		p.lines.pushBack(rec.lines[1:])
 		last := rec.lines[len(rec.lines)-1].num
-		var re *rowError
 		switch {
 		case perr == nil:
 			row.Err = rowErr(ErrQuote, "a quoted field runs from line %d to line %d, leaving %d fields", first.num, last, n)
-		case errors.As(perr, &re) && re.kind == ErrQuote:
+		case re.kind == ErrQuote:
 			row.Err = rowErr(ErrQuote, "the quoted field opened on line %d does not close properly (%s)", first.num, re.detail)
 		default:
 			row.Err = perr

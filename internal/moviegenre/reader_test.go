@@ -201,6 +201,11 @@ func TestForEachStopsOnCallbackAndReadErrors(t *testing.T) {
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "x.csv") {
 		t.Errorf("err %v, want the read error naming the file", err)
 	}
+	// Also when it happens inside a quoted field that runs over lines.
+	err = moviegenre.ForEach(io.MultiReader(strings.NewReader(header+"\n1,l,\"T\n"), errReader{boom}), moviegenre.Options{Name: "x.csv"}, func(moviegenre.Row) error { return nil })
+	if !errors.Is(err, boom) {
+		t.Errorf("err %v inside a quoted field, want the read error", err)
+	}
 }
 
 type errReader struct{ err error }
