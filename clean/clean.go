@@ -4,19 +4,12 @@
 package clean
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // posters are decoded whatever their real format
-	_ "image/jpeg"
-	_ "image/png"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -30,6 +23,7 @@ import (
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -52,10 +46,6 @@ const (
 	ReasonTooManyPixels       = "too_many_pixels"
 	ReasonCorruptImage        = "corrupt_image"
 )
-
-// MaxPixels bounds a poster's declared size (width×height, read from its
-// header before any pixel is allocated).
-const MaxPixels = 40_000_000
 
 // Version of the stage's output; bump when the output changes for the same inputs.
 const Version = "1"
@@ -91,9 +81,9 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if in == "" {
 		return stages.Result{}, errors.New("clean: no scrape input")
 	}
-	raw, err := os.ReadFile(filepath.Join(in, scrape.CSVFile))
+	lim, err := scrape.ReadLimits(in)
 	if err != nil {
-		return stages.Result{}, fmt.Errorf("clean: %w", err)
+		return stages.Result{}, fmt.Errorf("clean: scrape input: %w", err)
 	}
 	ledger, err := parquet.ReadFile[scrape.LedgerRow](filepath.Join(in, scrape.LedgerFile))
 	if err != nil {
@@ -104,47 +94,48 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		byLine[l.Line] = l
 	}
 
-	recs, err := ReadCSV(raw)
-	if err != nil {
-		return stages.Result{}, fmt.Errorf("clean: %w", err)
-	}
-	if len(recs) != len(ledger) && env.Logger != nil {
-		env.Logger.Warn("ledger and CSV disagree on the number of rows", "csv_rows", len(recs), "ledger_rows", len(ledger))
-	}
-
+	// Every CSV row, read as scrape read it (same reader, same limits), gets
+	// exactly one outcome: rejected here, or a candidate for the poster check.
 	var rejects []Reject
 	var cands []*candidate
-	type seenRow struct{ fields []string }
-	seen := map[int64]seenRow{}
-	for _, rec := range recs {
+	seen := map[int64][]string{} // kept id → its fields, for dedupe
+	csvRows := 0
+	err = readCSV(filepath.Join(in, scrape.CSVFile), lim, func(rec moviegenre.Row) {
+		csvRows++
 		row, rej := s.checkFields(rec)
 		if rej != nil {
 			rejects = append(rejects, *rej)
-			continue
+			return
 		}
 		if cfg.Dedupe {
 			if first, dup := seen[row.ImdbID]; dup {
 				reason, detail := ReasonDuplicateID, "exact copy of an earlier row"
-				if !slices.Equal(first.fields, rec.Fields) {
+				if !slices.Equal(first, rec.Fields) {
 					reason, detail = ReasonDuplicateIDConflict, "fields differ from the kept row"
 				}
 				rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: reason, Detail: detail})
-				continue
+				return
 			}
-			seen[row.ImdbID] = seenRow{rec.Fields}
+			seen[row.ImdbID] = rec.Fields
 		}
 		// Poster: from the ledger.
 		l, ok := byLine[rec.Line]
 		switch {
 		case !ok:
 			rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: "line not in the scrape ledger"})
-			continue
+			return
 		case l.Outcome != scrape.OutcomeDownloaded && l.Outcome != scrape.OutcomePresent || l.Path == "":
 			rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: strings.Trim(l.Outcome+" "+l.Reason, " ")})
-			continue
+			return
 		}
 		row.PosterPath = l.Path
 		cands = append(cands, &candidate{row: row})
+	})
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("clean: %w", err)
+	}
+	if csvRows != len(ledger) && env.Logger != nil {
+		env.Logger.Warn("ledger and CSV disagree on the number of rows", "csv_rows", csvRows, "ledger_rows", len(ledger))
 	}
 
 	// Poster files: checked in parallel, results in place.
@@ -155,7 +146,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			c.reject = checkPoster(env.PosterStore, &c.row, cfg.VerifyImages)
+			c.reject = checkPoster(env.PosterStore, &c.row, cfg.VerifyImages, lim.MaxPixels)
 			return nil
 		})
 	}
@@ -173,8 +164,8 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
 
 	// Invariant: every CSV data row is kept or rejected, exactly once.
-	if len(rows)+len(rejects) != len(recs) {
-		return stages.Result{}, fmt.Errorf("clean: invariant broken: %d kept + %d rejected != %d CSV rows", len(rows), len(rejects), len(recs))
+	if len(rows)+len(rejects) != csvRows {
+		return stages.Result{}, fmt.Errorf("clean: invariant broken: %d kept + %d rejected != %d CSV rows", len(rows), len(rejects), csvRows)
 	}
 	lines := map[int64]bool{}
 	for _, r := range rows {
@@ -193,7 +184,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		byReason[r.Reason]++
 	}
 	summary := map[string]any{
-		"csv_rows":       len(recs),
+		"csv_rows":       csvRows,
 		"ledger_rows":    len(ledger),
 		"kept":           len(rows),
 		"rejected":       len(rejects),
@@ -207,6 +198,10 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err := writeParquet(filepath.Join(env.OutDir, RejectsFile), rejects); err != nil {
 		return stages.Result{}, err
 	}
+	// Forwarded for encode, which decodes the posters under the same limit.
+	if err := scrape.WriteLimits(env.OutDir, lim); err != nil {
+		return stages.Result{}, fmt.Errorf("clean: %w", err)
+	}
 	if err := writeJSON(filepath.Join(env.OutDir, SharedPostersFile), shared); err != nil {
 		return stages.Result{}, err
 	}
@@ -214,68 +209,35 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		return stages.Result{}, err
 	}
 	if env.Logger != nil {
-		env.Logger.Info("clean done", "csv_rows", len(recs), "kept", len(rows), "rejected", len(rejects))
+		env.Logger.Info("clean done", "csv_rows", csvRows, "kept", len(rows), "rejected", len(rejects))
 	}
 	return stages.Result{Summary: summary}, nil
 }
 
-// Record is one CSV data row: its physical line (header = 1) and its fields,
-// or the parse error that made it malformed.
-type Record struct {
-	Line   int64
-	Fields []string
-	Err    error
-}
-
-// ReadCSV decodes the raw ISO-8859-1 CSV (CRLF or LF line ends) into data
-// records. A record that does not parse or has the wrong number of fields is
-// returned with Err set. The header must be the expected one.
-func ReadCSV(raw []byte) ([]Record, error) {
-	r := csv.NewReader(bytes.NewReader(Latin1ToUTF8(raw)))
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = false
-	head, err := r.Read()
+// readCSV calls fn with every data row of the MovieGenre CSV at path.
+func readCSV(path string, lim scrape.Limits, fn func(moviegenre.Row)) error {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading CSV header: %w", err)
+		return err
 	}
-	if len(head) > 0 {
-		head[0] = strings.TrimPrefix(head[0], "\ufeff")
-	}
-	if !slices.Equal(head, moviegenre.Columns) {
-		return nil, fmt.Errorf("CSV header is %q, want %q", head, moviegenre.Columns)
-	}
-	var out []Record
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				out = append(out, Record{Line: int64(pe.StartLine), Err: err})
-				continue
-			}
-			return nil, err
-		}
-		line, _ := r.FieldPos(0)
-		if len(rec) != len(moviegenre.Columns) {
-			out = append(out, Record{Line: int64(line), Fields: rec, Err: fmt.Errorf("%d fields, want %d", len(rec), len(moviegenre.Columns))})
-			continue
-		}
-		out = append(out, Record{Line: int64(line), Fields: rec})
-	}
-	return out, nil
+	defer f.Close()
+	return moviegenre.ForEach(f, moviegenre.Options{Name: path, Limits: lim.CSV}, func(r moviegenre.Row) error {
+		fn(r)
+		return nil
+	})
 }
 
 // checkFields parses one record into a Row, or says why it is dropped.
-func (s *Stage) checkFields(rec Record) (Row, *Reject) {
+func (s *Stage) checkFields(rec moviegenre.Row) (Row, *Reject) {
 	cfg := s.Cfg
 	rej := func(id int64, reason, detail string) (Row, *Reject) {
 		return Row{}, &Reject{Line: rec.Line, ImdbID: id, Reason: reason, Detail: detail}
 	}
 	if rec.Err != nil {
-		id, _ := strconv.ParseInt(strings.TrimSpace(first(rec.Fields)), 10, 64)
+		var id int64
+		if len(rec.Fields) > 0 { // a row with the wrong number of fields keeps its first ones
+			id, _ = strconv.ParseInt(strings.TrimSpace(rec.Fields[moviegenre.ColID]), 10, 64)
+		}
 		return rej(id, ReasonMalformedRow, rec.Err.Error())
 	}
 	f := map[string]string{}
@@ -289,13 +251,13 @@ func (s *Stage) checkFields(rec Record) (Row, *Reject) {
 		}
 	}
 	if idErr != nil || id <= 0 {
-		return rej(0, ReasonBadID, fmt.Sprintf("imdbId %q", f["imdbId"]))
+		return rej(0, ReasonBadID, "imdbId "+moviegenre.Excerpt(f["imdbId"]))
 	}
 	var score float64
 	if f["IMDB Score"] != "" {
 		v, err := strconv.ParseFloat(f["IMDB Score"], 64)
 		if err != nil || v < 0 || v > 10 {
-			return rej(id, ReasonBadScore, fmt.Sprintf("score %q", f["IMDB Score"]))
+			return rej(id, ReasonBadScore, "score "+moviegenre.Excerpt(f["IMDB Score"]))
 		}
 		score = v
 	}
@@ -308,14 +270,14 @@ func (s *Stage) checkFields(rec Record) (Row, *Reject) {
 	}
 	if cfg.YearMin > 0 || cfg.YearMax > 0 {
 		if !hasYear {
-			return rej(id, ReasonNoYear, fmt.Sprintf("title %q", f["Title"]))
+			return rej(id, ReasonNoYear, "title "+moviegenre.Excerpt(f["Title"]))
 		}
 		if (cfg.YearMin > 0 && year < cfg.YearMin) || (cfg.YearMax > 0 && year > cfg.YearMax) {
 			return rej(id, ReasonYearOutOfRange, strconv.Itoa(year))
 		}
 	}
 	if len(genres) == 0 && slices.Contains(cfg.RequiredFields, "Genre") {
-		return rej(id, ReasonNoGenre, fmt.Sprintf("genre %q", f["Genre"]))
+		return rej(id, ReasonNoGenre, "genre "+moviegenre.Excerpt(f["Genre"]))
 	}
 	return Row{
 		Line:      rec.Line,
@@ -329,50 +291,33 @@ func (s *Stage) checkFields(rec Record) (Row, *Reject) {
 	}, nil
 }
 
-func first(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return s[0]
-}
-
 // checkPoster reads the poster of row, fills its checksum, size and format,
-// and says why it is unusable, if it is.
-func checkPoster(store string, row *Row, verify bool) *Reject {
-	rej := func(reason, detail string) *Reject {
-		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: reason, Detail: detail}
+// and says why it is unusable, if it is. With verify it decodes every pixel.
+func checkPoster(store string, row *Row, verify bool, maxPixels int64) *Reject {
+	rej := func(reason string, err error) *Reject {
+		if errors.Is(err, poster.ErrTooManyPixels) {
+			reason = ReasonTooManyPixels
+		}
+		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: reason, Detail: err.Error()}
 	}
 	b, err := os.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
 	if err != nil {
-		return rej(ReasonNoPoster, err.Error())
+		return rej(ReasonNoPoster, err)
 	}
 	sum := sha256.Sum256(b)
 	row.PosterSHA256 = hex.EncodeToString(sum[:])
 	row.PosterBytes = int64(len(b))
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	h, err := poster.DecodeHeader(b, maxPixels)
 	if err != nil {
-		return rej(ReasonCorruptImage, "header: "+err.Error())
+		return rej(ReasonCorruptImage, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return rej(ReasonTooManyPixels, fmt.Sprintf("%d×%d", cfg.Width, cfg.Height))
-	}
-	row.PosterWidth, row.PosterHeight, row.PosterFormat = int32(cfg.Width), int32(cfg.Height), format
+	row.PosterWidth, row.PosterHeight, row.PosterFormat = int32(h.Width), int32(h.Height), h.Format
 	if verify {
-		if err := decodeFully(b); err != nil {
-			return rej(ReasonCorruptImage, err.Error())
+		if _, _, err := poster.Decode(b, maxPixels); err != nil {
+			return rej(ReasonCorruptImage, err)
 		}
 	}
 	return nil
-}
-
-func decodeFully(b []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("decoder panic: %v", r)
-		}
-	}()
-	_, _, err = image.Decode(bytes.NewReader(b))
-	return err
 }
 
 func sharedPosters(rows []Row) []SharedPoster {

@@ -89,12 +89,6 @@ func TestPaperFilterReason(t *testing.T) {
 	}
 }
 
-func TestLatin1(t *testing.T) {
-	if got := string(clean.Latin1ToUTF8([]byte("Am\xe9lie \xff"))); got != "Amélie ÿ" {
-		t.Errorf("got %q", got)
-	}
-}
-
 func pngBytes() []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 10, 12))
 	for i := range img.Pix {

@@ -1,37 +1,10 @@
 package clean
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
-
-// Latin1ToUTF8 converts ISO-8859-1 bytes to UTF-8, byte by byte: every byte
-// is the code point of the same value. Line ends (CRLF) are left alone; the
-// CSV reader handles them.
-func Latin1ToUTF8(b []byte) []byte {
-	ascii := true
-	for _, c := range b {
-		if c >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return b
-	}
-	var out bytes.Buffer
-	out.Grow(len(b) + len(b)/16)
-	for _, c := range b {
-		if c < utf8.RuneSelf {
-			out.WriteByte(c)
-		} else {
-			out.WriteRune(rune(c))
-		}
-	}
-	return out.Bytes()
-}
 
 // ParseYear returns the year of a title ending in "(YYYY)" (trailing spaces
 // allowed) and the title without it. ok is false when the title has no year.

@@ -33,4 +33,6 @@ const (
 	// SharedPostersFile lists posters whose bytes serve several ids (reported, not dropped).
 	SharedPostersFile = "shared_posters.json"
 	SummaryFile       = "summary.json"
+	// scrape.LimitsFile is also written here: the limits clean applied,
+	// forwarded from its scrape input for encode.
 )

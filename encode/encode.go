@@ -22,6 +22,8 @@ import (
 
 	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -96,6 +98,10 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("encode: reading clean rows: %w", err)
 	}
+	lim, err := scrape.ReadLimits(in) // scrape's max_pixels, forwarded by clean
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("encode: clean input: %w", err)
+	}
 	all := make([][]string, len(rows))
 	for i, r := range rows {
 		all[i] = r.Genres
@@ -157,7 +163,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		Shards: []ShardInfo{}, SplitMethod: cfg.Split.Method,
 		Fit: PreprocessOf(cfg.Image).Fit, Filter: PreprocessOf(cfg.Image).Filter,
 	}
-	encRejects, err := s.encodeAll(ctx, env, jobs, &m)
+	encRejects, err := s.encodeAll(ctx, env, jobs, &m, lim.MaxPixels)
 	if err != nil {
 		return stages.Result{}, err
 	}
@@ -197,7 +203,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 }
 
 // process decodes and resizes one poster; a failure becomes a reject.
-func (s *Stage) process(store string, j job, width, height int) (res result) {
+func (s *Stage) process(store string, j job, width, height int, maxPixels int64) (res result) {
 	res.idx = j.idx
 	rej := func(reason, detail string) result {
 		res.reject = &Reject{Line: j.row.Line, ImdbID: j.row.ImdbID, Reason: reason, Detail: detail}
@@ -217,9 +223,9 @@ func (s *Stage) process(store string, j job, width, height int) (res result) {
 	if j.row.PosterSHA256 != "" && hexsum != j.row.PosterSHA256 {
 		return rej(ReasonPosterChanged, "sha256 "+hexsum)
 	}
-	img, err := DecodePoster(b)
+	img, _, err := poster.Decode(b, maxPixels)
 	switch {
-	case errors.Is(err, ErrTooManyPixels):
+	case errors.Is(err, poster.ErrTooManyPixels):
 		return rej(ReasonTooManyPixels, err.Error())
 	case err != nil:
 		return rej(ReasonCorruptImage, err.Error())
@@ -240,7 +246,7 @@ func (s *Stage) process(store string, j job, width, height int) (res result) {
 // carries its index and a reorder step restores row order before batching.
 // A window of tokens bounds how far the producer may run ahead of the oldest
 // row not yet reordered, so the reorder buffer stays small.
-func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Manifest) ([]Reject, error) {
+func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Manifest, maxPixels int64) ([]Reject, error) {
 	cfg := s.Cfg
 	workers := cfg.Workers
 	if workers <= 0 {
@@ -274,7 +280,7 @@ func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Ma
 		}
 		return nil
 	})
-	mapFlow := flow.NewMap(func(j job) result { return s.process(env.PosterStore, j, width, height) }, workers)
+	mapFlow := flow.NewMap(func(j job) result { return s.process(env.PosterStore, j, width, height, maxPixels) }, workers)
 	extension.NewChanSource(src).Via(mapFlow)
 	go mapFlow.To(extension.NewChanSink(mapped)) // closes mapped when src is closed and drained
 	batch := flow.NewBatch[result](groupRows, 1<<62)

@@ -230,29 +230,6 @@ func TestPrepareImageFit(t *testing.T) {
 	}
 }
 
-func TestDecodePosterBadInput(t *testing.T) {
-	good := cleantest.JPEG(30, 40, 3)
-	for _, tc := range []struct {
-		name string
-		b    []byte
-		err  error
-	}{
-		{"good", good, nil},
-		{"gray", cleantest.GrayJPEG(10, 10), nil},
-		{"zero", nil, encode.ErrCorruptImage},
-		{"garbage", []byte("not an image at all"), encode.ErrCorruptImage},
-		{"gif header garbage", []byte("GIF89a but not really"), encode.ErrTooManyPixels}, // header "declares" 25120×29813
-		{"truncated", good[:bytes.Index(good, []byte{0xFF, 0xDA})+30], encode.ErrCorruptImage},
-		{"header only", good[:bytes.Index(good, []byte{0xFF, 0xDA})], encode.ErrCorruptImage},
-		{"20000x20000", cleantest.HugeHeaderJPEG(20000, 20000), encode.ErrTooManyPixels},
-	} {
-		_, err := encode.DecodePoster(tc.b)
-		if (tc.err == nil) != (err == nil) || (tc.err != nil && !errorsIs(err, tc.err)) {
-			t.Errorf("%s: err %v, want %v", tc.name, err, tc.err)
-		}
-	}
-}
-
 // movies is a fixture of n rows over a few genres and years, plus bad images.
 func movies(n int) []cleantest.Movie {
 	genres := []string{"Horror|Drama", "Romance", "Action|Romance", "Documentary", "Comedy|Drama", "Drama|Horror|Action"}

@@ -13,58 +13,16 @@ import (
 	"time"
 )
 
-func TestReadRecordsRecovers(t *testing.T) {
-	type rec struct {
-		line   int
-		fields int // -1: error
-	}
-	tests := []struct {
-		name string
-		text string
-		want []rec
-	}{
-		{"plain", "a,b\r\nc,d\r\n", []rec{{1, 2}, {2, 2}}},
-		{"quoted newline kept", "h\n\"x\ny\",b,c,d,e,f\nz\n", []rec{{1, 1}, {2, 6}, {4, 1}}},
-		{"bare quote costs one line", "a,b\"c\nd\n", []rec{{1, -1}, {2, 1}}},
-		{"broken quote closed later", "1\n2,\"oops,3\n4,\"ok\",5\n6\n", []rec{{1, 1}, {2, -1}, {3, 3}, {4, 1}}},
-		{"broken quote to EOF", "1\n2,\"oops\n3,x\n4,y", []rec{{1, 1}, {2, -1}, {3, 2}, {4, 2}}},
-		{"blank lines skipped", "a\n\nb\n", []rec{{1, 1}, {3, 1}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []rec
-			err := readRecords(tt.text, func(line int, r []string, err error) bool {
-				n := len(r)
-				if err != nil {
-					n = -1
-				}
-				got = append(got, rec{line, n})
-				return true
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %v, want %v", got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Fatalf("got %v, want %v", got, tt.want)
-				}
-			}
-		})
-	}
-}
-
 func TestParseCSVHeader(t *testing.T) {
-	if _, err := parseCSV([]byte("id,link\r\n1,x\r\n")); err == nil || !strings.Contains(err.Error(), "header") {
-		t.Fatalf("want a header error, got %v", err)
+	cfg := Config{CSV: "/data/m.csv", MaxPixels: 1}
+	if _, err := parseCSV([]byte("id,link\r\n1,x\r\n"), cfg); err == nil || !strings.Contains(err.Error(), "/data/m.csv: header") {
+		t.Fatalf("want a header error naming the file, got %v", err)
 	}
-	if _, err := parseCSV(nil); err == nil {
+	if _, err := parseCSV(nil, cfg); err == nil {
 		t.Fatal("want an error for an empty CSV")
 	}
-	rows, err := parseCSV([]byte("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n1,l,Am\xe9lie,1,Drama,p\r\n"))
-	if err != nil || len(rows) != 1 || rows[0].Err != nil || rows[0].ID != 1 || rows[0].Line != 2 {
+	rows, err := parseCSV([]byte("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n1,l,Am\xe9lie,1,Drama,p\r\n0,l,T,1,G,p\r\n"), cfg)
+	if err != nil || len(rows) != 2 || rows[0].Err != nil || rows[0].ID != 1 || rows[0].Line != 2 || rows[1].Err == nil || rows[1].Line != 3 {
 		t.Fatalf("rows %+v, err %v", rows, err)
 	}
 }

@@ -120,7 +120,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		return stages.Result{}, fmt.Errorf("scrape: %w", err)
 	}
 	sum := sha256.Sum256(data)
-	rows, err := parseCSV(data)
+	rows, err := parseCSV(data, cfg)
 	if err != nil {
 		return stages.Result{}, err
 	}
@@ -158,6 +158,9 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	}
 	if err := writeLedger(filepath.Join(env.OutDir, LedgerFile), ledger); err != nil {
 		return stages.Result{}, err
+	}
+	if err := WriteLimits(env.OutDir, limitsOf(cfg)); err != nil {
+		return stages.Result{}, fmt.Errorf("scrape: %w", err)
 	}
 	summary := r.summary(items, hex.EncodeToString(sum[:]), time.Since(start))
 	js, err := json.MarshalIndent(summary, "", "  ")

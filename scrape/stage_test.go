@@ -3,10 +3,8 @@ package scrape_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -27,6 +25,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/clean/cleantest"
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
@@ -138,7 +138,7 @@ func (f *fakeCDN) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write(make([]byte, 2*maxBody))
 	case "bomb":
 		w.Header().Set("Content-Type", "image/png")
-		w.Write(pngHeader(50000, 50000))
+		w.Write(cleantest.PNGHeader(50000, 50000))
 	case "redirect":
 		http.Redirect(w, r, fmt.Sprintf("/p/%d/ok.jpg", id), http.StatusFound)
 	default:
@@ -167,20 +167,6 @@ func posterJPEG(t testing.TB, id int) []byte {
 	return buf.Bytes()
 }
 
-func pngHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 17)
-	copy(ihdr, "IHDR")
-	binary.BigEndian.PutUint32(ihdr[4:], w)
-	binary.BigEndian.PutUint32(ihdr[8:], h)
-	ihdr[12], ihdr[13] = 8, 2
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	b.Write(ihdr)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
-	return b.Bytes()
-}
-
 // csvRow is one MovieGenre line pointing at the fake CDN through the
 // cdn.example host (rewritten by the config).
 func csvRow(id int, path string) string {
@@ -194,7 +180,7 @@ func csvRow(id int, path string) string {
 func writeCSV(t *testing.T, dir string, lines []string) string {
 	t.Helper()
 	p := filepath.Join(dir, "movies.csv")
-	body := strings.Join(append([]string{strings.Join(scrape.Header, ",")}, lines...), "\r\n") + "\r\n"
+	body := strings.Join(append([]string{strings.Join(moviegenre.Columns, ",")}, lines...), "\r\n") + "\r\n"
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

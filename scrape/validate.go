@@ -1,17 +1,13 @@
 package scrape
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/gif" // registered for image.Decode
-	_ "image/jpeg"
-	_ "image/png"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/postergenre/postergenre/internal/poster"
 )
 
 // Reasons a row fails or is skipped (LedgerRow.Reason). HTTP statuses are
@@ -60,30 +56,20 @@ func checkImage(body []byte, contentType string, maxBytes, maxPixels int64, limi
 	default:
 		return ReasonNotImage, fmt.Errorf("content type %q is not an image", contentType)
 	}
-	// The header first: a small file can claim a huge canvas (decompression bomb).
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(body))
-	if err != nil {
-		return decodeReason(err), fmt.Errorf("read image header: %w", err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return ReasonCorruptImage, fmt.Errorf("%s is %dx%d", format, cfg.Width, cfg.Height)
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return ReasonTooManyPixels, fmt.Errorf("%s is %dx%d, more than max_pixels %d", format, cfg.Width, cfg.Height, maxPixels)
-	}
-	if _, _, err := image.Decode(bytes.NewReader(body)); err != nil {
-		return decodeReason(err), fmt.Errorf("decode %s: %w", format, err)
+	// The one poster decoder: header and pixel limit first, then every pixel.
+	if _, _, err := poster.Decode(body, maxPixels); err != nil {
+		return decodeReason(err), err
 	}
 	return "", nil
 }
 
 func decodeReason(err error) string {
 	switch {
-	case errors.Is(err, image.ErrFormat):
+	case errors.Is(err, poster.ErrTooManyPixels):
+		return ReasonTooManyPixels
+	case errors.Is(err, poster.ErrUnknownFormat):
 		return ReasonNotImage
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
-		// image/jpeg reports data ending inside a scan as "short Huffman data".
-		strings.Contains(err.Error(), "unexpected EOF"), strings.Contains(err.Error(), "short Huffman data"):
+	case errors.Is(err, poster.ErrTruncated):
 		return ReasonTruncated
 	default:
 		return ReasonCorruptImage

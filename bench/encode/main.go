@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +35,7 @@ import (
 	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/encode/encodeconfig"
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -245,19 +247,15 @@ func setup(data, store, scr string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := clean.ReadCSV(raw)
-	if err != nil {
-		return err
-	}
-	ledger := make([]scrape.LedgerRow, 0, len(recs))
-	for _, r := range recs {
+	var ledger []scrape.LedgerRow
+	err = moviegenre.ForEach(bytes.NewReader(raw), moviegenre.Options{Name: "MovieGenre.csv"}, func(r moviegenre.Row) error {
 		l := scrape.LedgerRow{Line: r.Line}
 		if r.Err != nil {
 			l.Outcome, l.Reason = scrape.OutcomeSkipped, "malformed_row"
 			ledger = append(ledger, l)
-			continue
+			return nil
 		}
-		id, _ := strconv.ParseInt(r.Fields[0], 10, 64)
+		id, _ := strconv.ParseInt(r.Fields[moviegenre.ColID], 10, 64)
 		l.ImdbID = id
 		name := fmt.Sprintf("%d.jpg", id)
 		if _, err := os.Stat(filepath.Join(posters, name)); err == nil {
@@ -272,6 +270,10 @@ func setup(data, store, scr string) error {
 			l.Outcome, l.Reason = scrape.OutcomeFailed, "http_404"
 		}
 		ledger = append(ledger, l)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return parquet.WriteFile(filepath.Join(scr, scrape.LedgerFile), ledger)
 }

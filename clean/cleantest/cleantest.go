@@ -6,16 +6,17 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -23,7 +24,7 @@ import (
 // Movie is one CSV row of a fixture.
 type Movie struct {
 	ID     int64
-	Title  string // UTF-8 here; written as ISO-8859-1
+	Title  string // UTF-8 here; written as ISO-8859-1 (moviegenre.Writer)
 	Score  string
 	Genres string
 	URL    string // poster link; "" = default https link, "-" = empty field
@@ -71,22 +72,20 @@ func HugeHeaderJPEG(w, h int) []byte {
 	return b
 }
 
-func latin1(s string) []byte {
-	var out []byte
-	for _, r := range s {
-		if r > 0xFF {
-			r = '?'
-		}
-		out = append(out, byte(r))
-	}
-	return out
-}
-
-func field(s string) string {
-	if strings.ContainsAny(s, ",\"\r\n") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
+// PNGHeader is a PNG signature and an IHDR chunk declaring w×h, and no
+// pixel data: a decompression bomb's header.
+func PNGHeader(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 17)
+	copy(ihdr, "IHDR")
+	binary.BigEndian.PutUint32(ihdr[4:], w)
+	binary.BigEndian.PutUint32(ihdr[8:], h)
+	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
+	binary.Write(&b, binary.BigEndian, uint32(13))
+	b.Write(ihdr)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
+	return b.Bytes()
 }
 
 // Build writes dir/scrape/{movies.csv,ledger.parquet} and dir/store/<id>.jpg
@@ -101,13 +100,17 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 		}
 	}
 	var csv bytes.Buffer
-	csv.WriteString("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n")
+	w, err := moviegenre.NewWriter(&csv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ledger []scrape.LedgerRow
 	for i, m := range movies {
 		line := int64(i + 2)
 		if m.Raw != "" {
-			csv.Write(latin1(m.Raw))
-			csv.WriteString("\r\n")
+			if err := w.WriteRaw(m.Raw); err != nil {
+				t.Fatal(err)
+			}
 			ledger = append(ledger, scrape.LedgerRow{Line: line, ImdbID: m.ID, Outcome: scrape.OutcomeSkipped, Reason: "malformed_row"})
 			continue
 		}
@@ -119,13 +122,9 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 			url = ""
 		}
 		fields := []string{fmt.Sprint(m.ID), fmt.Sprintf("http://www.imdb.com/title/tt%d", m.ID), m.Title, m.Score, m.Genres, url}
-		for j, f := range fields {
-			if j > 0 {
-				csv.WriteByte(',')
-			}
-			csv.Write(latin1(field(f)))
+		if err := w.Write(fields); err != nil {
+			t.Fatal(err)
 		}
-		csv.WriteString("\r\n")
 		l := scrape.LedgerRow{Line: line, ImdbID: m.ID, URL: url}
 		if m.Poster != nil {
 			name := fmt.Sprintf("%d.jpg", m.ID)
@@ -137,6 +136,9 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 			l.Outcome, l.Reason = scrape.OutcomeFailed, "http_404"
 		}
 		ledger = append(ledger, l)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(scr, scrape.CSVFile), csv.Bytes(), 0o644); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/train"
 )
 
@@ -214,7 +214,7 @@ func predictOne(ctx context.Context, m *train.Model, path string) ([]float32, er
 	if err != nil {
 		return nil, err
 	}
-	img, err := encode.DecodePoster(data)
+	img, _, err := poster.Decode(data, poster.DefaultMaxPixels)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ package demodata
 
 import (
 	"bytes"
-	"encoding/csv"
 	"fmt"
 	"image"
 	"image/color"
@@ -26,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/moviegenre"
 )
 
 // Host is the made-up host the generated CSV links to; the demo rewrites it
@@ -79,9 +79,10 @@ func Generate(dir string, n int, seed int64) (*Dataset, error) {
 	}
 	ds := &Dataset{Dir: dir, CSV: filepath.Join(dir, "MovieGenre.csv")}
 	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true
-	w.Write([]string{"imdbId", "Imdb Link", "Title", "IMDB Score", "Genre", "Poster"})
+	w, err := moviegenre.NewWriter(&buf)
+	if err != nil {
+		return nil, err
+	}
 
 	type row struct {
 		id     int64
@@ -138,23 +139,28 @@ func Generate(dir string, n int, seed int64) (*Dataset, error) {
 		}
 		rows = append(rows, row{id, f})
 	}
-	for _, r := range rows {
-		w.Write(r.fields)
-	}
-	// A repeated row (exact copy), a conflicting repeat and a malformed row.
-	w.Write(rows[10].fields)
-	ds.Faults.RepeatedID = append(ds.Faults.RepeatedID, rows[10].id)
+	// Then a repeated row (exact copy), a conflicting repeat and a malformed row.
 	conflict := append([]string(nil), rows[11].fields...)
 	conflict[3] = "1.0"
-	w.Write(conflict)
+	for _, r := range rows {
+		if err := w.Write(r.fields); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range [][]string{rows[10].fields, conflict} {
+		if err := w.Write(f); err != nil {
+			return nil, err
+		}
+	}
+	ds.Faults.RepeatedID = append(ds.Faults.RepeatedID, rows[10].id)
 	ds.Faults.ConflictingID = append(ds.Faults.ConflictingID, rows[11].id)
-	w.Flush()
-	buf.WriteString("1999999,http://www.imdb.com/title/tt1999999,Broken Row (2001)\r\n")
-	ds.Faults.MalformedLines = 1
-	if err := w.Error(); err != nil {
+	if err := w.WriteRaw("1999999,http://www.imdb.com/title/tt1999999,Broken Row (2001)"); err != nil {
 		return nil, err
 	}
-	// The MovieGenre file is ISO-8859-1; our titles are ASCII, a subset.
+	ds.Faults.MalformedLines = 1
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
 	if err := atomicfile.WriteFile(ds.CSV, buf.Bytes(), 0o644); err != nil {
 		return nil, err
 	}

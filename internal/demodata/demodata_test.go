@@ -3,13 +3,13 @@ package demodata_test
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/csv"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/postergenre/postergenre/internal/demodata"
+	"github.com/postergenre/postergenre/internal/moviegenre"
 )
 
 func TestGenerateIsDeterministicAndHasItsFaults(t *testing.T) {
@@ -26,14 +26,20 @@ func TestGenerateIsDeterministicAndHasItsFaults(t *testing.T) {
 	if !bytes.Contains(ca, []byte("\r\n")) {
 		t.Error("CSV lines are not CRLF, as MovieGenre.csv")
 	}
-	r := csv.NewReader(bytes.NewReader(ca))
-	r.FieldsPerRecord = -1
-	recs, err := r.ReadAll()
+	// Read back with the reader every stage uses: every row, one malformed.
+	rows, malformed := 0, 0
+	err = moviegenre.ForEach(bytes.NewReader(ca), moviegenre.Options{Name: a.CSV}, func(r moviegenre.Row) error {
+		rows++
+		if r.Err != nil {
+			malformed++
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs)-1 != a.Rows {
-		t.Errorf("data rows %d, Dataset.Rows %d", len(recs)-1, a.Rows)
+	if rows != a.Rows || malformed != a.Faults.MalformedLines {
+		t.Errorf("data rows %d (%d malformed), Dataset.Rows %d (%d malformed)", rows, malformed, a.Rows, a.Faults.MalformedLines)
 	}
 	f := a.Faults
 	if len(f.EmptyPosterLink) == 0 || len(f.DeadLink) == 0 || len(f.CorruptJPEG) == 0 || len(f.RepeatedID) == 0 || len(f.EmptyGenre) == 0 || f.MalformedLines == 0 {

@@ -22,7 +22,6 @@ package mirror
 import (
 	"context"
 	"encoding/binary"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -40,6 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/scrape"
 )
 
@@ -109,60 +109,39 @@ func New(opts Options) (*Mirror, error) {
 			m.files[id] = filepath.Join(opts.PostersDir, e.Name())
 		}
 	}
-	data, err := os.ReadFile(opts.CSV)
+	f, err := os.Open(opts.CSV)
 	if err != nil {
 		return nil, fmt.Errorf("mirror: csv: %w", err)
 	}
-	if err := m.readLinks(data); err != nil {
-		return nil, fmt.Errorf("mirror: csv %s: %w", opts.CSV, err)
+	defer f.Close()
+	if err := moviegenre.ForEach(f, moviegenre.Options{Name: opts.CSV}, m.addLink); err != nil {
+		return nil, fmt.Errorf("mirror: %w", err)
 	}
 	return m, nil
 }
 
-// readLinks maps each Poster link's path to the first id (in CSV order)
-// that has the link and a file.
-func (m *Mirror) readLinks(data []byte) error {
-	var sb strings.Builder // ISO-8859-1 → UTF-8
-	for _, c := range data {
-		sb.WriteRune(rune(c))
+// addLink maps a row's Poster link path to the row's id, when the path has
+// no id yet (CSV order) and the id has a file. Malformed rows are the
+// scraper's business, not ours: the mirror reads the rows scrape reads.
+func (m *Mirror) addLink(r moviegenre.Row) error {
+	if r.Err != nil || r.Fields[moviegenre.ColPoster] == "" {
+		return nil
 	}
-	r := csv.NewReader(strings.NewReader(sb.String()))
-	r.FieldsPerRecord = -1
-	r.LazyQuotes = true
-	first := true
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			continue // a broken line is the scraper's business, not ours
-		}
-		if first {
-			first = false
-			if len(rec) < 6 || rec[0] != "imdbId" || rec[5] != "Poster" {
-				return fmt.Errorf("header %q is not MovieGenre's", rec)
-			}
-			continue
-		}
-		if len(rec) != 6 || rec[5] == "" {
-			continue
-		}
-		id, err := strconv.ParseInt(strings.TrimSpace(rec[0]), 10, 64)
-		if err != nil {
-			continue
-		}
-		u, err := url.Parse(strings.TrimSpace(rec[5]))
-		if err != nil {
-			continue
-		}
-		if _, taken := m.byPath[u.Path]; taken {
-			continue
-		}
-		if _, ok := m.files[id]; ok {
-			m.byPath[u.Path] = id
-		}
+	id, err := strconv.ParseInt(strings.TrimSpace(r.Fields[moviegenre.ColID]), 10, 64)
+	if err != nil {
+		return nil
 	}
+	u, err := url.Parse(strings.TrimSpace(r.Fields[moviegenre.ColPoster]))
+	if err != nil {
+		return nil
+	}
+	if _, taken := m.byPath[u.Path]; taken {
+		return nil
+	}
+	if _, ok := m.files[id]; ok {
+		m.byPath[u.Path] = id
+	}
+	return nil
 }
 
 // Posters is how many poster files the mirror can serve.

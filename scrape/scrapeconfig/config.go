@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -67,7 +68,7 @@ func Default() Config {
 		BackoffBase:      500 * time.Millisecond,
 		BackoffMax:       30 * time.Second,
 		MaxBodyBytes:     5 << 20,
-		MaxPixels:        40_000_000,
+		MaxPixels:        poster.DefaultMaxPixels,
 		RetryFailedAfter: 7 * 24 * time.Hour,
 		FallbackIMDbPage: true,
 		ProgressEvery:    10 * time.Second,
