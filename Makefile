@@ -11,8 +11,6 @@ WORKDIR ?= $(ROOT)/work
 export CGO_ENABLED := 1
 export CGO_CFLAGS := -I$(TF)/include
 export CGO_LDFLAGS := -L$(DEPS)/lib -L$(TF) -Wl,-rpath,$(TF)
-# TensorFlow's C++ logging: warnings and up.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
