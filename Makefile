@@ -19,12 +19,19 @@ LDFLAGS := -X github.com/postergenre/postergenre/internal/buildinfo.Version=$(VE
 
 GO_PKGS := ./...
 
-.PHONY: all deps pydeps build run test test-short vet fmt bench scrape-real encode-real repro clean
+.PHONY: all deps gpu-check pydeps build run test test-short vet fmt bench scrape-real encode-real repro clean
 
 all: build
 
+# TF_VARIANT=gpu selects TensorFlow's GPU build (see README: GPU); unset keeps
+# the installed one.
 deps:
 	@./scripts/tf-deps.sh
+
+# The devices TensorFlow sees and one demo epoch with train.device=gpu; fails
+# with what to do when there is no GPU.
+gpu-check: build
+	@WORKDIR=$(WORKDIR) ./scripts/gpu-check.sh
 
 # Python is only used for cross-checks: pyarrow reads our Parquet, Keras is
 # the training-speed reference. Installed into .venv/ (git-ignored).
