@@ -11,8 +11,6 @@ WORKDIR ?= $(ROOT)/work
 export CGO_ENABLED := 1
 export CGO_CFLAGS := -I$(TF)/include
 export CGO_LDFLAGS := -L$(DEPS)/lib -L$(TF) -Wl,-rpath,$(TF)
-# TensorFlow's C++ logging: warnings and up.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -23,12 +21,19 @@ GO_PKGS := ./...
 # Packages that build, vet and pass without cgo (no TensorFlow).
 LIGHT_PKGS := ./configs ./pipeline
 
-.PHONY: all deps pydeps chromium build run test test-short vet fmt bench scrape-real encode-real repro clean
+.PHONY: all deps gpu-check pydeps chromium build run test test-short vet fmt bench scrape-real encode-real repro clean
 
 all: build
 
+# TF_VARIANT=gpu selects TensorFlow's GPU build (see README: GPU); unset keeps
+# the installed one.
 deps:
 	@./scripts/tf-deps.sh
+
+# The devices TensorFlow sees and one demo epoch with train.device=gpu; fails
+# with what to do when there is no GPU.
+gpu-check: build
+	@WORKDIR=$(WORKDIR) ./scripts/gpu-check.sh
 
 # Python is only used for cross-checks: pyarrow reads our Parquet, Keras is
 # the training-speed reference. Installed into .venv/ (git-ignored).

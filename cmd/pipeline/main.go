@@ -9,15 +9,17 @@ import (
 	"syscall"
 
 	"github.com/postergenre/postergenre/internal/cli"
+	// TensorFlow's own INFO/WARNING lines (some written while the library
+	// loads, before main) are kept off stderr from a start-up hook; errors
+	// still show. TF_CPP_MIN_LOG_LEVEL, if exported, wins. See the package.
+	"github.com/postergenre/postergenre/internal/tflog"
 )
 
-// TensorFlow prints its C++ info lines while the library loads, before main
-// runs; only the environment can silence them: TF_CPP_MIN_LOG_LEVEL=2 (the
-// Makefile and the README's cron line set it).
 func main() {
 	// SIGINT/SIGTERM cancel the context: stages stop, outputs stay consistent.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(cli.NewState(ctx))
 	stop()
+	tflog.Flush()
 	os.Exit(code)
 }
