@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate/report"
 	"github.com/postergenre/postergenre/evaluate/scoring"
 	"github.com/postergenre/postergenre/stages"
@@ -49,7 +50,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if encDir == "" || trDir == "" {
 		return stages.Result{}, fmt.Errorf("evaluate: inputs %v lack encode or train", env.Inputs)
 	}
-	man, err := scoring.ReadManifest(encDir)
+	man, err := encode.ReadManifest(encDir)
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: encode output: %w", err)
 	}

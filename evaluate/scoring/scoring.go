@@ -55,10 +55,6 @@ type Result struct {
 	Skipped map[string]int
 }
 
-// ReadManifest reads the encode stage's manifest.json; it is
-// encode.ReadManifest, the one reader of an encode output.
-func ReadManifest(dir string) (encode.Manifest, error) { return encode.ReadManifest(dir) }
-
 type pending struct {
 	sc     *Scores
 	pixels []byte

@@ -140,7 +140,7 @@ func writeOutput(t *testing.T, dir string, shards ...[]encode.ShardRow) encode.M
 	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), js, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	man, err := scoring.ReadManifest(dir)
+	man, err := encode.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
