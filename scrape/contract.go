@@ -11,8 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
+	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -58,28 +57,20 @@ func (s *Stage) OutputIdentity(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-// forEachLedgerRow reads a ledger in CSV order.
+// forEachLedgerRow reads a ledger in CSV order. A truncated ledger or one
+// of another schema is an error naming it (parquetio), never a panic: this
+// runs in the pipeline itself, outside any stage's recover.
 func forEachLedgerRow(path string, fn func(LedgerRow)) error {
-	f, err := os.Open(path)
+	err := parquetio.ForEach(path, 1024, func(rows []LedgerRow) error {
+		for _, row := range rows {
+			fn(row)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("scrape: %w", err)
 	}
-	defer f.Close()
-	r := parquet.NewGenericReader[LedgerRow](f)
-	defer r.Close()
-	buf := make([]LedgerRow, 1024)
-	for {
-		n, err := r.Read(buf)
-		for _, row := range buf[:n] {
-			fn(row)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("scrape: %s: %w", path, err)
-		}
-	}
+	return nil
 }
 
 // RetriesDue reports whether the output in dir holds failures old enough to

@@ -16,7 +16,6 @@
 package scrape
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -36,6 +35,7 @@ import (
 	"github.com/reugn/go-streams/flow"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -410,18 +410,7 @@ func (r *runner) summary(items []*item, csvSHA string, took time.Duration) map[s
 
 // writeLedger writes the ledger as zstd Parquet, atomically.
 func writeLedger(path string, rows []LedgerRow) error {
-	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[LedgerRow](&buf,
-		parquet.Compression(&parquet.Zstd),
-		parquet.CreatedBy("postergenre scrape", stageVersion, ""),
-	)
-	if _, err := w.Write(rows); err != nil {
-		return fmt.Errorf("scrape: write ledger: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("scrape: write ledger: %w", err)
-	}
-	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := parquetio.WriteFile(path, rows, parquet.CreatedBy("postergenre scrape", stageVersion, "")); err != nil {
 		return fmt.Errorf("scrape: write ledger: %w", err)
 	}
 	return nil
