@@ -24,12 +24,15 @@ var (
 )
 
 // InputIdentity is the sha256 of the CSV: the stage's input from outside
-// the pipeline ("csv=<hex>").
+// the pipeline ("csv=<hex>"). It reads the CSV (a URL with the scrape
+// timeout and retries) and keeps the bytes for Run, which then scrapes
+// and stores exactly what was hashed, without reading it again.
 func (s *Stage) InputIdentity(ctx context.Context) (string, error) {
-	data, err := LoadCSV(ctx, s.Cfg)
+	data, err := readCSV(ctx, s.Cfg)
 	if err != nil {
 		return "", err
 	}
+	s.csv.put(data)
 	sum := sha256.Sum256(data)
 	return "csv=" + hex.EncodeToString(sum[:]), nil
 }

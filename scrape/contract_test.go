@@ -64,7 +64,7 @@ func TestIdentities(t *testing.T) {
 	if err != nil || in != "csv="+hex.EncodeToString(sum[:]) {
 		t.Errorf("InputIdentity = %q, %v", in, err)
 	}
-	missing := *st
+	missing := &scrape.Stage{Cfg: st.Cfg}
 	missing.Cfg.CSV = filepath.Join(dir, "nowhere.csv")
 	if _, err := missing.InputIdentity(context.Background()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("InputIdentity of a missing CSV: %v", err)

@@ -39,8 +39,12 @@ import (
 	"github.com/postergenre/postergenre/stages"
 )
 
-// Stage is the scrape stage.
-type Stage struct{ Cfg Config }
+// Stage is the scrape stage. Make one per run (InputIdentity keeps the
+// CSV it read for that run's Run).
+type Stage struct {
+	Cfg Config
+	csv csvInput
+}
 
 var _ stages.Stage = (*Stage)(nil)
 
@@ -112,9 +116,14 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		return stages.Result{}, errors.New("scrape: env needs OutDir and PosterStore")
 	}
 
-	data, err := LoadCSV(ctx, cfg)
-	if err != nil {
-		return stages.Result{}, err
+	// The bytes InputIdentity hashed for this run's fingerprint, or (Run
+	// called alone) read now.
+	data := s.csv.take()
+	if data == nil {
+		var err error
+		if data, err = readCSV(ctx, cfg); err != nil {
+			return stages.Result{}, err
+		}
 	}
 	if err := atomicfile.WriteFile(filepath.Join(env.OutDir, CSVFile), data, 0o644); err != nil {
 		return stages.Result{}, fmt.Errorf("scrape: %w", err)
