@@ -136,6 +136,11 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err := os.MkdirAll(env.PosterStore, 0o755); err != nil {
 		return stages.Result{}, fmt.Errorf("scrape: poster store: %w", err)
 	}
+	if n, err := removeStaleTemps(env.PosterStore); err != nil {
+		return stages.Result{}, err
+	} else if n > 0 {
+		log.Info("removed temporary files left by an interrupted run", "files", n, "store", env.PosterStore)
+	}
 	state, err := loadState(env.PosterStore)
 	if err != nil {
 		return stages.Result{}, err
