@@ -17,10 +17,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -146,7 +148,7 @@ func (l *Loaded) layer(file string, seen map[string]bool) error {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return &Error{Problems: []string{yamlProblem(file, err, nil)}}
+		return &Error{Problems: yamlProblem(file, err, nil)}
 	}
 	if root.Kind == 0 {
 		return &Error{Problems: []string{file + ": empty config"}}
@@ -169,10 +171,18 @@ func (l *Loaded) layer(file string, seen map[string]bool) error {
 		}
 	}
 
+	// Every problem is its own entry, so "N problem(s)" counts them all.
+	var problems []string
+	for _, np := range nonIntegers(&root, reflect.TypeFor[Config](), "") {
+		problems = append(problems, fmt.Sprintf("%s:%d: %s: %s", file, np.line, np.path, np.msg))
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&l.Config); err != nil {
-		return &Error{Problems: []string{yamlProblem(file, err, lines)}}
+		problems = append(problems, yamlProblem(file, err, lines)...)
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
 	}
 	for p, line := range lines {
 		l.lines[p] = fmt.Sprintf("%s:%d", file, line)
@@ -218,7 +228,7 @@ func indexLines(n *yaml.Node, path string, out map[string]int) {
 var yamlLineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
 // yamlProblem turns a yaml.v3 error into "file:line: /path: message" lines.
-func yamlProblem(file string, err error, lines map[string]int) string {
+func yamlProblem(file string, err error, lines map[string]int) []string {
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -241,7 +251,7 @@ func yamlProblem(file string, err error, lines map[string]int) string {
 			out = append(out, fmt.Sprintf("%s:%d: %s", file, line, msg))
 		}
 	}
-	return strings.Join(out, "\n")
+	return out
 }
 
 var (
@@ -285,6 +295,82 @@ func pathAtLine(lines map[string]int, line int) string {
 	return best
 }
 
+// nonInteger is a scalar given for an integer field that is not an integer.
+type nonInteger struct {
+	line      int
+	path, msg string
+}
+
+// nonIntegers finds scalars that go into integer fields of t but are not
+// YAML integers: yaml.v3 truncates 2.5 to 2 for an int without a word.
+func nonIntegers(n *yaml.Node, t reflect.Type, path string) []nonInteger {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []nonInteger
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			out = append(out, nonIntegers(c, t, path)...)
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if f, ok := yamlField(t, n.Content[i].Value); ok {
+				out = append(out, nonIntegers(n.Content[i+1], f.Type, path+"/"+n.Content[i].Value)...)
+			}
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, c := range n.Content {
+				out = append(out, nonIntegers(c, t.Elem(), path+"/"+strconv.Itoa(i))...)
+			}
+		}
+	case yaml.ScalarNode:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			if t == reflect.TypeFor[time.Duration]() {
+				return nil // "30s"; yaml.v3 decodes durations itself
+			}
+			if tag := n.ShortTag(); tag == "!!float" {
+				out = append(out, nonInteger{n.Line, path, fmt.Sprintf("must be an integer, got %s", n.Value)})
+			}
+		}
+	}
+	return out
+}
+
+// yamlField finds the field of struct t that YAML key k decodes into,
+// looking through inlined structs.
+func yamlField(t reflect.Type, k string) (reflect.StructField, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				if g, ok := yamlField(ft, k); ok {
+					return g, true
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if name == k && name != "-" {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
 // set applies one --set override by decoding a one-key YAML document built
 // from the path onto the config, strictly, like a file.
 func (l *Loaded) set(kv string) error {
@@ -308,13 +394,19 @@ func (l *Loaded) set(kv string) error {
 			{Kind: yaml.ScalarNode, Value: parts[i], Line: 1}, node,
 		}}
 	}
+	path := "/" + strings.Join(parts, "/")
+	if path == "/extends" {
+		return fmt.Errorf("--set %s: extends cannot be set from the command line: write a config file that extends the base instead", kv)
+	}
+	if nps := nonIntegers(node, reflect.TypeFor[Config](), ""); len(nps) > 0 {
+		return fmt.Errorf("--set %s: %s: %s", kv, nps[0].path, nps[0].msg)
+	}
 	doc, err := yaml.Marshal(node)
 	if err != nil {
 		return fmt.Errorf("--set %s: %v", kv, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(doc))
 	dec.KnownFields(true)
-	path := "/" + strings.Join(parts, "/")
 	if err := dec.Decode(&l.Config); err != nil {
 		msg := err.Error()
 		var te *yaml.TypeError
@@ -326,7 +418,8 @@ func (l *Loaded) set(kv string) error {
 		}
 		return fmt.Errorf("--set %s: %s: %s", kv, path, friendlyYAML(msg))
 	}
-	l.lines[path] = "--set " + rawPath
+	// Problems found later by Validate name the override, value included.
+	l.lines[path] = "--set " + kv
 	if path == "/scrape/csv" {
 		wd, _ := os.Getwd()
 		l.Scrape.CSV = resolvePath(wd, l.Scrape.CSV)

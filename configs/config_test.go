@@ -36,7 +36,16 @@ func TestLoadFailures(t *testing.T) {
 		{"child.yaml", nil, []string{"testdata/child.yaml:6: /train/dropout: must be in [0, 1), got 2"}},
 		{"ok.yaml", []string{"train.epochs=zero"}, []string{`--set train.epochs=zero: /train/epochs: must be an integer, got str "zero"`}},
 		{"ok.yaml", []string{"train.nope=1"}, []string{`--set train.nope=1: /train/nope: unknown key "nope"`}},
-		{"ok.yaml", []string{"train.optimizer.learning_rate=-1"}, []string{"--set train.optimizer.learning_rate: /train/optimizer/learning_rate: must be > 0"}},
+		{"ok.yaml", []string{"train.optimizer.learning_rate=-1"}, []string{"--set train.optimizer.learning_rate=-1: /train/optimizer/learning_rate: must be > 0"}},
+		// A problem found by validation names the --set, not the file's line.
+		{"ok.yaml", []string{"train.epochs=-1"}, []string{"--set train.epochs=-1: /train/epochs: must be in 1..10000, got -1"}},
+		{"ok.yaml", []string{"train.epochs=2.5"}, []string{"--set train.epochs=2.5: /train/epochs: must be an integer, got 2.5"}},
+		{"ok.yaml", []string{"extends=x.yaml"}, []string{"--set extends=x.yaml: extends cannot be set"}},
+		{"ok.yaml", []string{"scrape.max_body_bytes=1073741824"}, []string{"/scrape/max_body_bytes: must be in 1..67108864"}},
+		{"non-integer.yaml", nil, []string{
+			"testdata/non-integer.yaml:6: /scrape/parallelism: must be an integer, got 4.0",
+			"testdata/non-integer.yaml:8: /train/epochs: must be an integer, got 2.5",
+		}},
 		{"ok.yaml", []string{"novalue"}, []string{"--set novalue: want path=value"}},
 	}
 	for _, tt := range tests {
@@ -50,6 +59,10 @@ func TestLoadFailures(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q; got:\n%s", w, err)
 				}
+			}
+			// One entry per problem: the CLI prints "N problem(s)".
+			if len(ce.Problems) != len(tt.want) {
+				t.Errorf("%d problems, want %d: %q", len(ce.Problems), len(tt.want), ce.Problems)
 			}
 		})
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
@@ -94,7 +95,9 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if in == "" {
 		return stages.Result{}, errors.New("encode: no clean input")
 	}
-	rows, err := parquet.ReadFile[clean.Row](filepath.Join(in, clean.RowsFile))
+	// parquetio checks the file's schema: a rows.parquet of another kind
+	// would otherwise read as rows of zero values and commit nothing.
+	rows, err := parquetio.ReadFile[clean.Row](filepath.Join(in, clean.RowsFile))
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("encode: reading clean rows: %w", err)
 	}
@@ -323,10 +326,20 @@ func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Ma
 		}
 		return nil
 	})
-	g.Go(func() error { // writer: always drains batches
+	g.Go(func() (werr error) { // writer: always drains batches
 		sw := &shardWriter{dir: env.OutDir, m: m, shardRows: shardRows, groupRows: groupRows}
 		defer sw.abort()
-		var werr error
+		// A panic here is beyond the pipeline's recover (another
+		// goroutine): it becomes the stage's error, naming the shard, and
+		// the batches are drained so the flow upstream can end.
+		defer func() {
+			if p := recover(); p != nil {
+				werr = fmt.Errorf("encode: writing %s: panic: %v", sw.current(), p)
+				cancel()
+				for range batches {
+				}
+			}
+		}()
 		for el := range batches {
 			if werr != nil {
 				continue
@@ -358,42 +371,24 @@ type shardWriter struct {
 	m                    *Manifest
 	shardRows, groupRows int
 
-	f      *atomicfile.File
-	h      hashWriter
-	w      *parquet.GenericWriter[ShardRow]
+	w      *parquetio.Writer[ShardRow]
 	info   ShardInfo
-	inGrp  int
 	buffer []ShardRow
 }
 
-type hashWriter struct {
-	f   *atomicfile.File
-	sum interface {
-		Write([]byte) (int, error)
-		Sum([]byte) []byte
-	}
-}
-
-func (h *hashWriter) Write(p []byte) (int, error) {
-	n, err := h.f.Write(p)
-	h.sum.Write(p[:n])
-	return n, err
+// current names the shard being written, for errors.
+func (sw *shardWriter) current() string {
+	return filepath.Join(sw.dir, ShardFile(len(sw.m.Shards)))
 }
 
 func (sw *shardWriter) open() error {
 	name := ShardFile(len(sw.m.Shards))
-	f, err := atomicfile.Create(filepath.Join(sw.dir, name))
-	if err != nil {
-		return err
-	}
 	gj, _ := json.Marshal(sw.m.Genres)
 	vj, _ := json.Marshal(sw.m.Vocabulary)
-	sw.f = f
-	sw.h = hashWriter{f: f, sum: sha256.New()}
-	sw.w = parquet.NewGenericWriter[ShardRow](&sw.h,
-		// zstd on every column: pixels are raw uint8 (not JPEG), so they do
-		// compress (neighbouring pixels are alike), and zstd decodes fast.
-		parquet.Compression(&parquet.Zstd),
+	w, err := parquetio.Create[ShardRow](filepath.Join(sw.dir, name),
+		// zstd on every column (parquetio's default): pixels are raw uint8
+		// (not JPEG), so they do compress (neighbouring pixels are alike),
+		// and zstd decodes fast.
 		parquet.MaxRowsPerRowGroup(int64(sw.groupRows)),
 		parquet.CreatedBy("postergenre-encode", Version, ""),
 		parquet.KeyValueMetadata(MetaGenres, string(gj)),
@@ -401,8 +396,11 @@ func (sw *shardWriter) open() error {
 		parquet.KeyValueMetadata(MetaHeight, strconv.Itoa(sw.m.Height)),
 		parquet.KeyValueMetadata(MetaWidth, strconv.Itoa(sw.m.Width)),
 	)
+	if err != nil {
+		return err
+	}
+	sw.w = w
 	sw.info = ShardInfo{File: name, Splits: map[string]int{}}
-	sw.inGrp = 0
 	return nil
 }
 
@@ -442,7 +440,7 @@ func (sw *shardWriter) flushGroup() error {
 	if len(sw.buffer) == 0 {
 		return nil
 	}
-	if _, err := sw.w.Write(sw.buffer); err != nil {
+	if err := sw.w.Write(sw.buffer); err != nil {
 		return err
 	}
 	clear(sw.buffer)
@@ -454,15 +452,13 @@ func (sw *shardWriter) finish() error {
 	if err := sw.flushGroup(); err != nil {
 		return err
 	}
-	if err := sw.w.Close(); err != nil {
+	sum, err := sw.w.Commit()
+	if err != nil {
 		return err
 	}
-	sw.info.SHA256 = hex.EncodeToString(sw.h.sum.Sum(nil))
-	if err := sw.f.Commit(); err != nil {
-		return err
-	}
+	sw.info.SHA256 = sum
 	sw.m.Shards = append(sw.m.Shards, sw.info)
-	sw.w, sw.f = nil, nil
+	sw.w = nil
 	return nil
 }
 
@@ -474,25 +470,13 @@ func (sw *shardWriter) close() error {
 }
 
 func (sw *shardWriter) abort() {
-	if sw.f != nil {
-		sw.f.Abort()
+	if sw.w != nil {
+		sw.w.Abort()
 	}
 }
 
 func writeParquet[T any](path string, rows []T) error {
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
-	defer f.Abort()
-	w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd))
-	if _, err := w.Write(rows); err != nil {
-		return fmt.Errorf("encode: writing %s: %w", filepath.Base(path), err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("encode: writing %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Commit(); err != nil {
+	if err := parquetio.WriteFile(path, rows); err != nil {
 		return fmt.Errorf("encode: %w", err)
 	}
 	return nil

@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/parquet-go/parquet-go"
+	"github.com/postergenre/postergenre/internal/parquetio"
 )
 
 // This file is the one reader of an encode output folder: train and evaluate
@@ -99,14 +99,11 @@ type shardReader struct {
 }
 
 func (s *shardReader) forEach(ctx context.Context, split string, batch []ShardRow, fn func(ShardRow) error) error {
-	f, err := os.Open(s.path)
+	// parquetio checks the shard's schema and turns a parquet-go panic on a
+	// truncated or corrupt file into an error naming it.
+	r, err := parquetio.Open[ShardRow](s.path)
 	if err != nil {
 		return fmt.Errorf("encode shard: %w", err)
-	}
-	defer f.Close()
-	r, err := s.open(f)
-	if err != nil {
-		return err
 	}
 	defer r.Close()
 	for {
@@ -114,7 +111,7 @@ func (s *shardReader) forEach(ctx context.Context, split string, batch []ShardRo
 			return err
 		}
 		clear(batch) // fresh slices every batch: fn may keep rows
-		n, rerr := s.read(r, batch)
+		n, rerr := r.Read(batch)
 		for _, row := range batch[:n] {
 			if err := s.check(&row); err != nil {
 				return err
@@ -131,38 +128,8 @@ func (s *shardReader) forEach(ctx context.Context, split string, batch []ShardRo
 			return nil
 		}
 		if rerr != nil {
-			return rerr
+			return fmt.Errorf("encode shard: %w", rerr)
 		}
-	}
-}
-
-// open opens the Parquet file, turning a parquet-go panic into an error.
-func (s *shardReader) open(f *os.File) (r *parquet.GenericReader[ShardRow], err error) {
-	defer s.recoverInto(&err)
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("encode shard %s: %w", s.path, err)
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("encode shard %s: %w", s.path, err)
-	}
-	return parquet.NewGenericReader[ShardRow](pf), nil
-}
-
-// read reads the next batch, turning a parquet-go panic into an error.
-func (s *shardReader) read(r *parquet.GenericReader[ShardRow], batch []ShardRow) (n int, err error) {
-	defer s.recoverInto(&err)
-	n, err = r.Read(batch)
-	if err != nil && !errors.Is(err, io.EOF) {
-		err = fmt.Errorf("encode shard %s: row %d: %w", s.path, s.row+n, err)
-	}
-	return n, err
-}
-
-func (s *shardReader) recoverInto(err *error) {
-	if p := recover(); p != nil {
-		*err = fmt.Errorf("encode shard %s: corrupt file (parquet reader panicked near row %d: %v)", s.path, s.row, p)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate/report"
 	"github.com/postergenre/postergenre/evaluate/scoring"
-	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/scrape"
 )
 
@@ -62,20 +62,10 @@ func WritePredictions(dir string, genres []string, rows []PredictionRow) error {
 	if err != nil {
 		return err
 	}
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return err
+	if err := parquetio.WriteFile(path, rows, parquet.KeyValueMetadata(encode.MetaGenres, string(gj))); err != nil {
+		return fmt.Errorf("evaluate: %w", err)
 	}
-	defer f.Abort()
-	w := parquet.NewGenericWriter[PredictionRow](f, parquet.Compression(&parquet.Zstd),
-		parquet.KeyValueMetadata(encode.MetaGenres, string(gj)))
-	if _, err := w.Write(rows); err != nil {
-		return fmt.Errorf("%s: %w", PredictionsFile, err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("%s: %w", PredictionsFile, err)
-	}
-	return f.Commit()
+	return nil
 }
 
 // ReportRows names the rows of a scored split for the report's poster gallery.

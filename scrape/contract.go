@@ -11,8 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/parquet-go/parquet-go"
-
+	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -25,66 +24,118 @@ var (
 )
 
 // InputIdentity is the sha256 of the CSV: the stage's input from outside
-// the pipeline ("csv=<hex>").
+// the pipeline ("csv=<hex>"). It reads the CSV (a URL with the scrape
+// timeout and retries) and keeps the bytes for Run, which then scrapes
+// and stores exactly what was hashed, without reading it again.
 func (s *Stage) InputIdentity(ctx context.Context) (string, error) {
 	data, err := LoadCSV(ctx, s.Cfg)
 	if err != nil {
 		return "", err
 	}
+	s.csv.put(data)
 	sum := sha256.Sum256(data)
 	return "csv=" + hex.EncodeToString(sum[:]), nil
 }
 
 // OutputIdentity identifies an output by what downstream stages read: the
-// CSV bytes and, per row, which poster (by sha256) the store holds. A rerun
-// that fetched nothing new keeps the same identity, so nothing downstream
-// reruns.
+// CSV bytes and, per row, the sha256 of the poster bytes the store holds
+// now — not the sha256 the ledger recorded, so a poster deleted or
+// overwritten after the scrape changes the identity. A rerun that fetched
+// nothing new keeps the same identity, so nothing downstream reruns.
 func (s *Stage) OutputIdentity(dir string) (string, error) {
+	id, _, err := storeDigest(dir)
+	return id, err
+}
+
+// storeDigest hashes the output in dir with the store's current poster
+// bytes, and counts the rows whose poster no longer matches the ledger
+// (missing or other bytes).
+func storeDigest(dir string) (id string, changed int, err error) {
+	store, err := posterStoreOf(dir)
+	if err != nil {
+		return "", 0, err
+	}
 	h := sha256.New()
 	csv, err := os.Open(filepath.Join(dir, CSVFile))
 	if err != nil {
-		return "", fmt.Errorf("scrape: output identity: %w", err)
+		return "", 0, fmt.Errorf("scrape: output identity: %w", err)
 	}
 	defer csv.Close()
 	if _, err := io.Copy(h, csv); err != nil {
-		return "", fmt.Errorf("scrape: output identity: %w", err)
+		return "", 0, fmt.Errorf("scrape: output identity: %w", err)
 	}
 	err = forEachLedgerRow(filepath.Join(dir, LedgerFile), func(row LedgerRow) {
-		fmt.Fprintf(h, "%d %d %s %s\n", row.Line, row.ImdbID, row.SHA256, row.Path)
+		sum := row.SHA256
+		if row.Path != "" {
+			sum = fileSHA256(filepath.Join(store, filepath.FromSlash(row.Path)))
+			if sum != row.SHA256 {
+				changed++
+			}
+		}
+		fmt.Fprintf(h, "%d %d %s %s\n", row.Line, row.ImdbID, sum, row.Path)
 	})
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return hex.EncodeToString(h.Sum(nil))[:16], changed, nil
 }
 
-// forEachLedgerRow reads a ledger in CSV order.
-func forEachLedgerRow(path string, fn func(LedgerRow)) error {
+// posterStoreOf reads which poster store an output's ledger paths are in.
+func posterStoreOf(dir string) (string, error) {
+	path := filepath.Join(dir, SummaryFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("scrape: %w", err)
+	}
+	var sum struct {
+		PosterStore string `json:"poster_store"`
+	}
+	if err := json.Unmarshal(b, &sum); err != nil || sum.PosterStore == "" {
+		return "", fmt.Errorf("scrape: %s: no poster_store (%v)", path, err)
+	}
+	return sum.PosterStore, nil
+}
+
+// fileSHA256 is the hex sha256 of a file, or "missing" when it cannot be
+// read.
+func fileSHA256(path string) string {
 	f, err := os.Open(path)
+	if err != nil {
+		return "missing"
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "unreadable"
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// forEachLedgerRow reads a ledger in CSV order. A truncated ledger or one
+// of another schema is an error naming it (parquetio), never a panic: this
+// runs in the pipeline itself, outside any stage's recover.
+func forEachLedgerRow(path string, fn func(LedgerRow)) error {
+	err := parquetio.ForEach(path, 1024, func(rows []LedgerRow) error {
+		for _, row := range rows {
+			fn(row)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("scrape: %w", err)
 	}
-	defer f.Close()
-	r := parquet.NewGenericReader[LedgerRow](f)
-	defer r.Close()
-	buf := make([]LedgerRow, 1024)
-	for {
-		n, err := r.Read(buf)
-		for _, row := range buf[:n] {
-			fn(row)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("scrape: %s: %w", path, err)
-		}
-	}
+	return nil
 }
 
 // RetriesDue reports whether the output in dir holds failures old enough to
-// retry (its summary's next_retry_at has passed).
+// retry (its summary's next_retry_at has passed), or names posters the
+// store no longer holds as scraped (deleted or overwritten): a rerun then
+// fetches them again, and downstream stages see the change through
+// OutputIdentity.
 func (s *Stage) RetriesDue(dir string, now time.Time) (bool, error) {
+	if _, changed, err := storeDigest(dir); err != nil || changed > 0 {
+		return err == nil, err
+	}
 	path := filepath.Join(dir, SummaryFile)
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,7 +66,7 @@ func TestIdentities(t *testing.T) {
 	if err != nil || in != "csv="+hex.EncodeToString(sum[:]) {
 		t.Errorf("InputIdentity = %q, %v", in, err)
 	}
-	missing := *st
+	missing := &scrape.Stage{Cfg: st.Cfg}
 	missing.Cfg.CSV = filepath.Join(dir, "nowhere.csv")
 	if _, err := missing.InputIdentity(context.Background()); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("InputIdentity of a missing CSV: %v", err)
@@ -90,5 +92,102 @@ func TestIdentities(t *testing.T) {
 	}
 	if ids[1] == ids[2] {
 		t.Errorf("another poster kept the identity %s", ids[1])
+	}
+}
+
+// TestOutputIdentityFollowsStore: scrape's output identity is the poster
+// bytes in the store, not what the ledger says. Deleting or overwriting a
+// poster changes it and makes the output due again; a rerun that restores
+// the same bytes gives the original identity back, and a rerun that
+// changed nothing keeps it.
+func TestOutputIdentityFollowsStore(t *testing.T) {
+	cdn := newFakeCDN(t)
+	dir := t.TempDir()
+	cfg := testConfig(writeCSV(t, dir, []string{csvRow(1, "/p/1/ok.jpg"), csvRow(2, "/p/2/ok.jpg"), csvRow(3, "")}), cdn.URL)
+	st := &scrape.Stage{Cfg: cfg}
+	store := filepath.Join(t.TempDir(), "posters")
+	scrapeOnce := func() (out, id string) {
+		t.Helper()
+		d := newDirs(t, store)
+		if _, _, err := runStage(context.Background(), t, cfg, d); err != nil {
+			t.Fatal(err)
+		}
+		id, err := st.OutputIdentity(d.out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.out, id
+	}
+	identity := func(out string) (string, bool) {
+		t.Helper()
+		id, err := st.OutputIdentity(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		due, err := st.RetriesDue(out, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, due
+	}
+	out0, id0 := scrapeOnce()
+	if id, due := identity(out0); id != id0 || due {
+		t.Fatalf("nothing changed: identity %s (was %s), due %v", id, id0, due)
+	}
+	_, id1 := scrapeOnce()
+	if id1 != id0 {
+		t.Errorf("a rerun that fetched nothing changed the identity: %s → %s", id0, id1)
+	}
+
+	poster2 := filepath.Join(store, scrape.PosterFile(2))
+	for _, tc := range []struct {
+		name   string
+		tamper func() error
+	}{
+		{"overwritten with another poster", func() error {
+			return os.WriteFile(poster2, mustRead(t, filepath.Join(store, scrape.PosterFile(1))), 0o644)
+		}},
+		{"deleted", func() error { return os.Remove(poster2) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.tamper(); err != nil {
+				t.Fatal(err)
+			}
+			id, due := identity(out0)
+			if id == id0 || !due {
+				t.Errorf("identity %s (was %s), due %v: want a new identity and due", id, id0, due)
+			}
+			// The rerun fetches the poster again: the same bytes, the same identity.
+			if _, id := scrapeOnce(); id != id0 {
+				t.Errorf("after re-scraping: identity %s, want %s", id, id0)
+			}
+			if id, due := identity(out0); id != id0 || due {
+				t.Errorf("the old output once the store is repaired: %s, due %v", id, due)
+			}
+		})
+	}
+}
+
+// TestStaleTempsRemoved: temporary poster files left by a kill -9 are gone
+// after the next scrape; posters and the state file stay.
+func TestStaleTempsRemoved(t *testing.T) {
+	cdn := newFakeCDN(t)
+	cfg := testConfig(writeCSV(t, t.TempDir(), []string{csvRow(1, "/p/1/ok.jpg")}), cdn.URL)
+	d := newDirs(t, "")
+	os.MkdirAll(d.store, 0o755)
+	stale := []string{".7.jpg.tmp-123456", ".1.jpg.tmp-99", "." + scrape.StateFile + ".tmp-42"}
+	for _, name := range stale {
+		os.WriteFile(filepath.Join(d.store, name), []byte("partial"), 0o644)
+	}
+	if _, _, err := runStage(context.Background(), t, cfg, d); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(d.store)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{scrape.StateFile, scrape.PosterFile(1)}; !slices.Equal(names, want) {
+		t.Errorf("store holds %v, want %v", names, want)
 	}
 }

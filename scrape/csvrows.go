@@ -2,66 +2,12 @@ package scrape
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/postergenre/postergenre/internal/moviegenre"
 )
-
-// maxCSVBytes caps a CSV fetched over HTTP (the real one is 9 MB).
-const maxCSVBytes = 1 << 30
-
-// LoadCSV reads cfg.CSV — an absolute file path or an http(s) URL — and, when
-// cfg.CSVSHA256 is set, checks the bytes against it.
-func LoadCSV(ctx context.Context, cfg Config) ([]byte, error) {
-	var data []byte
-	var err error
-	if strings.HasPrefix(cfg.CSV, "http://") || strings.HasPrefix(cfg.CSV, "https://") {
-		data, err = fetchCSV(ctx, cfg.CSV)
-	} else {
-		data, err = os.ReadFile(cfg.CSV)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("scrape: read csv: %w", err)
-	}
-	if cfg.CSVSHA256 != "" {
-		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); got != cfg.CSVSHA256 {
-			return nil, fmt.Errorf("scrape: csv %s: sha256 mismatch: want %s, got %s", cfg.CSV, cfg.CSVSHA256, got)
-		}
-	}
-	return data, nil
-}
-
-func fetchCSV(ctx context.Context, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxCSVBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if len(data) > maxCSVBytes {
-		return nil, fmt.Errorf("GET %s: larger than %d bytes", u, maxCSVBytes)
-	}
-	return data, nil
-}
 
 // csvRow is one data row of the CSV, or a line that could not be read as one
 // (Err set).

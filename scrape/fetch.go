@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -110,16 +111,7 @@ func newCollector(ctx context.Context, cfg Config) (*colly.Collector, error) {
 		colly.AllowURLRevisit(),                    // rows may share links; retries revisit
 		func(c *colly.Collector) { c.IgnoreRobotsTxt = !cfg.RespectRobots },
 	)
-	c.WithTransport(&http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4 * cfg.Parallelism,
-		MaxIdleConnsPerHost:   2 * cfg.Parallelism, // the default 2 would churn connections
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	})
+	c.WithTransport(&cappedTransport{base: newTransport(cfg), max: cfg.MaxBodyBytes})
 	c.SetRequestTimeout(cfg.Timeout)
 	err := c.Limit(&colly.LimitRule{
 		DomainGlob:  "*",
@@ -131,6 +123,93 @@ func newCollector(ctx context.Context, cfg Config) (*colly.Collector, error) {
 		return nil, fmt.Errorf("scrape: colly limit rule: %w", err)
 	}
 	return c, nil
+}
+
+// newTransport is the HTTP transport of every scrape request (posters,
+// title pages and the CSV itself).
+func newTransport(cfg Config) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4 * cfg.Parallelism,
+		MaxIdleConnsPerHost:   2 * cfg.Parallelism, // the default 2 would churn connections
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// cappedTransport caps every response body at max+1 bytes after any
+// decoding, whatever the headers say (one byte over the cap is how a
+// reader tells too_large from exactly max).
+//
+// Colly caps the bytes on the wire and then gunzips without a cap whenever
+// Content-Encoding or even Content-Type mentions gzip (http_backend.go,
+// v2.3.0): a 1 MiB "application/x-gzip" body became 1 GiB in memory. Here
+// the response is marked Uncompressed, so colly never decodes; a
+// Content-Encoding: gzip that net/http left encoded (it only decodes what
+// it asked for) is decoded here, under the cap. A Content-Type is not an
+// encoding: such a body reaches validation as it came, and is not an image.
+// The cap holds even when COLLY_MAX_BODY_SIZE lifts colly's own.
+type cappedTransport struct {
+	base http.RoundTripper
+	max  int64
+}
+
+func (t *cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(req)
+	if err != nil {
+		return res, err
+	}
+	body := &cappedBody{raw: res.Body, left: t.max + 1}
+	if !res.Uncompressed && strings.Contains(strings.ToLower(res.Header.Get("Content-Encoding")), "gzip") {
+		body.gunzip = true
+		res.Header.Del("Content-Encoding")
+		res.Header.Del("Content-Length")
+		res.ContentLength = -1
+	}
+	res.Body = body
+	res.Uncompressed = true
+	return res, nil
+}
+
+// cappedBody reads at most left bytes of the (decoded) body, then EOF.
+type cappedBody struct {
+	raw    io.ReadCloser
+	gunzip bool
+	zr     *gzip.Reader
+	left   int64
+}
+
+func (b *cappedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, io.EOF
+	}
+	var r io.Reader = b.raw
+	if b.gunzip {
+		if b.zr == nil { // lazily: the gzip header is read from the body
+			zr, err := gzip.NewReader(b.raw)
+			if err != nil {
+				return 0, err
+			}
+			b.zr = zr
+		}
+		r = b.zr
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *cappedBody) Close() error {
+	if b.zr != nil {
+		b.zr.Close()
+	}
+	return b.raw.Close()
 }
 
 // collySettings is what the collector really does, after COLLY_* overrides.

@@ -16,7 +16,6 @@
 package scrape
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -36,11 +35,16 @@ import (
 	"github.com/reugn/go-streams/flow"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/stages"
 )
 
-// Stage is the scrape stage.
-type Stage struct{ Cfg Config }
+// Stage is the scrape stage. Make one per run (InputIdentity keeps the
+// CSV it read for that run's Run).
+type Stage struct {
+	Cfg Config
+	csv csvInput
+}
 
 var _ stages.Stage = (*Stage)(nil)
 
@@ -112,9 +116,14 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		return stages.Result{}, errors.New("scrape: env needs OutDir and PosterStore")
 	}
 
-	data, err := LoadCSV(ctx, cfg)
-	if err != nil {
-		return stages.Result{}, err
+	// The bytes InputIdentity hashed for this run's fingerprint, or (Run
+	// called alone) read now.
+	data := s.csv.take()
+	if data == nil {
+		var err error
+		if data, err = LoadCSV(ctx, cfg); err != nil {
+			return stages.Result{}, err
+		}
 	}
 	if err := atomicfile.WriteFile(filepath.Join(env.OutDir, CSVFile), data, 0o644); err != nil {
 		return stages.Result{}, fmt.Errorf("scrape: %w", err)
@@ -126,6 +135,11 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	}
 	if err := os.MkdirAll(env.PosterStore, 0o755); err != nil {
 		return stages.Result{}, fmt.Errorf("scrape: poster store: %w", err)
+	}
+	if n, err := removeStaleTemps(env.PosterStore); err != nil {
+		return stages.Result{}, err
+	} else if n > 0 {
+		log.Info("removed temporary files left by an interrupted run", "files", n, "store", env.PosterStore)
 	}
 	state, err := loadState(env.PosterStore)
 	if err != nil {
@@ -413,18 +427,7 @@ func (r *runner) summary(items []*item, csvSHA string, took time.Duration) map[s
 
 // writeLedger writes the ledger as zstd Parquet, atomically.
 func writeLedger(path string, rows []LedgerRow) error {
-	var buf bytes.Buffer
-	w := parquet.NewGenericWriter[LedgerRow](&buf,
-		parquet.Compression(&parquet.Zstd),
-		parquet.CreatedBy("postergenre scrape", stageVersion, ""),
-	)
-	if _, err := w.Write(rows); err != nil {
-		return fmt.Errorf("scrape: write ledger: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("scrape: write ledger: %w", err)
-	}
-	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := parquetio.WriteFile(path, rows, parquet.CreatedBy("postergenre scrape", stageVersion, "")); err != nil {
 		return fmt.Errorf("scrape: write ledger: %w", err)
 	}
 	return nil

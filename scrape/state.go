@@ -152,3 +152,19 @@ func (s *storeState) flush() error {
 	}
 	return nil
 }
+
+// removeStaleTemps deletes the temporary files of poster writes that a
+// killed run left in the store (atomicfile names them .<id>.jpg.tmp-*).
+// The pipeline holds the working folder's lock, so no write is in flight.
+func removeStaleTemps(store string) (int, error) {
+	matches, err := filepath.Glob(filepath.Join(store, ".*.tmp-*"))
+	if err != nil {
+		return 0, fmt.Errorf("scrape: poster store: %w", err)
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("scrape: remove a leftover temporary file: %w", err)
+		}
+	}
+	return len(matches), nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -180,6 +181,11 @@ func expandInputs(args []string) []input {
 			if !e.IsDir() && imageExt[strings.ToLower(filepath.Ext(e.Name()))] {
 				names = append(names, e.Name())
 			}
+		}
+		if len(names) == 0 {
+			// Nothing to predict is a failed input, not a silent success.
+			out = append(out, input{path: a, err: errors.New("no images found (.jpg, .jpeg, .png, .gif)")})
+			continue
 		}
 		sort.Strings(names)
 		for _, n := range names {

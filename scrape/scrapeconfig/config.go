@@ -55,6 +55,10 @@ type Rewrite struct {
 	Replace string `yaml:"replace"`
 }
 
+// MaxBodyBytesLimit bounds max_body_bytes: each request in flight may hold
+// that much (parallelism up to 256), and no poster comes near it.
+const MaxBodyBytesLimit = 64 << 20
+
 // Default is the scrape section's defaults.
 func Default() Config {
 	return Config{
@@ -104,8 +108,8 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	if c.BackoffMax < c.BackoffBase {
 		ps.Addf(prefix+"/backoff_max", "must be >= backoff_base (%s), got %s", c.BackoffBase, c.BackoffMax)
 	}
-	if c.MaxBodyBytes <= 0 {
-		ps.Addf(prefix+"/max_body_bytes", "must be > 0, got %d", c.MaxBodyBytes)
+	if c.MaxBodyBytes <= 0 || c.MaxBodyBytes > MaxBodyBytesLimit {
+		ps.Addf(prefix+"/max_body_bytes", "must be in 1..%d (64 MiB), got %d", MaxBodyBytesLimit, c.MaxBodyBytes)
 	}
 	if c.MaxPixels <= 0 {
 		ps.Addf(prefix+"/max_pixels", "must be > 0, got %d", c.MaxPixels)
