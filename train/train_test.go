@@ -15,6 +15,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/internal/progress"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
@@ -106,7 +107,7 @@ func TestTrainSynthetic(t *testing.T) {
 			tc.edit(&cfg)
 			env := testEnv(t, enc)
 			var bar bytes.Buffer
-			env.Progress = &bar
+			env.Progress = progress.Bars{W: &bar}
 			tr, err := newTrainer(context.Background(), cfg, env)
 			if err != nil {
 				t.Fatal(err)

@@ -455,7 +455,8 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, lr float64) (loss, 
 	start := time.Now()
 	var sumLoss float64
 	hits, steps := 0, 0
-	lastBar := time.Time{}
+	task := stages.StartTask(t.env.Progress, fmt.Sprintf("epoch %d/%d", epoch, t.cfg.Epochs), int64(max(total, 0)))
+	defer task.Done()
 	for b := range ch {
 		feeds := map[tf.Output]*tf.Tensor{t.net.images: b.x, t.net.labels: b.y, t.net.lr: lrT}
 		if t.cw != nil {
@@ -478,19 +479,14 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, lr float64) (loss, 
 		if steps%gcEvery == 0 {
 			runtime.GC()
 		}
-		if t.env.Progress != nil && (time.Since(lastBar) > 300*time.Millisecond || steps == total) {
-			lastBar = time.Now()
-			progressBar(t.env.Progress, epoch, t.cfg.Epochs, steps, total, n, sumLoss/float64(n), time.Since(start))
-		}
+		task.Add(1)
+		task.Note(fmt.Sprintf("loss %.4f", sumLoss/float64(n)))
 		if err := ctx.Err(); err != nil {
 			return drain(err)
 		}
 	}
 	if err := g.Wait(); err != nil {
 		return 0, 0, 0, 0, fmt.Errorf("train: reading training data: %w", err)
-	}
-	if t.env.Progress != nil {
-		fmt.Fprintln(t.env.Progress)
 	}
 	if n == 0 {
 		return 0, 0, 0, 0, errors.New("train: the training split is empty")
