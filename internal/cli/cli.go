@@ -159,7 +159,8 @@ fingerprint (code version, config section, inputs); run reruns only what changed
 		SilenceErrors:              true,
 		SilenceUsage:               true,
 		SuggestionsMinimumDistance: 2,
-		Args:                       cobra.NoArgs,
+		// No Args: cobra's legacy check says "unknown command" with its
+		// "Did you mean this?" suggestions.
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if showVersion {
 				return cmdVersion(st)
@@ -169,7 +170,7 @@ fingerprint (code version, config section, inputs); run reruns only what changed
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.Flags().BoolVar(&showVersion, "version", false, "print versions (same as `pipeline version`)")
+	root.Flags().BoolVar(&showVersion, "version", false, "print versions (same as: pipeline version)")
 	pf := root.PersistentFlags()
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "log warnings and errors only")
 	pf.StringVar(&g.workdir, "workdir", defaultWorkdir(st), "working folder: poster store, stage outputs, runs (env POSTERGENRE_WORKDIR)")
