@@ -126,7 +126,7 @@ func TestTrainSynthetic(t *testing.T) {
 			if last.ValPaperAcc < 0.95 {
 				t.Errorf("validation paper accuracy %.3f, want >= 0.95", last.ValPaperAcc)
 			}
-			if !strings.Contains(bar.String(), "img/s") {
+			if !strings.Contains(bar.String(), "loss ") {
 				t.Errorf("no progress bar written: %q", bar.String())
 			}
 			for _, f := range []string{HistoryCSV, filepath.Join(CheckpointDir, LatestFile), filepath.Join(ModelDir, MetaFile)} {
