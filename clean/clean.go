@@ -141,16 +141,20 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	// Poster files: checked in parallel, results in place.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.NumCPU())
+	task := stages.StartTask(env.Progress, "clean", int64(len(cands)))
 	for _, c := range cands {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
 			c.reject = checkPoster(env.PosterStore, &c.row, cfg.VerifyImages, lim.MaxPixels)
+			task.Add(1)
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	task.Done()
+	if err != nil {
 		return stages.Result{}, fmt.Errorf("clean: %w", err)
 	}
 	var rows []Row

@@ -291,6 +291,8 @@ func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Ma
 	go batch.To(extension.NewChanSink(batches)) // closes batches when ordered is closed
 
 	var rejects []Reject
+	task := stages.StartTask(env.Progress, "encode", int64(len(jobs)))
+	defer task.Done()
 	g.Go(func() error { // reorder: always drains mapped, so the map never blocks
 		defer close(ordered)
 		pending := map[int]result{}
@@ -306,6 +308,7 @@ func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Ma
 				}
 				delete(pending, next)
 				next++
+				task.Add(1)
 				<-window
 				if r.reject != nil {
 					rejects = append(rejects, *r.reject)

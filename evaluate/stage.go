@@ -75,7 +75,9 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if log != nil {
 		log.Info("scoring", "validation", man.Splits["validation"], "test", man.Splits["test"])
 	}
-	sc, err := scoring.Score(ctx, encDir, man, model, scoring.Options{BatchSize: predictBatch, Examples: s.Cfg.Examples, Seed: s.Cfg.Seed})
+	task := stages.StartTask(env.Progress, "evaluate", int64(man.Splits["validation"]+man.Splits["test"]))
+	sc, err := scoring.Score(ctx, encDir, man, countingPredictor{model, task}, scoring.Options{BatchSize: predictBatch, Examples: s.Cfg.Examples, Seed: s.Cfg.Seed})
+	task.Done()
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
@@ -116,4 +118,15 @@ func History(h []train.EpochStats) []report.Epoch {
 			ValTop3Hit: report.Num(e.ValTop3Hit), ValMacroAUC: report.Num(e.ValMacroAUC), Seconds: e.Seconds, Best: e.Best}
 	}
 	return out
+}
+
+// countingPredictor counts the images scored on the progress display.
+type countingPredictor struct {
+	scoring.Predictor
+	task stages.Task
+}
+
+func (c countingPredictor) Predict(pixels []byte, n int) ([][]float32, error) {
+	defer c.task.Add(int64(n))
+	return c.Predictor.Predict(pixels, n)
 }

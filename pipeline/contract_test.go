@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -171,7 +172,7 @@ func TestHistoryShowsAnyTopK(t *testing.T) {
 		{ID: "a", Config: "k3", Status: "ok", Steps: []pipeline.Step{{Stage: "evaluate", Headline: []stages.Metric{metric("paper_accuracy", 0.4), metric("top3_hit", 0.7)}}}},
 	}
 	var out bytes.Buffer
-	pipeline.PrintHistory(&out, runs)
+	pipeline.PrintHistory(&out, pipeline.HistoryRows(t.TempDir(), runs))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("history:\n%s", out.String())
@@ -226,4 +227,41 @@ func TestErrorsAreReportedNotDropped(t *testing.T) {
 			t.Errorf("want the state error, got %v", err)
 		}
 	})
+}
+
+// TestRunFolderOutlivesForce: a forced rerun replaces the shared stage
+// outputs, but the earlier run folder still holds what its run produced
+// (its manifests name its own run), and its model link still resolves.
+func TestRunFolderOutlivesForce(t *testing.T) {
+	h := newHarness(t)
+	h.wrap = func(f *fakeStage) stages.Stage {
+		if f.name == stages.Train {
+			return linkStage{f, []stages.RunLink{{Name: "model", Path: "out.txt"}}}
+		}
+		return f
+	}
+	first, _, err := h.run(pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := h.run(pipeline.Options{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rec   *pipeline.RunRecord
+		stage string
+	}{{first, stages.Scrape}, {first, stages.Train}, {first, stages.Evaluate}, {second, stages.Train}} {
+		var m pipeline.StageManifest
+		b, err := os.ReadFile(filepath.Join(h.workdir, "runs", tc.rec.ID, tc.stage, pipeline.StageManifestFile))
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if err != nil || m.Run != tc.rec.ID {
+			t.Errorf("run %s/%s: manifest of run %q (%v), want its own", tc.rec.ID, tc.stage, m.Run, err)
+		}
+	}
+	if _, err := os.ReadFile(filepath.Join(h.workdir, "runs", first.ID, "model")); err != nil {
+		t.Errorf("first run's model link: %v", err)
+	}
 }

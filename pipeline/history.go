@@ -1,22 +1,61 @@
 package pipeline
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/postergenre/postergenre/stages"
 )
 
-// History reads every run.json in the working folder, newest first.
+// Statuses history adds to a run's own (ok, failed, cancelled).
+const (
+	// HistoryInterrupted is a run folder without run.json: the run was
+	// killed (or is still going).
+	HistoryInterrupted = "interrupted"
+	// HistoryNothingRan is a run that succeeded with every stage up to date.
+	HistoryNothingRan = "nothing ran"
+)
+
+// HistoryRow is one row of `pipeline history`: a run, or one cell of a
+// grid run.
+type HistoryRow struct {
+	Run     string    `json:"run"`
+	Cell    string    `json:"cell,omitempty"`
+	Config  string    `json:"config"`
+	Status  string    `json:"status"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Ran     int       `json:"ran"`
+	Cached  int       `json:"up_to_date"`
+	Commit  string    `json:"commit,omitempty"`
+	// Changed lists the resolved config values (key=value) that differ
+	// from the previous run of the same config; nil for its first run.
+	Changed  []string        `json:"changed"`
+	Headline []stages.Metric `json:"headline,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+// History reads every run folder of the working folder, newest first. A
+// working folder that does not exist is an error (a mistyped --workdir);
+// one without runs yet is not.
 func History(workdir string) ([]RunRecord, error) {
+	if fi, err := os.Stat(workdir); err != nil {
+		return nil, fmt.Errorf("working folder %s: %w", workdir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("working folder %s: not a folder", workdir)
+	}
 	l := layout{root: workdir}
 	entries, err := os.ReadDir(l.runs())
-	if os.IsNotExist(err) {
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
@@ -27,9 +66,9 @@ func History(workdir string) ([]RunRecord, error) {
 		if !e.IsDir() || e.Name() == "latest" {
 			continue
 		}
-		var rec RunRecord
-		if err := readJSON(filepath.Join(l.run(e.Name()), "run.json"), &rec); err != nil {
-			continue // a run still going, or killed before it wrote run.json
+		rec, err := readRun(l.run(e.Name()))
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, rec)
 	}
@@ -37,42 +76,149 @@ func History(workdir string) ([]RunRecord, error) {
 	return out, nil
 }
 
-// PrintHistory writes runs with their headline metrics side by side: one
-// column per metric key found in any run (e.g. TOP3_HIT and TOP5_HIT when
-// top_k changed between runs), "-" where a run lacks it.
-func PrintHistory(w io.Writer, runs []RunRecord) {
+// readRun reads runs/<id>/run.json; a folder without one is an
+// interrupted run, named from its resolved config.yaml.
+func readRun(dir string) (RunRecord, error) {
+	var rec RunRecord
+	err := readJSON(filepath.Join(dir, "run.json"), &rec)
+	if err == nil {
+		return rec, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return rec, fmt.Errorf("%s: %w", filepath.Join(dir, "run.json"), err)
+	}
+	rec = RunRecord{ID: filepath.Base(dir), Status: HistoryInterrupted}
+	if t, err := time.Parse("20060102T150405Z", strings.SplitN(rec.ID, "-", 2)[0]); err == nil {
+		rec.Started = t
+	}
+	if flat, err := flattenConfigFile(filepath.Join(dir, "config.yaml")); err == nil {
+		rec.Config = flat["name"]
+	}
+	return rec, nil
+}
+
+// HistoryRows turns runs (newest first, as History returns them) into
+// rows, one per grid cell, each with what changed since the previous run
+// of the same config.
+func HistoryRows(workdir string, runs []RunRecord) []HistoryRow {
+	l := layout{root: workdir}
+	configs := make([]map[string]string, len(runs))
+	for i, r := range runs {
+		configs[i], _ = flattenConfigFile(filepath.Join(l.run(r.ID), "config.yaml"))
+	}
+	var out []HistoryRow
+	for i, r := range runs {
+		var changed []string
+		for j := i + 1; j < len(runs); j++ { // the previous run of the same config
+			if runs[j].Config == r.Config && configs[j] != nil && configs[i] != nil {
+				changed = []string{}
+				for _, c := range diffFlat(configs[j], configs[i]) {
+					changed = append(changed, c.Key+"="+c.B)
+				}
+				break
+			}
+		}
+		cells := cellsOf(r.Steps)
+		for _, cell := range cells {
+			steps := stepsOf(r.Steps, cell)
+			row := HistoryRow{Run: r.ID, Cell: cell, Config: r.Config, Status: r.Status, Started: r.Started,
+				Seconds: r.Seconds, Ran: count(steps, "ran"), Cached: count(steps, StatusUpToDate),
+				Commit: r.Commit, Changed: changed, Headline: Headline(steps), Error: r.Error}
+			if row.Status == "ok" && row.Ran == 0 {
+				row.Status = HistoryNothingRan
+			}
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// cellsOf lists a run's grid cells in order ("" for a run without a grid).
+func cellsOf(steps []Step) []string {
+	cells := []string{}
+	for _, s := range steps {
+		if !slices.Contains(cells, s.Cell) {
+			cells = append(cells, s.Cell)
+		}
+	}
+	if len(cells) == 0 {
+		cells = append(cells, "")
+	}
+	return cells
+}
+
+func stepsOf(steps []Step, cell string) []Step {
+	var out []Step
+	for _, s := range steps {
+		if s.Cell == cell {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// PrintHistoryJSON writes one JSON object per row.
+func PrintHistoryJSON(w io.Writer, rows []HistoryRow) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PrintHistory writes rows with their headline metrics side by side: one
+// column per metric key found in any row (e.g. TOP3_HIT and TOP5_HIT when
+// top_k changed between runs), "-" where a row lacks it; what changed
+// since the previous run of the config comes last.
+func PrintHistory(w io.Writer, rows []HistoryRow) {
 	var keys []string
-	for _, r := range runs {
-		for _, m := range Headline(r.Steps) {
+	for _, r := range rows {
+		for _, m := range r.Headline {
 			if !slices.Contains(keys, m.Key) {
 				keys = append(keys, m.Key)
 			}
 		}
 	}
-	fmt.Fprintf(w, "%-28s %-18s %-9s %8s %5s %6s", "RUN", "CONFIG", "STATUS", "SECONDS", "RAN", "CACHED")
+	fmt.Fprintf(w, "%-28s %-12s %-14s %-11s %8s %4s %6s %-9s", "RUN", "CELL", "CONFIG", "STATUS", "SECONDS", "RAN", "CACHED", "COMMIT")
 	widths := make([]int, len(keys))
 	for i, k := range keys {
 		head := strings.ToUpper(k) + "(base)"
 		widths[i] = max(16, len(head))
 		fmt.Fprintf(w, "  %-*s", widths[i], head)
 	}
-	fmt.Fprintln(w)
-	for _, r := range runs {
-		fmt.Fprintf(w, "%-28s %-18s %-9s %8.1f %5d %6d", r.ID, r.Config, r.Status, r.Seconds, count(r.Steps, "ran"), count(r.Steps, StatusUpToDate))
+	fmt.Fprintln(w, "  CHANGED")
+	for _, r := range rows {
+		cell, commit := r.Cell, r.Commit
+		if cell == "" {
+			cell = "-"
+		}
+		if commit == "" {
+			commit = "-"
+		}
+		fmt.Fprintf(w, "%-28s %-12s %-14s %-11s %8.1f %4d %6d %-9.9s", r.Run, cell, r.Config, r.Status, r.Seconds, r.Ran, r.Cached, commit)
 		byKey := map[string]stages.Metric{}
-		for _, m := range Headline(r.Steps) {
+		for _, m := range r.Headline {
 			byKey[m.Key] = m
 		}
 		for i, k := range keys {
-			cell := "-"
+			c := "-"
 			if m, ok := byKey[k]; ok {
-				cell = fmt.Sprintf("%.3f", m.Value)
+				c = fmt.Sprintf("%.3f", m.Value)
 				if m.Baseline != nil {
-					cell += fmt.Sprintf(" (%.3f)", *m.Baseline)
+					c += fmt.Sprintf(" (%.3f)", *m.Baseline)
 				}
 			}
-			fmt.Fprintf(w, "  %-*s", widths[i], cell)
+			fmt.Fprintf(w, "  %-*s", widths[i], c)
 		}
-		fmt.Fprintln(w)
+		changed := "(first run)"
+		if r.Changed != nil {
+			changed = strings.Join(r.Changed, " ")
+			if changed == "" {
+				changed = "(same config)"
+			}
+		}
+		fmt.Fprintf(w, "  %s\n", changed)
 	}
 }

@@ -33,8 +33,8 @@ type Options struct {
 	// Resume lets the train stage continue an interrupted attempt.
 	Resume bool
 	Logger *slog.Logger
-	// Progress is where stages draw progress bars (nil: not on a terminal).
-	Progress io.Writer
+	// Progress is handed to stages for their long steps (nil: none).
+	Progress stages.Progress
 	// Out receives the plan (--dry-run, status) and the final summary for people.
 	Out io.Writer
 	// Build makes the stage objects of a config, keyed by stages.Order's

@@ -292,8 +292,10 @@ func TestRunRecordAndHistory(t *testing.T) {
 		t.Fatalf("history: %d runs, %v", len(runs), err)
 	}
 	var out bytes.Buffer
-	pipeline.PrintHistory(&out, runs)
-	if !strings.Contains(out.String(), "0.500") || strings.Count(out.String(), "\n") != 3 {
+	pipeline.PrintHistory(&out, pipeline.HistoryRows(h.workdir, runs))
+	// The second run changed nothing and ran nothing, and says so.
+	if !strings.Contains(out.String(), "0.500") || strings.Count(out.String(), "\n") != 3 ||
+		!strings.Contains(out.String(), pipeline.HistoryNothingRan) || !strings.Contains(out.String(), "(same config)") {
 		t.Errorf("history:\n%s", out.String())
 	}
 }

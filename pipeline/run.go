@@ -14,6 +14,7 @@ import (
 
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/buildinfo"
 )
 
 // RunRecord is runs/<id>/run.json.
@@ -25,8 +26,11 @@ type RunRecord struct {
 	Finished time.Time `json:"finished"`
 	Seconds  float64   `json:"seconds"`
 	Status   string    `json:"status"` // ok, failed, cancelled
-	Error    string    `json:"error,omitempty"`
-	Steps    []Step    `json:"steps"`
+	// Version and Commit are the program's (internal/buildinfo).
+	Version string `json:"version,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Steps   []Step `json:"steps"`
 	// Grid is the comparison table of a grid config (Markdown), also in grid.md.
 	Grid string `json:"grid,omitempty"`
 }
@@ -87,6 +91,8 @@ func (r *Runner) startRun(cfg *configs.Loaded) (*RunRecord, *slog.Logger, func()
 		Config:  cfg.Name,
 		File:    cfg.File,
 		Started: r.now().UTC(),
+		Version: buildinfo.Version,
+		Commit:  buildinfo.Commit,
 	}
 	runDir := r.layout.run(rec.ID)
 	noop := func() error { return nil }

@@ -11,9 +11,17 @@ import (
 	"github.com/postergenre/postergenre/stages"
 )
 
-// linkRun points the run folder at the outputs it used: <run>/<stage> for
+// linkRun gives the run folder the outputs it used: <run>/<stage> for
 // every stage, plus the entries stages ask for (stages.RunLinker: the
 // model linked, the report copied).
+//
+// <run>/<stage> is a tree of hard links to the stage output's files, not a
+// symlink to stages/<stage>/<fp>: a later --force replaces that folder
+// (and deletes the old one), but the files' data lives on through the run
+// folder's own names, so a run folder keeps what that run produced at the
+// cost of directory entries only. Stages never modify a committed file
+// (they write new files and rename), so sharing the data is safe. Where
+// hard links are impossible (another file system) files are copied.
 func linkRun(dir string, outDirs map[string]string, built map[string]stages.Stage) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -23,20 +31,26 @@ func linkRun(dir string, outDirs map[string]string, built map[string]stages.Stag
 		if !ok {
 			continue
 		}
-		if err := replaceSymlink(out, filepath.Join(dir, name)); err != nil {
-			return err
+		own := filepath.Join(dir, name)
+		if err := linkTree(out, own); err != nil {
+			return fmt.Errorf("run folder %s: %w", name, err)
 		}
 		l, ok := built[name].(stages.RunLinker)
 		if !ok {
 			continue
 		}
 		for _, link := range l.RunLinks() {
-			target, entry := filepath.Join(out, link.Path), filepath.Join(dir, link.Name)
+			target, entry := filepath.Join(own, link.Path), filepath.Join(dir, link.Name)
 			var err error
 			if link.Copy {
 				err = copyDir(target, entry)
 			} else {
-				err = replaceSymlink(target, entry)
+				// Relative, inside the run folder: survives moving the workdir.
+				rel, rerr := filepath.Rel(dir, target)
+				if rerr != nil {
+					return rerr
+				}
+				err = replaceSymlink(rel, entry)
 			}
 			if err != nil {
 				return fmt.Errorf("run folder %s: %w", link.Name, err)
@@ -44,6 +58,38 @@ func linkRun(dir string, outDirs map[string]string, built map[string]stages.Stag
 		}
 	}
 	return nil
+}
+
+// linkTree makes dst a tree of hard links to src's files (copies where
+// linking fails), replacing whatever dst was.
+func linkTree(src, dst string) error {
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			to, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(to, target)
+		}
+		if err := os.Link(path, target); err == nil {
+			return nil
+		}
+		return copyFile(path, target)
+	})
 }
 
 // replaceSymlink makes link point at target, whatever was there.
@@ -67,12 +113,16 @@ func copyDir(src, dst string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		_, err = atomicfile.WriteFrom(target, in, 0o644)
-		return err
+		return copyFile(path, target)
 	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	_, err = atomicfile.WriteFrom(dst, in, 0o644)
+	return err
 }

@@ -27,6 +27,29 @@ func Accounting(steps []Step) string {
 	return b.String()
 }
 
+// RowCounts is Accounting's data: stage → count key → outcome → count
+// (for the run summary as JSON).
+func RowCounts(steps []Step) map[string]map[string]map[string]any {
+	out := map[string]map[string]map[string]any{}
+	for _, s := range steps {
+		for _, k := range s.RowCountKeys {
+			m := asMap(s.Summary[k])
+			if len(m) == 0 {
+				continue
+			}
+			name := s.Stage
+			if s.Cell != "" {
+				name = s.Cell + "/" + s.Stage
+			}
+			if out[name] == nil {
+				out[name] = map[string]map[string]any{}
+			}
+			out[name][k] = m
+		}
+	}
+	return out
+}
+
 // Headline returns the headline metrics of a run's steps (in a grid, of
 // one cell's steps), the primary one first.
 func Headline(steps []Step) []stages.Metric {

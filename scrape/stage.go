@@ -357,7 +357,7 @@ func (r *runner) record(it *item) {
 	if it.intr {
 		return
 	}
-	r.prog.done.Add(1)
+	defer r.prog.add() // after the counters: the bar completes on the last row
 	switch {
 	case it.poster != nil:
 		r.prog.downloaded.Add(1)

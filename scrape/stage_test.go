@@ -27,6 +27,7 @@ import (
 
 	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/progress"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
@@ -275,11 +276,11 @@ func TestStageOutcomes(t *testing.T) {
 	cfg := testConfig(writeCSV(t, dir, lines), cdn.URL)
 	d := newDirs(t, "")
 	var bar bytes.Buffer // written by the stage's progress goroutine, read after Run returns
-	res, ledger, err := runStageEnv(context.Background(), t, cfg, stages.Env{OutDir: d.out, PosterStore: d.store, Progress: &bar})
+	res, ledger, err := runStageEnv(context.Background(), t, cfg, stages.Env{OutDir: d.out, PosterStore: d.store, Progress: progress.Bars{W: &bar}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(bar.String(), "downloaded 6  failed 10") || !strings.HasSuffix(bar.String(), "\n") {
+	if !strings.Contains(bar.String(), "ok 6 failed 10 100%") || !strings.HasSuffix(bar.String(), "\n") {
 		t.Errorf("progress bar: %q", bar.String())
 	}
 	if len(ledger) != len(cases) {

@@ -21,7 +21,8 @@ ensure() { # ensure DIR STAMP PACKAGES...
 	echo "$want" >"$dir/.installed"
 }
 
-ensure "$root/.venv" "pyarrow==18.1.0 numpy==2.1.3" pyarrow==18.1.0 numpy==2.1.3
+# tensorboard: its event reader checks internal/tensorboard's event files.
+ensure "$root/.venv" "pyarrow==18.1.0 numpy==2.1.3 tensorboard==2.18.0" pyarrow==18.1.0 numpy==2.1.3 tensorboard==2.18.0
 if [ "${1:-}" = "--keras" ]; then
 	ensure "$root/.venv-keras" "tensorflow-cpu==2.18.0 pyarrow==18.1.0" tensorflow-cpu==2.18.0 pyarrow==18.1.0
 fi

@@ -6,7 +6,6 @@ package stages
 
 import (
 	"context"
-	"io"
 	"log/slog"
 )
 
@@ -49,8 +48,9 @@ type Env struct {
 	Workdir string
 	// Logger carries the attributes stage= and run=.
 	Logger *slog.Logger
-	// Progress is where progress bars go; nil when not on a terminal.
-	Progress io.Writer
+	// Progress shows how far long steps are (a bar on a terminal, log
+	// lines otherwise); nil means none. Start tasks with StartTask.
+	Progress Progress
 	// Resume asks a stage that supports it (train) to continue from its last
 	// checkpoint instead of starting over.
 	Resume bool

@@ -89,7 +89,7 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, lr float64) (epochR
 		if steps%gcEvery == 0 {
 			runtime.GC()
 		}
-		bar.step(steps, n, sumLoss/float64(n))
+		bar.step(sumLoss / float64(n))
 		if err := ctx.Err(); err != nil {
 			return fail(err)
 		}

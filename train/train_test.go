@@ -15,6 +15,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/internal/progress"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
@@ -106,7 +107,7 @@ func TestTrainSynthetic(t *testing.T) {
 			tc.edit(&cfg)
 			env := testEnv(t, enc)
 			var bar bytes.Buffer
-			env.Progress = &bar
+			env.Progress = progress.Bars{W: &bar}
 			tr, err := newTrainer(context.Background(), cfg, env)
 			if err != nil {
 				t.Fatal(err)
@@ -125,7 +126,7 @@ func TestTrainSynthetic(t *testing.T) {
 			if last.ValPaperAcc < 0.95 {
 				t.Errorf("validation paper accuracy %.3f, want >= 0.95", last.ValPaperAcc)
 			}
-			if !strings.Contains(bar.String(), "img/s") {
+			if !strings.Contains(bar.String(), "loss ") {
 				t.Errorf("no progress bar written: %q", bar.String())
 			}
 			for _, f := range []string{HistoryCSV, filepath.Join(CheckpointDir, LatestFile), filepath.Join(ModelDir, MetaFile)} {

@@ -111,10 +111,27 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("predict text: exit %d: %q", code, out)
 	}
 
-	// History shows the two runs.
+	// History shows the two runs, the second having run nothing.
 	code, out, _ = run(t, "history", "--workdir", work)
-	if code != cli.ExitOK || strings.Count(out, "demo") != 2 {
+	if code != cli.ExitOK || strings.Count(out, " demo ") != 2 || !strings.Contains(out, "nothing ran") || !strings.Contains(out, "(same config)") {
 		t.Errorf("history: exit %d:\n%s", code, out)
+	}
+
+	// Diff of the two runs: same config, same rows, zero differences.
+	code, out, errs = run(t, "diff", "latest", filepath.Base(mustEval(t, filepath.Join(work, "runs", "latest"))), "--workdir", work, "--json")
+	var d cli.RunDiff
+	if code != cli.ExitOK || json.Unmarshal([]byte(out), &d) != nil || len(d.Config) != 0 || len(d.Metrics) == 0 {
+		t.Errorf("diff: exit %d %s\n%s", code, errs, out)
+	}
+	for _, m := range d.Metrics {
+		if m.Diff == nil || *m.Diff != 0 {
+			t.Errorf("diff of a run with itself: %s differs by %v", m.Key, m.Diff)
+		}
+	}
+	// Status of the demo starts nothing and finds everything up to date.
+	code, out, _ = run(t, append([]string{"status", demoConfig, "--workdir", work}, smallDemo...)...)
+	if code != cli.ExitOK || strings.Count(out, "up to date") != 5 {
+		t.Errorf("status: exit %d:\n%s", code, out)
 	}
 }
 
@@ -130,8 +147,23 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"validate", "../../configs/paper.yaml", "--set", "train.loss=hinge"}, cli.ExitUsage, "/train/loss"},
 		{[]string{"validate", "missing.yaml"}, cli.ExitUsage, "missing.yaml"},
 		{[]string{"run", "../../configs/paper.yaml", "--only", "nope"}, cli.ExitUsage, "unknown stage"},
+		{[]string{"run", "../../configs/paper.yaml", "--only", "trian"}, cli.ExitUsage, "did you mean train"},
+		{[]string{"run", "../../configs/paper.yaml", "--from", "evalute"}, cli.ExitUsage, "did you mean evaluate"},
+		{[]string{"validate", "../../configs/paper.yaml", "--set", "train.epoch=3"}, cli.ExitUsage, "did you mean train.epochs"},
+		{[]string{"validate", "../../configs/paper.yaml", "--set", "encode.image.shrink_percnt=3"}, cli.ExitUsage, "did you mean encode.image.shrink_percent"},
 		{[]string{"frobnicate"}, cli.ExitUsage, "unknown command"},
+		{[]string{"statsu", "x.yaml"}, cli.ExitUsage, "status"},
 		{[]string{"run", "--help"}, cli.ExitOK, "--dry-run"},
+		{[]string{"run", "--help"}, cli.ExitOK, "130 interrupted"},
+		{[]string{"run", "--help"}, cli.ExitOK, "--force"},
+		{[]string{"history", "--help"}, cli.ExitOK, "--json"},
+		{[]string{"--quiet", "--log-format", "json", "validate", "../../configs/paper.yaml"}, cli.ExitOK, "ok"},
+		{[]string{"validate", "../../configs/paper.yaml", "--quiet"}, cli.ExitOK, "ok"},
+		{[]string{"--log-format", "yaml", "validate", "../../configs/paper.yaml"}, cli.ExitUsage, "text or json"},
+		{[]string{"history", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "/nonexistent/wrok"},
+		{[]string{"diff", "a", "b", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "no such file"},
+		{[]string{"--quiet", "predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
+		{[]string{"mirror"}, cli.ExitUsage, "required flag"},
 		{[]string{"predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
 		{[]string{"version"}, cli.ExitOK, "tensorflow 2.18.0"},
 	}
@@ -236,4 +268,13 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func mustEval(t *testing.T, p string) string {
+	t.Helper()
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -23,7 +23,7 @@ import (
 // as from the CDN.
 func startDemo(ctx context.Context, cfg *configs.Loaded, workdir string, log *slog.Logger) (stop func(), err error) {
 	d := cfg.Demo
-	dir := filepath.Join(workdir, "demo-data", fmt.Sprintf("n%d-seed%d", d.Posters, d.Seed))
+	dir := demoDir(cfg, workdir)
 	if _, err := os.Stat(filepath.Join(dir, "MovieGenre.csv")); err != nil {
 		tmp := dir + ".tmp"
 		os.RemoveAll(tmp)
@@ -60,4 +60,9 @@ func startDemo(ctx context.Context, cfg *configs.Loaded, workdir string, log *sl
 		defer cancel()
 		srv.Shutdown(sctx)
 	}, nil
+}
+
+// demoDir is where the demo data of a config's size and seed lives.
+func demoDir(cfg *configs.Loaded, workdir string) string {
+	return filepath.Join(workdir, "demo-data", fmt.Sprintf("n%d-seed%d", cfg.Demo.Posters, cfg.Demo.Seed))
 }

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,15 +47,19 @@ func TestRunErrorIsPrinted(t *testing.T) {
 			if n := strings.Count(errs, tt.want); n == 0 {
 				t.Errorf("stderr lacks the cause %q:\n%s", tt.want, errs)
 			}
-			// One human line, naming the stage once.
+			// One error record (stderr is not a terminal here: every line
+			// is a JSON object), naming the stage once.
 			var plain []string
 			for _, l := range strings.Split(strings.TrimSpace(errs), "\n") {
-				if strings.HasPrefix(l, "pipeline: ") {
+				if !json.Valid([]byte(l)) {
+					t.Errorf("not a JSON line: %q", l)
+				}
+				if strings.Contains(l, `"msg":"pipeline failed"`) {
 					plain = append(plain, l)
 				}
 			}
 			if len(plain) != 1 || strings.Contains(plain[0], "scrape: scrape:") {
-				t.Errorf("want one error line naming scrape once, got %q", plain)
+				t.Errorf("want one error record naming scrape once, got %q", plain)
 			}
 		})
 	}

@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/spf13/cobra"
+
+	"github.com/postergenre/postergenre/pipeline"
+)
+
+func newHistoryCmd(st *State, g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "history [--json]",
+		Short: "past runs, one row per grid cell: status, what changed, commit, key metrics",
+		Long: `Past runs of the working folder, newest first, one row per grid cell: the
+status ("nothing ran" when every stage was up to date, "interrupted" for a
+run folder without run.json: the run was killed), the config values that
+changed since the previous run of the same config, the commit and the
+headline test metrics with the baseline in brackets.`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{"exits": exitsHistory},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			runs, err := pipeline.History(g.workdir)
+			if errors.Is(err, fs.ErrNotExist) {
+				return exitWith(ExitUsage, err)
+			}
+			if err != nil {
+				return exitWith(ExitFailed, err)
+			}
+			rows := pipeline.HistoryRows(g.workdir, runs)
+			if asJSON {
+				return pipeline.PrintHistoryJSON(st.Stdout, rows)
+			}
+			pipeline.PrintHistory(st.Stdout, rows)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per row")
+	return cmd
+}

@@ -1,0 +1,185 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/postergenre/postergenre/configs"
+	"github.com/postergenre/postergenre/internal/progress"
+	"github.com/postergenre/postergenre/pipeline"
+	"github.com/postergenre/postergenre/stages"
+)
+
+// runFlags are run's own flags (status takes --set only).
+type runFlags struct {
+	sets                        []string
+	only, from                  string
+	force, dryRun, resume, json bool
+}
+
+func newRunCmd(st *State, g *globals) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run CONFIG [flags]",
+		Short: "run the stages of a config that are not up to date",
+		Long: `Run the stages of CONFIG in order, skipping each one whose output for the same
+code, config section and inputs already exists.
+
+--force reruns every selected stage even when up to date; the new output
+replaces the shared one for later runs, while earlier run folders keep
+pointing at what they produced. --from STAGE forces that stage and reruns
+everything after it; --only STAGE runs just one (its inputs must exist).`,
+		Example:     "  pipeline run configs/demo.yaml\n  pipeline run configs/paper.yaml --set train.epochs=5 --from train\n  pipeline --log-format json run configs/paper.yaml >>postergenre.jsonl 2>&1",
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{"exits": exitsRun},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdRun(st, g, args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	addSetFlag(cmd, &f.sets)
+	fl.StringVar(&f.only, "only", "", "run only this stage (its inputs must exist): "+strings.Join(stages.Order, ", "))
+	fl.StringVar(&f.from, "from", "", "rerun this stage and everything after it")
+	fl.BoolVar(&f.force, "force", false, "rerun the selected stages even when up to date (earlier run folders keep their outputs)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; run nothing")
+	fl.BoolVar(&f.resume, "resume", false, "continue an interrupted train stage from its last checkpoint")
+	return cmd
+}
+
+func newStatusCmd(st *State, g *globals) *cobra.Command {
+	var sets []string
+	cmd := &cobra.Command{
+		Use:         "status CONFIG [--set key=value]...",
+		Short:       "which stages are up to date (runs nothing, starts nothing)",
+		Args:        cobra.ExactArgs(1),
+		Annotations: map[string]string{"exits": exitsStatus},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmdStatus(st, g, args[0], sets)
+		},
+	}
+	addSetFlag(cmd, &sets)
+	return cmd
+}
+
+// checkStage validates --only/--from with a suggestion for a typo.
+func checkStage(flag, name string) error {
+	if name == "" || indexOf(stages.Order, name) >= 0 {
+		return nil
+	}
+	return usageErrorf("--%s %s: unknown stage%s (stages: %s)", flag, name, didYouMean(name, stages.Order), strings.Join(stages.Order, ", "))
+}
+
+func indexOf(xs []string, x string) int {
+	for i, v := range xs {
+		if v == x {
+			return i
+		}
+	}
+	return -1
+}
+
+// options are the runner options every command that plans or runs shares.
+func (g *globals) options(st *State, log *slog.Logger) pipeline.Options {
+	return pipeline.Options{
+		Workdir:  g.workdir,
+		Logger:   log,
+		Out:      st.Stdout,
+		ExtraLog: pipeline.JSONLogFile,
+		Build:    buildStages,
+	}
+}
+
+// progressFor shows progress as bars on a terminal, else as log lines
+// every `scrape.progress_every`; none under --quiet.
+func progressFor(st *State, g *globals, cfg *configs.Loaded, log *slog.Logger) stages.Progress {
+	switch {
+	case g.quiet:
+		return nil
+	case st.IsTerminal && g.format(st) == "text":
+		return progress.Bars{W: st.Stderr}
+	}
+	return progress.Logs{Logger: log, Every: cfg.Scrape.ProgressEvery}
+}
+
+func cmdRun(st *State, g *globals, file string, f runFlags) error {
+	for _, s := range [][2]string{{"only", f.only}, {"from", f.from}} {
+		if err := checkStage(s[0], s[1]); err != nil {
+			return err
+		}
+	}
+	cfg, err := loadConfig(file, f.sets)
+	if err != nil {
+		return err
+	}
+	log := g.logger(st)
+	opts := g.options(st, log)
+	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
+	opts.Progress = progressFor(st, g, cfg, log)
+	r, err := pipeline.NewRunner(opts)
+	if err != nil {
+		return exitWith(ExitUsage, err)
+	}
+	if cfg.Demo != nil {
+		stop, err := startDemo(st.Ctx, cfg, opts.Workdir, log)
+		if err != nil {
+			return exitWith(ExitFailed, fmt.Errorf("demo: %w", err))
+		}
+		defer stop()
+	}
+	rec, err := r.Run(st.Ctx, cfg)
+	if rec != nil && rec.ID != "" {
+		printSummary(st, rec, opts.Workdir)
+	}
+	if err == nil {
+		return nil
+	}
+	var lockErr *pipeline.LockError
+	if errors.As(err, &lockErr) {
+		return exitWith(ExitLocked, err)
+	}
+	return exitWith(ExitFailed, err)
+}
+
+// cmdStatus plans without running anything: no demo data is generated and
+// no server started (a demo whose data does not exist yet would run every
+// stage).
+func cmdStatus(st *State, g *globals, file string, sets []string) error {
+	cfg, err := loadConfig(file, sets)
+	if err != nil {
+		return err
+	}
+	log := g.logger(st)
+	r, err := pipeline.NewRunner(g.options(st, log))
+	if err != nil {
+		return exitWith(ExitUsage, err)
+	}
+	if cfg.Demo != nil {
+		csv := filepath.Join(demoDir(cfg, g.workdir), "MovieGenre.csv")
+		if _, err := os.Stat(csv); err != nil {
+			fmt.Fprintf(st.Stdout, "demo data not generated yet (%s): `pipeline run %s` generates it and runs every stage\n", filepath.Dir(csv), file)
+			var steps []pipeline.Step
+			for _, c := range cfg.Cells() {
+				for _, s := range stages.Order {
+					steps = append(steps, pipeline.Step{Cell: c.Key, Stage: s, Status: pipeline.StatusNeverRun})
+				}
+			}
+			pipeline.PrintPlan(st.Stdout, steps)
+			return nil
+		}
+		// The CSV's content decides the scrape fingerprint, not where it
+		// is served from: the generated file stands in for the server.
+		cfg.Scrape.CSV = csv
+	}
+	steps, err := r.Plan(st.Ctx, cfg)
+	if err != nil {
+		return exitWith(ExitFailed, err)
+	}
+	pipeline.PrintPlan(st.Stdout, steps)
+	return nil
+}
