@@ -24,7 +24,8 @@ type Tensor struct {
 type Weights struct {
 	// SHA256 of the .pth file, to record beside a trained model.
 	SHA256 string
-	// Values counts the float32 values (4,694,057 for Lite0's 280 float tensors).
+	// Values counts the float32 values: 4,694,024 in Lite0's 247 float tensors
+	// (the file's 296 less 49 batch-norm num_batches_tracked counters).
 	Values int
 
 	tensors map[string]Tensor
