@@ -310,6 +310,9 @@ func TestFineTuneVariables(t *testing.T) {
 // the difference quotient drifts by 5–20% (measured) for reasons that are
 // not the gradient's.
 func TestFineTuneGradients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the whole-network gradient takes ~20 s")
+	}
 	w := weights(t)
 	const n, h, wd = 2, 21, 19 // odd sizes: asymmetric 'SAME' padding
 	s := op.NewScope()
