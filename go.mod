@@ -4,8 +4,11 @@ go 1.26
 
 require (
 	github.com/gocolly/colly/v2 v2.3.0
+	github.com/nlpodyssey/gopickle v0.3.0
 	github.com/parquet-go/parquet-go v0.25.1
 	github.com/reugn/go-streams v0.12.0
+	github.com/schollz/progressbar/v3 v3.17.1
+	github.com/spf13/cobra v1.9.1
 	github.com/wamuir/graft v0.10.0
 	go.yaml.in/yaml/v3 v3.0.4
 	golang.org/x/image v0.23.0
@@ -43,8 +46,6 @@ require (
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/saintfish/chardet v0.0.0-20230101081208-5e3ef4b5456d // indirect
-	github.com/schollz/progressbar/v3 v3.17.1 // indirect
-	github.com/spf13/cobra v1.9.1 // indirect
 	github.com/spf13/pflag v1.0.6 // indirect
 	github.com/temoto/robotstxt v1.1.2 // indirect
 	golang.org/x/net v0.47.0 // indirect

@@ -26,6 +26,10 @@ tmp="$WORK/results.md"
 	echo
 	go run "$ROOT/bench/encode" -shared "$SHARED" -work "$WORK/encode" -workers 1,2
 	echo
+	echo "## Backbone: EfficientNet-Lite0 feature extraction, 224×224, frozen weights"
+	echo
+	(cd "$ROOT" && go run ./bench/backbone)
+	echo
 	echo "## Train: the paper's network, 73×107, batch 32 — ours (Go, TensorFlow C API) against Keras"
 	echo
 	"$ROOT/scripts/encode-real.sh" "$SHARED" "$REAL" >/dev/null
