@@ -30,7 +30,9 @@ func (r *Runner) execute(ctx context.Context, p stepPlan, inputs map[string]stri
 	if err := a.prepare(); err != nil {
 		return m, err
 	}
-	res, err := runStage(ctx, st, r.env(p, a, inputs, log))
+	env := r.env(p, a, inputs, log)
+	env.TensorBoardDir = filepath.Join(r.layout.run(runID), "tb", cfg.Name)
+	res, err := runStage(ctx, st, env)
 	m.Finished = r.now().UTC()
 	m.Seconds = m.Finished.Sub(m.Started).Seconds()
 	if err != nil {

@@ -51,6 +51,10 @@ type Env struct {
 	// Progress shows how far long steps are (a bar on a terminal, log
 	// lines otherwise); nil means none. Start tasks with StartTask.
 	Progress Progress
+	// TensorBoardDir, when set, is where a stage that trains writes
+	// TensorBoard event files as it goes (inside the run folder, so
+	// `tensorboard --logdir work/runs` shows every run side by side).
+	TensorBoardDir string
 	// Resume asks a stage that supports it (train) to continue from its last
 	// checkpoint instead of starting over.
 	Resume bool

@@ -180,12 +180,15 @@ func (t *trainer) loop(ctx context.Context) error {
 		t.stopped = true
 		return nil
 	}
+	events := t.openEvents()
+	defer events.close()
 	for epoch := t.state.Epoch + 1; epoch <= t.cfg.Epochs; epoch++ {
 		st, err := t.runEpoch(ctx, epoch)
 		if err != nil {
 			return err
 		}
 		t.logEpoch(st)
+		events.write(st)
 		if t.sel.exhausted(t.state) {
 			t.log.Info("early stopping", "epoch", epoch, "best_epoch", t.state.BestEpoch, "metric", t.sel.metric)
 			t.stopped = true
