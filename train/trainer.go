@@ -17,12 +17,11 @@ import (
 	"time"
 
 	tf "github.com/wamuir/graft/tensorflow"
-	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 	"golang.org/x/sync/errgroup"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/tfsession"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -94,7 +93,8 @@ type trainer struct {
 	bestProbs []float32
 }
 
-// sessionOptions sets the thread pools and, for device "cpu", hides GPUs.
+// sessionOptions sets the thread pools, the precision and, for device
+// "cpu", hides GPUs (internal/tfsession builds the ConfigProto).
 func sessionOptions(cfg Config) (*tf.SessionOptions, int, error) {
 	threads := cfg.Threads
 	if cfg.Deterministic {
@@ -103,18 +103,12 @@ func sessionOptions(cfg Config) (*tf.SessionOptions, int, error) {
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
-	c := &pb.ConfigProto{
-		IntraOpParallelismThreads: int32(threads),
-		InterOpParallelismThreads: int32(threads),
-	}
-	if cfg.Device == "cpu" {
-		c.DeviceCount = map[string]int32{"GPU": 0}
-	}
-	raw, err := proto.Marshal(c)
+	opts, err := tfsession.Settings{IntraOp: threads, InterOp: threads, CPUOnly: cfg.Device == "cpu",
+		Precision: tfsession.Precision(cfg.Precision)}.Options()
 	if err != nil {
 		return nil, 0, err
 	}
-	return &tf.SessionOptions{Config: raw}, threads, nil
+	return opts, threads, nil
 }
 
 // pickDevice checks the requested device against what the session sees and
