@@ -22,8 +22,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/postergenre/postergenre/bench/internal/trainbench"
 	"github.com/postergenre/postergenre/internal/tfsession"
@@ -86,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case *mode != "":
 			return fmt.Errorf("unknown -mode %q", *mode)
 		}
+		fmt.Fprintf(stdout, "Started %s on %d cores of %s; load average at start: %s.\n\n",
+			time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), cpuModel(), loadavg())
 		paper := size{Name: "paper 73×107", Height: 107, Width: 73, Dir: *shards}
 		if paper.Dir == "" {
 			paper.Dir = filepath.Join(*work, "random-73x107")
@@ -258,4 +262,22 @@ func childJSON(cmd *exec.Cmd, log *bytes.Buffer, stderr io.Writer, v any) error 
 		return fmt.Errorf("output %q: %w", out.String(), err)
 	}
 	return nil
+}
+
+func loadavg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(raw)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
+
+func cpuModel() string {
+	raw, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
 }
