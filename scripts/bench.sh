@@ -37,6 +37,13 @@ tmp="$WORK/results.md"
 	"$ROOT/scripts/py-deps.sh" --keras >/dev/null
 	KERAS_PYTHON="$ROOT/.venv-keras/bin/python" go run "$ROOT/bench/train" -shards "$REAL/stages/encode/$enc"
 	echo
+	echo "## Precision: float32 against bfloat16 (oneDNN on AMX), ours and Keras, with the CPU's measured peak"
+	echo
+	echo "The paper input uses the real 73×107 training split; 150×200 (full.yaml's input) uses random posters, which train at the same speed."
+	echo
+	go run "$ROOT/bench/precision" -shards "$REAL/stages/encode/$enc" -work "$WORK/precision" \
+		-python "$ROOT/.venv-keras/bin/python" -script "$ROOT/bench/train/keras_bench.py"
+	echo
 	echo "## Nightly rerun with nothing new (paper config, everything up to date)"
 	echo
 	start_mirror $MIRROR_PORT

@@ -6,19 +6,18 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/postergenre/postergenre/internal/tfsession"
 	tf "github.com/wamuir/graft/tensorflow"
-	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
-	"google.golang.org/protobuf/proto"
 )
 
 // ErrNoGPU is returned when device "gpu" is requested and TensorFlow sees none.
 var ErrNoGPU = errors.New("device gpu requested but TensorFlow sees no GPU")
 
-// sessionConfig is the one place the training session's ConfigProto is
-// built: the thread pools and, for device "cpu", hidden GPUs. Graph-level
-// options (e.g. mixed precision: GraphOptions.RewriteOptions.
-// AutoMixedPrecision) belong here too. It returns the thread count used.
-func sessionConfig(cfg Config) (*pb.ConfigProto, int) {
+// sessionOptions is the one place the training session's options are
+// built (internal/tfsession makes the ConfigProto): the thread pools, the
+// precision (bfloat16 through oneDNN's auto mixed precision) and, for
+// device "cpu", hidden GPUs. It returns the thread count used.
+func sessionOptions(cfg Config) (*tf.SessionOptions, int, error) {
 	threads := cfg.Threads
 	if cfg.Deterministic {
 		threads = 1
@@ -26,24 +25,12 @@ func sessionConfig(cfg Config) (*pb.ConfigProto, int) {
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
-	c := &pb.ConfigProto{
-		IntraOpParallelismThreads: int32(threads),
-		InterOpParallelismThreads: int32(threads),
-	}
-	if cfg.Device == "cpu" {
-		c.DeviceCount = map[string]int32{"GPU": 0}
-	}
-	return c, threads
-}
-
-// sessionOptions is sessionConfig serialised for tf.NewSession.
-func sessionOptions(cfg Config) (*tf.SessionOptions, int, error) {
-	c, threads := sessionConfig(cfg)
-	raw, err := proto.Marshal(c)
+	opts, err := tfsession.Settings{IntraOp: threads, InterOp: threads, CPUOnly: cfg.Device == "cpu",
+		Precision: tfsession.Precision(cfg.Precision)}.Options()
 	if err != nil {
 		return nil, 0, err
 	}
-	return &tf.SessionOptions{Config: raw}, threads, nil
+	return opts, threads, nil
 }
 
 // openSession starts a session on g with cfg's options and names the device

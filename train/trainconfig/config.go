@@ -44,6 +44,11 @@ type Config struct {
 	Threads int `yaml:"threads"`
 	// Device: "auto", "cpu" or "gpu" (fails if no GPU is visible).
 	Device string `yaml:"device"`
+	// Precision of the heavy ops: "" or "float32" (the default), or
+	// "bfloat16" (TensorFlow's oneDNN auto-mixed-precision rewrite; the
+	// variables, Adam and the loss stay float32). Omitted from the section
+	// hash when empty, so configs written before it keep their fingerprints.
+	Precision string `yaml:"precision" json:",omitempty"`
 	// MaxStepsPerEpoch caps an epoch (0 = the whole training split); for smoke runs.
 	MaxStepsPerEpoch int `yaml:"max_steps_per_epoch"`
 }
@@ -169,6 +174,9 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	}
 	if c.Device != "auto" && c.Device != "cpu" && c.Device != "gpu" {
 		ps.Addf(prefix+"/device", `must be "auto", "cpu" or "gpu", got %q`, c.Device)
+	}
+	if c.Precision != "" && c.Precision != "float32" && c.Precision != "bfloat16" {
+		ps.Addf(prefix+"/precision", `must be "float32" or "bfloat16", got %q`, c.Precision)
 	}
 	if c.MaxStepsPerEpoch < 0 {
 		ps.Addf(prefix+"/max_steps_per_epoch", "must be >= 0, got %d", c.MaxStepsPerEpoch)

@@ -1,5 +1,0 @@
-package main
-
-import "github.com/postergenre/postergenre/internal/tfinfo"
-
-func tfVersion() string { return tfinfo.Version() }
