@@ -63,6 +63,7 @@ Usage:
   pipeline validate CONFIG [--set k=v]...                 check a config; print every problem
   pipeline history [--workdir DIR]                        past runs with their key metrics
   pipeline predict --model DIR [--top 3] [--format text|json|csv] INPUT...
+  pipeline serve --model DIR [--addr 127.0.0.1:8080] [--report DIR]    web page + JSON API for a model
   pipeline mirror --csv FILE --posters DIR [--addr 127.0.0.1:8089]   serve posters locally (offline runs)
   pipeline version                                        versions and the devices TensorFlow sees
 
@@ -98,6 +99,9 @@ func Run(st *State) int {
 		return cmdPredict(st, rest)
 	case "mirror":
 		return cmdMirror(st, rest)
+	case "serve":
+		logger, _ := (&logFlags{}).logger(st)
+		return cmdServe(st.Ctx, rest, st.Stdout, st.Stderr, logger)
 	}
 	fmt.Fprintf(st.Stderr, "pipeline: unknown command %q\n\n%s", cmd, usage)
 	return ExitUsage
