@@ -23,7 +23,7 @@ GO_PKGS := ./...
 # Packages that build, vet and pass without cgo (no TensorFlow).
 LIGHT_PKGS := ./configs ./pipeline
 
-.PHONY: all deps pydeps build run test test-short vet fmt bench scrape-real encode-real repro clean
+.PHONY: all deps pydeps chromium build run serve test test-short vet fmt bench scrape-real encode-real repro clean
 
 all: build
 
@@ -35,12 +35,22 @@ deps:
 pydeps:
 	@./scripts/py-deps.sh
 
+# Debian's Chromium, for the browser test of `pipeline serve` (it skips
+# without one) and for screenshots of the pages.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+	@chromium --version
+
 build: deps
 	@mkdir -p bin
 	go build -ldflags "$(LDFLAGS)" -o bin/pipeline ./cmd/pipeline
 
 run: build
 	./bin/pipeline run configs/demo.yaml --workdir $(WORKDIR)/demo
+
+# The web page and API for the demo's model (after `make run`).
+serve: build
+	./bin/pipeline serve --model $(WORKDIR)/demo/runs/latest/model
 
 test: build pydeps
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
