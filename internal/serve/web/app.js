@@ -86,6 +86,8 @@ function render(p) {
 async function predict(request, previewSrc) {
   if (previewSrc) {
     const img = $("#preview");
+    // Not an image (or not reachable from the browser): show the hint again.
+    img.onerror = () => { img.hidden = true; $("#drop-hint").hidden = false; };
     img.src = previewSrc;
     img.hidden = false;
     $("#drop-hint").hidden = true;
