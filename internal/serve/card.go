@@ -41,9 +41,7 @@ type Card struct {
 	Metrics   []Metric  `json:"metrics,omitempty"` // evaluate's headline on test; empty when no report was found
 	Report    string    `json:"report,omitempty"`  // the evaluate output the metrics come from
 	Notes     []string  `json:"notes,omitempty"`   // why something is missing
-	loadedAt  time.Time // unexported: not part of the card
-	modelDir  string
-	reportDir string
+	loadedAt  time.Time // for /healthz's uptime; not part of the card
 }
 
 // CardData counts the rows the model was trained and judged on.
@@ -79,7 +77,7 @@ func buildCard(modelDir, reportDir string, meta train.Meta) (*Card, error) {
 	}
 	c := &Card{
 		ID: id, Genres: meta.Genres, Loss: meta.Loss, Threshold: decisionThreshold(meta), BestEpoch: meta.BestEpoch,
-		TFVersion: meta.TFVersion, Device: meta.Device, modelDir: modelDir, loadedAt: time.Now(),
+		TFVersion: meta.TFVersion, Device: meta.Device, loadedAt: time.Now(),
 	}
 	c.Decision = fmt.Sprintf("genres with probability ≥ %.2f (the threshold tuned on validation, as evaluate applies it)", c.Threshold)
 	pp := meta.Preprocess.WithDefaults()
@@ -127,7 +125,7 @@ func buildCard(modelDir, reportDir string, meta train.Meta) (*Card, error) {
 	if got := evMan.Inputs[stages.Train]; trainMan.OutputID != "" && got != trainMan.OutputID {
 		return nil, fmt.Errorf("model card: %s evaluated train output %s, but the model is from %s", reportDir, got, trainMan.OutputID)
 	}
-	c.Report, c.reportDir = reportDir, reportDir
+	c.Report = reportDir
 	c.Metrics = evMan.Headline
 	c.Data.ValidationRows = intOf(evMan.Summary["validation_rows"])
 	c.Data.TestRows = intOf(evMan.Summary["test_rows"])
