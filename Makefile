@@ -21,7 +21,7 @@ GO_PKGS := ./...
 # Packages that build, vet and pass without cgo (no TensorFlow).
 LIGHT_PKGS := ./configs ./pipeline
 
-.PHONY: all deps gpu-check pydeps chromium build run test test-short vet fmt bench backbone-bench backbone-real scrape-real encode-real repro clean
+.PHONY: all deps gpu-check pydeps chromium build run serve test test-short vet fmt bench backbone-bench backbone-real scrape-real encode-real repro clean
 
 all: build
 
@@ -43,8 +43,9 @@ gpu-check: build
 pydeps:
 	@./scripts/py-deps.sh
 
-# Headless Chromium (Debian's package) renders report.html and the serve
-# page in the browser checks; needs root (apt-get).
+# Headless Chromium (Debian's package): the browser test of `pipeline serve`
+# (it skips without one) and screenshots of report.html and the serve page;
+# needs root (apt-get).
 chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
 	@chromium --version
@@ -55,6 +56,10 @@ build: deps
 
 run: build
 	./bin/pipeline run configs/demo.yaml --workdir $(WORKDIR)/demo
+
+# The web page and API for the demo's model (after `make run`).
+serve: build
+	./bin/pipeline serve --model $(WORKDIR)/demo/runs/latest/model
 
 test: build pydeps
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)

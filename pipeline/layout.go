@@ -61,6 +61,10 @@ type StageManifest struct {
 	Headline   []stages.Metric   `json:"headline,omitempty"`
 }
 
+// ReadStageManifest reads the manifest of the completed stage output in dir
+// (for readers outside the pipeline, e.g. serve's model card).
+func ReadStageManifest(dir string) (StageManifest, error) { return readStageManifest(dir) }
+
 func readStageManifest(dir string) (StageManifest, error) {
 	var m StageManifest
 	b, err := os.ReadFile(filepath.Join(dir, StageManifestFile))

@@ -61,6 +61,16 @@ tmp="$WORK/results.md"
 			echo "| \`pipeline run\` #$i | $(python3 -c "print(f'{$e-$s:.2f}')") | $code | $(grep -c 'up to date' "$WORK/nightly.out") |"
 		done
 	fi
+	echo
+	echo "## Serve: single posters over loopback HTTP (\`pipeline serve\`, model loaded once)"
+	echo
+	# The real paper model when `make repro` has trained one, else the demo's (same 73×107 input).
+	model="$REAL/runs/latest/model"
+	if [ ! -e "$model/model.json" ]; then
+		"$BIN" run "$ROOT/configs/demo.yaml" --workdir "$WORK/demo" >"$WORK/demo.out" 2>"$WORK/demo.log"
+		model="$WORK/demo/runs/latest/model"
+	fi
+	go run "$ROOT/bench/serve" -model "$model" -posters "$SHARED/data/posters" -clients 1,2,4,8
 } | tee "$tmp"
 mv "$tmp" "$out"
 echo

@@ -200,8 +200,7 @@ Exit codes:
 		newPredictCmd(st),
 		newMirrorCmd(st),
 		newVersionCmd(st),
-		// serve: add newServeCmd(st, g) here (see newRunCmd for the pattern:
-		// Annotations["exits"] documents its exit codes).
+		newServeCmd(st, g),
 	)
 	return root
 }

@@ -1,0 +1,132 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"net/http/httptest"
+
+	"github.com/postergenre/postergenre/internal/serve"
+)
+
+// chromium finds a Chromium binary: $CHROMIUM, else Debian's chromium
+// package (`make chromium` installs it).
+func chromium() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestBrowser drives a real headless Chromium: it loads the page, uploads
+// a generated poster through the file input (as a person choosing a file
+// would), waits for the genre bars and reads them from the DOM; they must
+// be the API's answer for that poster. With SERVE_SCREENSHOT=path it also
+// saves a screenshot of the page with the prediction shown.
+func TestBrowser(t *testing.T) {
+	bin := chromium()
+	if bin == "" {
+		t.Skip("no Chromium installed (looked for $CHROMIUM, chromium, chromium-browser, google-chrome): `make chromium` installs Debian's package")
+	}
+	srv, model := newServer(t, serve.Options{})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+
+	data, img := poster(t, 1, 11)
+	file := filepath.Join(t.TempDir(), "poster.jpg")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, err := model.PredictImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 900),
+	)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	// chromedp v0.11's protocol tables predate some enum values newer
+	// Chromium sends in network events (e.g. IPAddressSpace "Loopback"); it
+	// reports them as errors but goes on. Keep them out of the test log
+	// unless they are something else.
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); !strings.Contains(msg, "could not unmarshal event") {
+			t.Logf("chromedp: %s", msg)
+		}
+	}))
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+
+	var genres, probs []string
+	var status, cardID, metricsRows string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(`#drop`, chromedp.ByQuery),
+		// The model card loads by itself.
+		chromedp.WaitVisible(`#metrics tbody tr`, chromedp.ByQuery),
+		chromedp.SetUploadFiles(`#file`, []string{file}, chromedp.ByQuery),
+		chromedp.WaitVisible(`body[data-state="done"] #genres li`, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll("#genres li")].map(li => li.dataset.genre)`, &genres),
+		chromedp.Evaluate(`[...document.querySelectorAll("#genres li")].map(li => li.dataset.probability)`, &probs),
+		chromedp.Text(`#status`, &status, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector("#card dd").textContent`, &cardID),
+		chromedp.Evaluate(`String(document.querySelectorAll("#metrics tbody tr").length)`, &metricsRows),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	card := srv.Card()
+	if len(genres) != len(card.Genres) || len(probs) != len(genres) {
+		t.Fatalf("page shows genres %v with %v", genres, probs)
+	}
+	for i, g := range genres {
+		j := -1
+		for k, name := range card.Genres {
+			if name == g {
+				j = k
+			}
+		}
+		p, err := strconv.ParseFloat(probs[i], 64)
+		if j < 0 || err != nil || p < float64(want[j])-1e-4 || p > float64(want[j])+1e-4 {
+			t.Errorf("page: %s %s; the model says %v for %v", g, probs[i], want, card.Genres)
+		}
+	}
+	if !strings.HasPrefix(status, "Predicted:") || cardID != card.ID || metricsRows != strconv.Itoa(len(card.Metrics)) {
+		t.Errorf("page status %q, card id %q (want %s), %s metric rows (want %d)", status, cardID, card.ID, metricsRows, len(card.Metrics))
+	}
+
+	if path := os.Getenv("SERVE_SCREENSHOT"); path != "" {
+		var png []byte
+		if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot: %s", path)
+	}
+}
