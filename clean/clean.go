@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
@@ -343,30 +343,14 @@ func sharedPosters(rows []Row) []SharedPoster {
 }
 
 func writeParquet[T any](path string, rows []T) error {
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return fmt.Errorf("clean: %w", err)
-	}
-	defer f.Abort()
-	w := parquet.NewGenericWriter[T](f, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(16384))
-	if _, err := w.Write(rows); err != nil {
-		return fmt.Errorf("clean: writing %s: %w", filepath.Base(path), err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("clean: writing %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Commit(); err != nil {
+	if err := parquetio.WriteFile(path, rows, parquet.MaxRowsPerRowGroup(16384)); err != nil {
 		return fmt.Errorf("clean: %w", err)
 	}
 	return nil
 }
 
 func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("clean: %w", err)
-	}
-	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteJSON(path, v); err != nil {
 		return fmt.Errorf("clean: %w", err)
 	}
 	return nil

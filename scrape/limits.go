@@ -35,11 +35,7 @@ func limitsOf(cfg Config) Limits {
 
 // WriteLimits writes l into dir/LimitsFile, atomically.
 func WriteLimits(dir string, l Limits) error {
-	b, err := json.MarshalIndent(l, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%s: %w", LimitsFile, err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, LimitsFile), append(b, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, LimitsFile), l); err != nil {
 		return fmt.Errorf("%s: %w", LimitsFile, err)
 	}
 	return nil

@@ -5,6 +5,7 @@
 package atomicfile
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -138,4 +139,15 @@ func RenameDir(staging, dst string) error {
 		return err
 	}
 	return SyncDir(filepath.Dir(dst))
+}
+
+// WriteJSON writes v as indented JSON (with a final newline) atomically:
+// the one way stage manifests, summaries and small metadata files are
+// written.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return WriteFile(path, append(b, '\n'), 0o644)
 }
