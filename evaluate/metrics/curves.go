@@ -9,29 +9,13 @@ import "math"
 // Σ (R_n − R_{n−1})·P_n over the points is AveragePrecision. Nil when
 // there is no positive.
 func PRCurve(y []bool, s []float64) (recall, precision []float64) {
-	var pos float64
-	for _, b := range y {
-		if b {
-			pos++
-		}
-	}
+	tps, fps, pos, _ := thresholdCounts(y, s)
 	if pos == 0 {
 		return nil, nil
 	}
-	order := sortDesc(s)
-	var tp, fp float64
-	for i := 0; i < len(order); {
-		j := i
-		for ; j < len(order) && s[order[j]] == s[order[i]]; j++ {
-			if y[order[j]] {
-				tp++
-			} else {
-				fp++
-			}
-		}
-		recall = append(recall, tp/pos)
-		precision = append(precision, tp/(tp+fp))
-		i = j
+	for k := range tps {
+		recall = append(recall, tps[k]/pos)
+		precision = append(precision, tps[k]/(tps[k]+fps[k]))
 	}
 	return recall, precision
 }

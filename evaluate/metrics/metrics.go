@@ -112,8 +112,23 @@ func AveragePrecision(y []bool, s []float64) (ap float64, ok bool) {
 // ROCCurve returns the ROC points (false and true positive rates) at every
 // distinct threshold, from (0,0) to (1,1). Nil when a class is missing.
 func ROCCurve(y []bool, s []float64) (fpr, tpr []float64) {
-	order := sortDesc(s)
-	var pos, neg float64
+	tps, fps, pos, neg := thresholdCounts(y, s)
+	if pos == 0 || neg == 0 {
+		return nil, nil
+	}
+	fpr, tpr = []float64{0}, []float64{0}
+	for k := range tps {
+		fpr = append(fpr, fps[k]/neg)
+		tpr = append(tpr, tps[k]/pos)
+	}
+	return fpr, tpr
+}
+
+// thresholdCounts walks the scores from the highest down and returns the
+// true and false positives counted at each distinct score (tied scores
+// form one threshold), plus the totals of positives and negatives: the
+// one walk ROCCurve and PRCurve share.
+func thresholdCounts(y []bool, s []float64) (tps, fps []float64, pos, neg float64) {
 	for _, b := range y {
 		if b {
 			pos++
@@ -121,10 +136,7 @@ func ROCCurve(y []bool, s []float64) (fpr, tpr []float64) {
 			neg++
 		}
 	}
-	if pos == 0 || neg == 0 {
-		return nil, nil
-	}
-	fpr, tpr = []float64{0}, []float64{0}
+	order := sortDesc(s)
 	var tp, fp float64
 	for i := 0; i < len(order); {
 		j := i
@@ -135,11 +147,10 @@ func ROCCurve(y []bool, s []float64) (fpr, tpr []float64) {
 				fp++
 			}
 		}
-		fpr = append(fpr, fp/neg)
-		tpr = append(tpr, tp/pos)
+		tps, fps = append(tps, tp), append(fps, fp)
 		i = j
 	}
-	return fpr, tpr
+	return tps, fps, pos, neg
 }
 
 // MacroAUC averages ROCAUC over the genres where both classes are present;
