@@ -19,7 +19,7 @@
 # every block says when, on what machine and at what load it was measured.
 #
 # Usage: bench.sh SHARED [WORK] [PARTS]. Parts: scrape encode backbone
-# train precision serve nightly (default all, in that order). Extra flags
+# train precision nightly serve (default all, in that order). Extra flags
 # for a part's program: BENCH_ARGS_<PART>, e.g. BENCH_ARGS_PRECISION="-rounds 1".
 # Every real-data helper serves its mirror on its own port; this one's is
 # 18093 (18090–18092 belong to the others).
@@ -27,7 +27,7 @@ export MIRROR_PORT="${MIRROR_PORT:-18093}"
 source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/bench}"
-PARTS="${3:-scrape encode backbone train precision serve nightly}"
+PARTS="${3:-scrape encode backbone train precision nightly serve}"
 REAL="$WORK/real"
 out="$ROOT/bench/results.md"
 mkdir -p "$WORK/parts" "$ROOT/bench"
@@ -135,26 +135,27 @@ part_precision() {
 		-python "$ROOT/.venv-keras/bin/python" -script "$ROOT/bench/train/keras_bench.py" $(args precision)
 }
 
-part_serve() {
-	# Hook for bench/serve (being added on another branch): run when present.
-	if [ ! -d "$ROOT/bench/serve" ]; then
-		echo "Not measured: bench/serve is not in this checkout yet (scripts/bench.sh runs \`go run ./bench/serve\` once it is)."
-		return 0
-	fi
-	go run ./bench/serve $(args serve)
+# paper_run sets CFG and SET to the paper config (encode-real.sh's own file,
+# so scrape, clean and encode are the ones it left up to date in REAL) with
+# train.epochs=1, and completes one run of it, once per bench run: nightly
+# measures reruns of it and serve loads its model. One epoch, because what
+# is measured does not depend on how long training took. The mirror serves
+# until the part ends.
+PAPER_DONE="$WORK/parts/paper-run.done"
+rm -f "$PAPER_DONE"
+paper_run() {
+	real_encode || return 1
+	start_mirror "$MIRROR_PORT"
+	CFG="$(WORK="$REAL" overlay paper-real paper.yaml "$MIRROR_PORT")"
+	SET=(--set train.epochs=1)
+	[ -f "$PAPER_DONE" ] && return 0
+	"$BIN" run "$CFG" "${SET[@]}" --workdir "$REAL" >"$WORK/paper-run.out" 2>"$WORK/paper-run.log" ||
+		{ echo "bench.sh: the paper run failed; see $WORK/paper-run.log" >&2; return 1; }
+	touch "$PAPER_DONE"
 }
 
 part_nightly() {
-	real_encode || return 1
-	start_mirror "$MIRROR_PORT"
-	# One epoch: what is measured is a rerun with every stage up to date,
-	# whose cost does not depend on how long training took. The config is
-	# encode-real.sh's own (same file, same folder), so scrape, clean and
-	# encode are the ones it left up to date.
-	local cfg set=(--set train.epochs=1)
-	cfg="$(WORK="$REAL" overlay paper-real paper.yaml "$MIRROR_PORT")"
-	"$BIN" run "$cfg" "${set[@]}" --workdir "$REAL" >"$WORK/nightly-first.out" 2>"$WORK/nightly-first.log" ||
-		{ echo "bench.sh: the first paper run failed; see $WORK/nightly-first.log" >&2; return 1; }
+	paper_run || return 1
 	echo "\`pipeline run\` of the paper config (real CSV through the mirror, train.epochs=1) in $REAL after a completed run; 3 runs in a row."
 	echo
 	echo "| run | seconds | exit | stages up to date |"
@@ -163,11 +164,25 @@ part_nightly() {
 	for i in 1 2 3; do
 		s=$(date +%s.%N)
 		code=0
-		"$BIN" run "$cfg" "${set[@]}" --workdir "$REAL" >"$WORK/nightly.out" 2>"$WORK/nightly.log" || code=$?
+		"$BIN" run "$CFG" "${SET[@]}" --workdir "$REAL" >"$WORK/nightly.out" 2>"$WORK/nightly.log" || code=$?
 		e=$(date +%s.%N)
 		echo "| \`pipeline run\` #$i | $(python3 -c "print(f'{$e-$s:.2f}')") | $code | $(grep -oE '"status": *"up to date"' "$WORK/nightly.out" | wc -l) |"
 	done
-	kill "$MIRROR_PID" 2>/dev/null || true
+}
+
+part_serve() {
+	# Hook for bench/serve (added on another branch): runs once it is in
+	# this checkout, on the paper run's model and the real posters.
+	if [ ! -d "$ROOT/bench/serve" ]; then
+		echo "Not measured: bench/serve is not in this checkout yet (scripts/bench.sh runs \`go run ./bench/serve\` on the paper run's model once it is)."
+		return 0
+	fi
+	paper_run || return 1
+	local model
+	model="$REAL/stages/train/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['stages']['train']['fingerprint'])" "$REAL/state/paper-real.json")/model"
+	echo "The paper run's model (train.epochs=1; speed does not depend on the weights), real posters."
+	echo
+	go run ./bench/serve -model "$model" -posters "$POSTERS" $(args serve)
 }
 
 declare -A TITLE=(
