@@ -85,8 +85,11 @@ scrape-real: build
 encode-real: build
 	./scripts/encode-real.sh $(SHARED) $(WORKDIR)/real
 
+# Every benchmark part, or PARTS="scrape encode backbone train precision nightly
+# serve" (a subset); each part's block in bench/results.md is replaced,
+# hand-written notes outside the blocks are kept (see scripts/bench.sh).
 bench: build pydeps
-	./scripts/bench.sh $(SHARED) $(WORKDIR)/bench
+	./scripts/bench.sh $(SHARED) $(WORKDIR)/bench "$(PARTS)"
 
 # The pretrained backbone alone: feature-extraction posters/s and peak RSS at
 # 224×224 (batch 1, 16, 32), and the ImageNet top-1 classes of 300 real posters.
