@@ -157,6 +157,9 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 			p.Cell = cell.Key
 			if p.Status == StatusUpToDate {
 				m, err := readStageManifest(p.Output)
+				if err == nil {
+					m.OutputID, err = currentOutputID(built[name], p.Output, m)
+				}
 				if err != nil {
 					return nil, err
 				}
