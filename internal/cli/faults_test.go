@@ -1,0 +1,87 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/postergenre/postergenre/internal/cli"
+)
+
+// pipelineBin is the built binary (make test sets PIPELINE_BIN): what
+// exits, crashes and stderr look like is only known from a real process.
+func pipelineBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("PIPELINE_BIN")
+	if bin == "" {
+		t.Skip("PIPELINE_BIN not set (make test sets it to bin/pipeline)")
+	}
+	return bin
+}
+
+// runBin runs the binary and returns its exit code and output.
+func runBin(t *testing.T, bin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// TestTruncatedShardFailsTheRun: an encode shard truncated after the
+// commit makes train fail like any stage failure — exit 1 (not a crash's
+// 2), run.json with status failed and an error naming the shard, and no
+// staging folder left behind.
+func TestTruncatedShardFailsTheRun(t *testing.T) {
+	bin := pipelineBin(t)
+	work := t.TempDir()
+	args := []string{"run", demoConfig, "--workdir", work, "--set", "demo.posters=120", "--set", "train.epochs=1",
+		"--set", "evaluate.bootstrap=20", "--log-format", "json", "--quiet"}
+	if code, _, errs := runBin(t, bin, args...); code != cli.ExitOK {
+		t.Fatalf("first run: exit %d\n%s", code, lastLines(errs, 20))
+	}
+	shards, _ := filepath.Glob(filepath.Join(work, "stages", "encode", "*", "shard-*.parquet"))
+	if len(shards) == 0 {
+		t.Fatal("no encode shards")
+	}
+	b, err := os.ReadFile(shards[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shards[0], b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errs := runBin(t, bin, append(args, "--from", "train")...)
+	if code != cli.ExitFailed {
+		t.Fatalf("truncated shard: exit %d, want %d\n%s\n%s", code, cli.ExitFailed, out, lastLines(errs, 20))
+	}
+	name := filepath.Base(shards[0])
+	if !strings.Contains(errs, name) {
+		t.Errorf("stderr does not name %s:\n%s", name, lastLines(errs, 10))
+	}
+	rec := readRunRecord(t, filepath.Join(work, "runs", "latest"))
+	if rec.Status != "failed" || !strings.Contains(rec.Error, name) {
+		t.Errorf("run.json: status %q, error %q; want failed naming %s", rec.Status, rec.Error, name)
+	}
+	var summary map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &summary); err != nil || summary["status"] != "failed" {
+		t.Errorf("run summary %q: %v", out, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(work, "stages", "*", ".staging-*")); len(left) != 0 {
+		t.Errorf("staging left behind: %v", left)
+	}
+}
