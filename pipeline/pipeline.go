@@ -107,6 +107,11 @@ func NewRunner(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	opts.Workdir = abs
+	// A working folder that is a file fails later with "not a directory"
+	// on some path inside it; say what is wrong with the flag instead.
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("working folder %s: not a folder", abs)
+	}
 	return &Runner{opts: opts, layout: layout{root: abs}, log: opts.Logger, now: time.Now}, nil
 }
 
@@ -213,14 +218,13 @@ func PrintPlan(w io.Writer, steps []Step) {
 
 // ensureDirs creates the working folder's skeleton.
 func (r *Runner) ensureDirs() error {
-	for _, d := range []string{r.layout.root, r.layout.posters(), r.layout.runs(), filepath.Join(r.layout.root, "state")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
+	dirs := []string{r.layout.root, r.layout.posters(), r.layout.runs(), filepath.Join(r.layout.root, "state")}
 	for _, s := range stages.Order {
-		if err := os.MkdirAll(r.layout.stageDir(s), 0o755); err != nil {
-			return err
+		dirs = append(dirs, r.layout.stageDir(s))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("working folder %s: %w", r.layout.root, err)
 		}
 	}
 	return nil
