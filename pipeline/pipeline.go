@@ -41,6 +41,11 @@ type Options struct {
 	// names. Required: the pipeline knows stages only through the contract
 	// in package stages, and one place (the CLI) wires the real ones.
 	Build func(cfg configs.Config) map[string]stages.Stage
+	// Setup, when set, runs under the working folder's lock before
+	// anything is planned, so that two runs never prepare the same inputs
+	// at once (the demo generates its data and starts its server). Its
+	// cleanup runs when the run ends.
+	Setup func(ctx context.Context) (cleanup func(), err error)
 	// ExtraLog, when set, receives every log record too (the run's log.jsonl).
 	ExtraLog func(runDir string) (slog.Handler, io.Closer, error)
 }

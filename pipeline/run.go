@@ -64,6 +64,13 @@ func (r *Runner) Run(ctx context.Context, cfg *configs.Loaded) (rec *RunRecord, 
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, lock.Release()) }()
+	if r.opts.Setup != nil {
+		cleanup, err := r.opts.Setup(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+	}
 
 	if r.opts.DryRun {
 		steps, err := r.Plan(ctx, cfg)

@@ -85,3 +85,45 @@ func TestTruncatedShardFailsTheRun(t *testing.T) {
 		t.Errorf("staging left behind: %v", left)
 	}
 }
+
+// TestConcurrentDemoStarts: two demo runs started together on a fresh
+// working folder. The demo generates its data under the run's lock, so
+// the second one exits 3 (lock held) — never 1 from the two racing on the
+// demo data folder — and the first one completes.
+func TestConcurrentDemoStarts(t *testing.T) {
+	bin := pipelineBin(t)
+	work := t.TempDir()
+	args := []string{"run", demoConfig, "--workdir", work, "--set", "demo.posters=120", "--dry-run", "--quiet", "--log-format", "json"}
+	type result struct {
+		code int
+		errs string
+	}
+	done := make(chan result, 2)
+	for range 2 {
+		go func() {
+			cmd := exec.Command(bin, args...)
+			var errb bytes.Buffer
+			cmd.Stderr = &errb
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				code = -1
+			}
+			done <- result{code, errb.String()}
+		}()
+	}
+	codes := map[int]int{}
+	for range 2 {
+		r := <-done
+		codes[r.code]++
+		if r.code != cli.ExitOK && (r.code != cli.ExitLocked || !strings.Contains(r.errs, "another run holds the lock")) {
+			t.Errorf("exit %d: %s", r.code, r.errs)
+		}
+	}
+	if codes[cli.ExitOK] != 1 || codes[cli.ExitLocked] != 1 {
+		t.Errorf("exit codes %v, want one 0 and one 3", codes)
+	}
+}

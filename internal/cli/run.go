@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,16 +122,20 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	opts := g.options(st, log)
 	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
 	opts.Progress = progressFor(st, g, cfg, log)
+	if cfg.Demo != nil {
+		// Under the run's lock: a second demo started at the same time
+		// waits for nothing and exits 3, instead of racing on the data.
+		opts.Setup = func(ctx context.Context) (func(), error) {
+			stop, err := startDemo(ctx, cfg, opts.Workdir, log)
+			if err != nil {
+				return nil, fmt.Errorf("demo: %w", err)
+			}
+			return stop, nil
+		}
+	}
 	r, err := pipeline.NewRunner(opts)
 	if err != nil {
 		return exitWith(ExitUsage, err)
-	}
-	if cfg.Demo != nil {
-		stop, err := startDemo(st.Ctx, cfg, opts.Workdir, log)
-		if err != nil {
-			return exitWith(ExitFailed, fmt.Errorf("demo: %w", err))
-		}
-		defer stop()
 	}
 	rec, err := r.Run(st.Ctx, cfg)
 	if rec != nil && rec.ID != "" {
