@@ -105,8 +105,8 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	p.Seconds = round(m.Seconds, 3)
 	if err != nil {
 		p.Status = "failed"
-		p.Error = err.Error()
-		log.Error("stage failed", "err", err)
+		p.Error = CapText(err.Error())
+		log.Error("stage failed", "err", p.Error)
 		if errors.Is(err, context.Canceled) {
 			return &p.Step, err
 		}

@@ -169,10 +169,10 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 		rec.Status = "ok"
 	case errors.Is(runErr, context.Canceled):
 		rec.Status = "cancelled"
-		rec.Error = runErr.Error()
+		rec.Error = CapText(runErr.Error())
 	default:
 		rec.Status = "failed"
-		rec.Error = runErr.Error()
+		rec.Error = CapText(runErr.Error())
 	}
 	runDir := r.layout.run(rec.ID)
 	if err := writeJSON(filepath.Join(runDir, "run.json"), rec); err != nil {
@@ -183,7 +183,7 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 	}
 	attrs := []any{"status", rec.Status, "seconds", round(rec.Seconds, 2), "ran", count(rec.Steps, "ran"), "up_to_date", count(rec.Steps, StatusUpToDate), "run_dir", runDir}
 	if runErr != nil {
-		attrs = append(attrs, "err", runErr)
+		attrs = append(attrs, "err", CapText(runErr.Error()))
 	}
 	log.Info("run finished", attrs...)
 	return runErr
