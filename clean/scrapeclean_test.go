@@ -275,7 +275,7 @@ func TestHugeRowsMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(f, "imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\n1,http://www.imdb.com/title/tt1,One (2001),6,Drama,https://cdn.example/p/1.jpg\n")
-	f.Write([]byte(strings.Repeat(",", 20<<20) + "\n")) // line 3
+	f.Write([]byte(strings.Repeat(",", 20<<20) + "\n"))                                                                                // line 3
 	fmt.Fprintf(f, "2,http://www.imdb.com/title/tt2,\"%s (2002)\",6,Drama,https://cdn.example/p/2.jpg\n", strings.Repeat("T", 60<<20)) // line 4
 	fmt.Fprintf(f, "3,http://www.imdb.com/title/tt3,Three (2003),6,Drama,https://cdn.example/p/3.jpg\n")
 	if err := f.Close(); err != nil {
