@@ -140,6 +140,9 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("clean: %w", err)
 	}
+	if csvRows == 0 {
+		return stages.Result{}, fmt.Errorf("clean: %s: no data rows (only a header)", filepath.Join(in, scrape.CSVFile))
+	}
 	if csvRows != len(ledger) && env.Logger != nil {
 		env.Logger.Warn("ledger and CSV disagree on the number of rows", "csv_rows", csvRows, "ledger_rows", len(ledger))
 	}

@@ -308,3 +308,13 @@ print(json.dumps({"n": t.num_rows, "titles": t.column("title").to_pylist(), "gen
 		}
 	}
 }
+
+// TestHeaderOnlyScrapeOutputFails: clean given a scrape output whose CSV
+// has no rows says so, naming the file.
+func TestHeaderOnlyScrapeOutputFails(t *testing.T) {
+	env := cleantest.Build(t, t.TempDir(), nil)
+	_, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(), env)
+	if err == nil || !strings.Contains(err.Error(), "movies.csv: no data rows") {
+		t.Errorf("error %v, want one naming movies.csv: no data rows", err)
+	}
+}

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -125,5 +126,57 @@ func TestConcurrentDemoStarts(t *testing.T) {
 	}
 	if codes[cli.ExitOK] != 1 || codes[cli.ExitLocked] != 1 {
 		t.Errorf("exit codes %v, want one 0 and one 3", codes)
+	}
+}
+
+// TestInterruptSaysWhatWasKept: SIGINT in the middle of training exits 130
+// (not 1 with "context canceled"), says which outputs were kept and that
+// --resume continues, records the run as cancelled and keeps the training
+// attempt for --resume.
+func TestInterruptSaysWhatWasKept(t *testing.T) {
+	bin := pipelineBin(t)
+	work := t.TempDir()
+	args := []string{"run", demoConfig, "--workdir", work, "--set", "demo.posters=120", "--set", "train.epochs=200",
+		"--set", "train.early_stopping.patience=0", "--log-format", "json"}
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), `"msg":"epoch"`) {
+			break
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != cli.ExitInterrupted {
+		t.Fatalf("SIGINT: %v, want exit 130\n%s", err, lastLines(log.String(), 10))
+	}
+	for _, want := range []string{"interrupted during train", "kept the complete outputs of scrape, clean, encode", "--resume"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, lastLines(log.String(), 5))
+		}
+	}
+	if strings.Contains(log.String(), `"err":"context canceled"`) {
+		t.Errorf("the message is just %q", "context canceled")
+	}
+	if rec := readRunRecord(t, filepath.Join(work, "runs", "latest")); rec.Status != "cancelled" {
+		t.Errorf("run.json status %q, want cancelled", rec.Status)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(work, "stages", "train", ".interrupted-*")); len(kept) != 1 {
+		t.Errorf("training attempt kept for --resume: %v", kept)
 	}
 }
