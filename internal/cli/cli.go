@@ -203,6 +203,7 @@ Exit codes:
 		newValidateCmd(st, g),
 		newHistoryCmd(st, g),
 		newDiffCmd(st, g),
+		newGCCmd(st, g),
 		newPredictCmd(st),
 		newMirrorCmd(st),
 		newVersionCmd(st),
