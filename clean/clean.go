@@ -45,6 +45,10 @@ const (
 	ReasonNoPoster            = "no_poster"
 	ReasonTooManyPixels       = "too_many_pixels"
 	ReasonCorruptImage        = "corrupt_image"
+	// ReasonPosterChanged: the store's file is not the bytes the scrape
+	// ledger recorded (overwritten or replaced since): not what was scraped
+	// for this row.
+	ReasonPosterChanged = "poster_changed"
 )
 
 // Version of the stage's output; bump when the output changes for the same inputs.
@@ -71,6 +75,7 @@ type SharedPoster struct {
 // candidate is a row that passed the field checks, before its poster is checked.
 type candidate struct {
 	row    Row
+	sha256 string  // the poster's sha256 in the scrape ledger
 	reject *Reject // set by the poster check
 }
 
@@ -85,7 +90,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("clean: scrape input: %w", err)
 	}
-	ledger, err := parquet.ReadFile[scrape.LedgerRow](filepath.Join(in, scrape.LedgerFile))
+	ledger, err := parquetio.ReadFile[scrape.LedgerRow](filepath.Join(in, scrape.LedgerFile))
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("clean: reading ledger: %w", err)
 	}
@@ -129,10 +134,13 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 			return
 		}
 		row.PosterPath = l.Path
-		cands = append(cands, &candidate{row: row})
+		cands = append(cands, &candidate{row: row, sha256: l.SHA256})
 	})
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("clean: %w", err)
+	}
+	if csvRows == 0 {
+		return stages.Result{}, fmt.Errorf("clean: %s: no data rows (only a header)", filepath.Join(in, scrape.CSVFile))
 	}
 	if csvRows != len(ledger) && env.Logger != nil {
 		env.Logger.Warn("ledger and CSV disagree on the number of rows", "csv_rows", csvRows, "ledger_rows", len(ledger))
@@ -147,7 +155,7 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			c.reject = checkPoster(env.PosterStore, &c.row, cfg.VerifyImages, lim.MaxPixels)
+			c.reject = checkPoster(env.PosterStore, &c.row, c.sha256, cfg.VerifyImages, lim.MaxPixels)
 			task.Add(1)
 			return nil
 		})
@@ -296,8 +304,10 @@ func (s *Stage) checkFields(rec moviegenre.Row) (Row, *Reject) {
 }
 
 // checkPoster reads the poster of row, fills its checksum, size and format,
-// and says why it is unusable, if it is. With verify it decodes every pixel.
-func checkPoster(store string, row *Row, verify bool, maxPixels int64) *Reject {
+// and says why it is unusable, if it is: bytes other than the ledger's
+// (ledgerSHA) are not the poster scraped for this row. With verify it
+// decodes every pixel.
+func checkPoster(store string, row *Row, ledgerSHA string, verify bool, maxPixels int64) *Reject {
 	rej := func(reason string, err error) *Reject {
 		if errors.Is(err, poster.ErrTooManyPixels) {
 			reason = ReasonTooManyPixels
@@ -311,6 +321,10 @@ func checkPoster(store string, row *Row, verify bool, maxPixels int64) *Reject {
 	sum := sha256.Sum256(b)
 	row.PosterSHA256 = hex.EncodeToString(sum[:])
 	row.PosterBytes = int64(len(b))
+	if ledgerSHA != "" && row.PosterSHA256 != ledgerSHA {
+		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: ReasonPosterChanged,
+			Detail: fmt.Sprintf("%s has sha256 %.12s…, the scrape ledger %.12s…", row.PosterPath, row.PosterSHA256, ledgerSHA)}
+	}
 	h, err := poster.DecodeHeader(b, maxPixels)
 	if err != nil {
 		return rej(ReasonCorruptImage, err)

@@ -199,6 +199,41 @@ func TestRunAccountsForEveryRow(t *testing.T) {
 	}
 }
 
+// TestRunRejectsChangedPoster: a poster overwritten in the store after the
+// scrape (another movie's poster, still a valid image) is not the poster
+// scraped for its row; clean must not train on it.
+func TestRunRejectsChangedPoster(t *testing.T) {
+	movies, want := fixture()
+	env := cleantest.Build(t, t.TempDir(), movies)
+	// Line 2 (id 1) now holds id 9's poster; line 3 (id 2) is gone.
+	if err := os.WriteFile(filepath.Join(env.PosterStore, "1.jpg"), movies[8].Poster, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(env.PosterStore, "2.jpg")); err != nil {
+		t.Fatal(err)
+	}
+	want[2], want[3] = clean.ReasonPosterChanged, clean.ReasonNoPoster
+	if _, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	rejects, err := parquet.ReadFile[clean.Reject](filepath.Join(env.OutDir, clean.RejectsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int64]clean.Reject{}
+	for _, r := range rejects {
+		got[r.Line] = r
+	}
+	for line, reason := range want {
+		if reason != "" && got[line].Reason != reason {
+			t.Errorf("line %d: %q (%s), want %q", line, got[line].Reason, got[line].Detail, reason)
+		}
+	}
+	if d := got[2].Detail; !strings.Contains(d, "1.jpg") {
+		t.Errorf("poster_changed detail %q does not name the file", d)
+	}
+}
+
 func TestRunConfigVariants(t *testing.T) {
 	movies, _ := fixture()
 	for _, tc := range []struct {
@@ -271,5 +306,15 @@ print(json.dumps({"n": t.num_rows, "titles": t.column("title").to_pylist(), "gen
 		if got.Titles[i] != r.Title || !slices.Equal(got.Genres[i], r.Genres) {
 			t.Errorf("row %d: pyarrow %q %q, Go %q %q", i, got.Titles[i], got.Genres[i], r.Title, r.Genres)
 		}
+	}
+}
+
+// TestHeaderOnlyScrapeOutputFails: clean given a scrape output whose CSV
+// has no rows says so, naming the file.
+func TestHeaderOnlyScrapeOutputFails(t *testing.T) {
+	env := cleantest.Build(t, t.TempDir(), nil)
+	_, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(), env)
+	if err == nil || !strings.Contains(err.Error(), "movies.csv: no data rows") {
+		t.Errorf("error %v, want one naming movies.csv: no data rows", err)
 	}
 }

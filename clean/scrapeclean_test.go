@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -169,5 +170,142 @@ func TestScrapeAndCleanAgreeOnEveryRow(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCSVBoundsFromConfig: scrape.max_line_bytes and max_field_bytes bound
+// the rows scrape reads, and reach clean through limits.json, so both drop
+// the same over-long rows as malformed_row with their line and reason,
+// quoting only a few bytes of them.
+func TestCSVBoundsFromConfig(t *testing.T) {
+	srv := posterServer(t)
+	dir := t.TempDir()
+	row := func(id int, title string) string {
+		return fmt.Sprintf("%d,http://www.imdb.com/title/tt%d,%s,6.5,Drama|Action,https://cdn.example/p/%d.jpg", id, id, title, id)
+	}
+	lines := []string{
+		row(1, "One (2001)"),                       // 2
+		strings.Repeat(",", 5000),                  // 3: longer than max_line_bytes
+		row(2, strings.Repeat("T", 600)+" (2002)"), // 4: a field longer than max_field_bytes
+		row(3, "Three (2003)"),                     // 5
+	}
+	csvPath := filepath.Join(dir, "MovieGenre.csv")
+	text := "imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\n" + strings.Join(lines, "\n") + "\n"
+	if err := os.WriteFile(csvPath, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scr, store, out := filepath.Join(dir, "scrape"), filepath.Join(dir, "posters"), filepath.Join(dir, "clean")
+	os.MkdirAll(scr, 0o755)
+	os.MkdirAll(out, 0o755)
+	cfg := scrapeconfig.Default()
+	cfg.CSV, cfg.Retries, cfg.FallbackIMDbPage = csvPath, 0, false
+	cfg.MaxLineBytes, cfg.MaxFieldBytes = 2048, 512
+	cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://cdn\.example/`, Replace: srv.URL + "/"}}
+	if _, err := (&scrape.Stage{Cfg: cfg}).Run(context.Background(), stages.Env{OutDir: scr, PosterStore: store}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(),
+		stages.Env{OutDir: out, PosterStore: store, Inputs: map[string]string{stages.Scrape: scr}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{scr, out} {
+		if lim, err := scrape.ReadLimits(d); err != nil || lim.CSV.MaxLineBytes != 2048 || lim.CSV.MaxFieldBytes != 512 {
+			t.Errorf("%s: limits %+v, %v; want the config's 2048/512", d, lim, err)
+		}
+	}
+	ledger, err := parquet.ReadFile[scrape.LedgerRow](filepath.Join(scr, scrape.LedgerFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejects, err := parquet.ReadFile[clean.Reject](filepath.Join(out, clean.RejectsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scraped := map[int64]scrape.LedgerRow{}
+	for _, l := range ledger {
+		scraped[l.Line] = l
+	}
+	cleaned := map[int64]clean.Reject{}
+	for _, r := range rejects {
+		cleaned[r.Line] = r
+	}
+	for line, why := range map[int64]string{3: "row too long", 4: "field too long"} {
+		l, r := scraped[line], cleaned[line]
+		if l.Reason != scrape.ReasonMalformedRow || r.Reason != clean.ReasonMalformedRow || !strings.Contains(r.Detail, why) {
+			t.Errorf("line %d: scrape %q, clean %q %q; want malformed_row (%s) in both", line, l.Reason, r.Reason, r.Detail, why)
+		}
+		if len(r.Detail) > 300 || len(l.Error) > 300 {
+			t.Errorf("line %d: the reason quotes too much (%d, %d bytes)", line, len(r.Detail), len(l.Error))
+		}
+	}
+	if len(rejects) != 2 {
+		t.Errorf("rejects %+v, want lines 3 and 4 only", rejects)
+	}
+}
+
+// peakRSS reads the process's peak resident set (VmHWM) in bytes.
+func peakRSS(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc/self/status: %v", err)
+	}
+	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b)
+	if m == nil {
+		t.Skip("no VmHWM in /proc/self/status")
+	}
+	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return kb << 10
+}
+
+// TestHugeRowsMemoryBounded: a 20 MB line of commas and a 60 MB title
+// (issue 12: 2.4 GB and 3.3 GB of RSS) through the real scrape and clean
+// stages at the default limits. Scrape holds the CSV's bytes once (it
+// hashes and stores exactly them); nothing may hold many copies of a row.
+// The bound is the process's own peak RSS, generous, never a time.
+func TestHugeRowsMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes an 80 MB CSV")
+	}
+	srv := posterServer(t)
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "MovieGenre.csv")
+	f, err := os.Create(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\n1,http://www.imdb.com/title/tt1,One (2001),6,Drama,https://cdn.example/p/1.jpg\n")
+	f.Write([]byte(strings.Repeat(",", 20<<20) + "\n"))                                                                                // line 3
+	fmt.Fprintf(f, "2,http://www.imdb.com/title/tt2,\"%s (2002)\",6,Drama,https://cdn.example/p/2.jpg\n", strings.Repeat("T", 60<<20)) // line 4
+	fmt.Fprintf(f, "3,http://www.imdb.com/title/tt3,Three (2003),6,Drama,https://cdn.example/p/3.jpg\n")
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	scr, store, out := filepath.Join(dir, "scrape"), filepath.Join(dir, "posters"), filepath.Join(dir, "clean")
+	os.MkdirAll(scr, 0o755)
+	os.MkdirAll(out, 0o755)
+	cfg := scrapeconfig.Default()
+	cfg.CSV, cfg.Retries, cfg.FallbackIMDbPage = csvPath, 0, false
+	cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://cdn\.example/`, Replace: srv.URL + "/"}}
+
+	runtime.GC()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // peak := current (Linux ≥ 4.0)
+	before := peakRSS(t)
+	if _, err := (&scrape.Stage{Cfg: cfg}).Run(context.Background(), stages.Env{OutDir: scr, PosterStore: store}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(),
+		stages.Env{OutDir: out, PosterStore: store, Inputs: map[string]string{stages.Scrape: scr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := peakRSS(t)
+	const limit = 600 << 20
+	t.Logf("peak RSS %d MiB (before %d MiB) for an 80 MB CSV; limit %d MiB", peak>>20, before>>20, limit>>20)
+	if peak-before > limit {
+		t.Errorf("peak RSS grew by %d MiB reading an 80 MB CSV: a row was held whole or copied", (peak-before)>>20)
+	}
+	if res.Summary["kept"] != 2 || res.Summary["rejected"] != 2 {
+		t.Errorf("clean summary %v, want lines 2 and 5 kept, 3 and 4 malformed", res.Summary)
 	}
 }

@@ -42,6 +42,9 @@ func TestLoadFailures(t *testing.T) {
 		{"ok.yaml", []string{"train.epochs=2.5"}, []string{"--set train.epochs=2.5: /train/epochs: must be an integer, got 2.5"}},
 		{"ok.yaml", []string{"extends=x.yaml"}, []string{"--set extends=x.yaml: extends cannot be set"}},
 		{"ok.yaml", []string{"scrape.max_body_bytes=1073741824"}, []string{"/scrape/max_body_bytes: must be in 1..67108864"}},
+		{"ok.yaml", []string{"scrape.max_line_bytes=1073741824"}, []string{"/scrape/max_line_bytes: must be in 1024..67108864"}},
+		{"ok.yaml", []string{"scrape.max_line_bytes=10"}, []string{"/scrape/max_line_bytes: must be in 1024..67108864"}},
+		{"ok.yaml", []string{"scrape.max_line_bytes=4096", "scrape.max_field_bytes=8192"}, []string{"/scrape/max_field_bytes: must be in 64..max_line_bytes (4096), got 8192"}},
 		{"non-integer.yaml", nil, []string{
 			"testdata/non-integer.yaml:6: /scrape/parallelism: must be an integer, got 4.0",
 			"testdata/non-integer.yaml:8: /train/epochs: must be an integer, got 2.5",

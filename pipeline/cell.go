@@ -64,6 +64,9 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 	switch {
 	case p.Status == StatusUpToDate:
 		m, err := readStageManifest(p.Output)
+		if err == nil {
+			m.OutputID, err = currentOutputID(st, p.Output, m)
+		}
 		if err != nil {
 			return &p.Step, &StageError{Stage: name, Err: err}
 		}
@@ -75,7 +78,13 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 		if p.inputs != nil {
 			out := r.layout.output(name, p.Fingerprint)
 			if m, err := readStageManifest(out); err == nil {
-				c.outputs[name], c.outDirs[name] = m.OutputID, out
+				// What the output holds now, not what it held when it
+				// committed: posters deleted since change scrape's.
+				id, err := currentOutputID(st, out, m)
+				if err != nil {
+					return &p.Step, &StageError{Stage: name, Err: err}
+				}
+				c.outputs[name], c.outDirs[name] = id, out
 			}
 		}
 		log.Info("not selected", "status", p.Status)
@@ -96,8 +105,8 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	p.Seconds = round(m.Seconds, 3)
 	if err != nil {
 		p.Status = "failed"
-		p.Error = err.Error()
-		log.Error("stage failed", "err", err)
+		p.Error = CapText(err.Error())
+		log.Error("stage failed", "err", p.Error)
 		if errors.Is(err, context.Canceled) {
 			return &p.Step, err
 		}

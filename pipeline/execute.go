@@ -86,6 +86,18 @@ func outputID(st stages.Stage, dir string) (string, error) {
 	return newID(), nil
 }
 
+// currentOutputID is the identity of a completed output as it stands now:
+// a stage that identifies its output by content (stages.OutputIdentifier;
+// scrape, whose output includes the poster store) is asked again, since
+// that content can change after the commit; any other output keeps the
+// OutputID its manifest recorded.
+func currentOutputID(st stages.Stage, dir string, m StageManifest) (string, error) {
+	if id, ok := st.(stages.OutputIdentifier); ok {
+		return id.OutputIdentity(dir)
+	}
+	return m.OutputID, nil
+}
+
 // runStage calls a stage, turning a panic into an error so one bad stage
 // cannot take the run folder and lock handling down with it.
 func runStage(ctx context.Context, st stages.Stage, env stages.Env) (res stages.Result, err error) {

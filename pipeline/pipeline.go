@@ -41,6 +41,11 @@ type Options struct {
 	// names. Required: the pipeline knows stages only through the contract
 	// in package stages, and one place (the CLI) wires the real ones.
 	Build func(cfg configs.Config) map[string]stages.Stage
+	// Setup, when set, runs under the working folder's lock before
+	// anything is planned, so that two runs never prepare the same inputs
+	// at once (the demo generates its data and starts its server). Its
+	// cleanup runs when the run ends.
+	Setup func(ctx context.Context) (cleanup func(), err error)
 	// ExtraLog, when set, receives every log record too (the run's log.jsonl).
 	ExtraLog func(runDir string) (slog.Handler, io.Closer, error)
 }
@@ -107,6 +112,11 @@ func NewRunner(opts Options) (*Runner, error) {
 		return nil, err
 	}
 	opts.Workdir = abs
+	// A working folder that is a file fails later with "not a directory"
+	// on some path inside it; say what is wrong with the flag instead.
+	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("working folder %s: not a folder", abs)
+	}
 	return &Runner{opts: opts, layout: layout{root: abs}, log: opts.Logger, now: time.Now}, nil
 }
 
@@ -157,6 +167,9 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 			p.Cell = cell.Key
 			if p.Status == StatusUpToDate {
 				m, err := readStageManifest(p.Output)
+				if err == nil {
+					m.OutputID, err = currentOutputID(built[name], p.Output, m)
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -210,14 +223,13 @@ func PrintPlan(w io.Writer, steps []Step) {
 
 // ensureDirs creates the working folder's skeleton.
 func (r *Runner) ensureDirs() error {
-	for _, d := range []string{r.layout.root, r.layout.posters(), r.layout.runs(), filepath.Join(r.layout.root, "state")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-	}
+	dirs := []string{r.layout.root, r.layout.posters(), r.layout.runs(), filepath.Join(r.layout.root, "state")}
 	for _, s := range stages.Order {
-		if err := os.MkdirAll(r.layout.stageDir(s), 0o755); err != nil {
-			return err
+		dirs = append(dirs, r.layout.stageDir(s))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("working folder %s: %w", r.layout.root, err)
 		}
 	}
 	return nil

@@ -64,6 +64,13 @@ func (r *Runner) Run(ctx context.Context, cfg *configs.Loaded) (rec *RunRecord, 
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, lock.Release()) }()
+	if r.opts.Setup != nil {
+		cleanup, err := r.opts.Setup(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+	}
 
 	if r.opts.DryRun {
 		steps, err := r.Plan(ctx, cfg)
@@ -85,8 +92,8 @@ func (r *Runner) Run(ctx context.Context, cfg *configs.Loaded) (rec *RunRecord, 
 
 // startRun creates the run folder with the resolved config and the run's
 // logger (also writing log.jsonl when Options.ExtraLog is set).
-func (r *Runner) startRun(cfg *configs.Loaded) (*RunRecord, *slog.Logger, func() error, error) {
-	rec := &RunRecord{
+func (r *Runner) startRun(cfg *configs.Loaded) (rec *RunRecord, log *slog.Logger, closeLog func() error, err error) {
+	rec = &RunRecord{
 		ID:      r.now().UTC().Format("20060102T150405Z") + "-" + newID(),
 		Config:  cfg.Name,
 		File:    cfg.File,
@@ -95,19 +102,25 @@ func (r *Runner) startRun(cfg *configs.Loaded) (*RunRecord, *slog.Logger, func()
 		Commit:  buildinfo.Commit,
 	}
 	runDir := r.layout.run(rec.ID)
-	noop := func() error { return nil }
+	closeLog = func() error { return nil }
+	// A run folder that could not be set up (a full disk) is removed: it
+	// would show in history as a killed run.
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("run folder %s: %w", runDir, errors.Join(err, closeLog(), os.RemoveAll(runDir)))
+		}
+	}()
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return nil, nil, noop, err
+		return nil, nil, closeLog, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(runDir, "config.yaml"), cfg.YAML(), 0o644); err != nil {
-		return nil, nil, noop, err
+		return nil, nil, closeLog, err
 	}
-	log := r.log.With("run", rec.ID)
-	closeLog := noop
+	log = r.log.With("run", rec.ID)
 	if r.opts.ExtraLog != nil {
 		h, closer, err := r.opts.ExtraLog(runDir)
 		if err != nil {
-			return nil, nil, noop, err
+			return nil, nil, closeLog, err
 		}
 		closeLog = closer.Close
 		log = slog.New(teeHandler{r.log.Handler(), h}).With("run", rec.ID)
@@ -156,10 +169,10 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 		rec.Status = "ok"
 	case errors.Is(runErr, context.Canceled):
 		rec.Status = "cancelled"
-		rec.Error = runErr.Error()
+		rec.Error = CapText(runErr.Error())
 	default:
 		rec.Status = "failed"
-		rec.Error = runErr.Error()
+		rec.Error = CapText(runErr.Error())
 	}
 	runDir := r.layout.run(rec.ID)
 	if err := writeJSON(filepath.Join(runDir, "run.json"), rec); err != nil {
@@ -170,7 +183,7 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 	}
 	attrs := []any{"status", rec.Status, "seconds", round(rec.Seconds, 2), "ran", count(rec.Steps, "ran"), "up_to_date", count(rec.Steps, StatusUpToDate), "run_dir", runDir}
 	if runErr != nil {
-		attrs = append(attrs, "err", runErr)
+		attrs = append(attrs, "err", CapText(runErr.Error()))
 	}
 	log.Info("run finished", attrs...)
 	return runErr

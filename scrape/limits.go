@@ -30,7 +30,7 @@ type Limits struct {
 
 // limitsOf is what a run under cfg applies.
 func limitsOf(cfg Config) Limits {
-	return Limits{MaxPixels: cfg.MaxPixels, CSV: moviegenre.DefaultLimits()}
+	return Limits{MaxPixels: cfg.MaxPixels, CSV: moviegenre.Limits{MaxLineBytes: cfg.MaxLineBytes, MaxFieldBytes: cfg.MaxFieldBytes}}
 }
 
 // WriteLimits writes l into dir/LimitsFile, atomically.

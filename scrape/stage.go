@@ -133,6 +133,10 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, err
 	}
+	if len(rows) == 0 {
+		// Nothing to scrape, clean or train on: say so here, not at train.
+		return stages.Result{}, fmt.Errorf("scrape: %s: no data rows (only a header)", cfg.CSV)
+	}
 	if err := os.MkdirAll(env.PosterStore, 0o755); err != nil {
 		return stages.Result{}, fmt.Errorf("scrape: poster store: %w", err)
 	}

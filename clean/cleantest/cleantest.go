@@ -4,7 +4,9 @@ package cleantest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -131,7 +133,8 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 			if err := os.WriteFile(filepath.Join(store, name), m.Poster, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			l.Outcome, l.Source, l.Path = scrape.OutcomePresent, "store", name
+			sum := sha256.Sum256(m.Poster)
+			l.Outcome, l.Source, l.Path, l.SHA256 = scrape.OutcomePresent, "store", name, hex.EncodeToString(sum[:])
 		} else {
 			l.Outcome, l.Reason = scrape.OutcomeFailed, "http_404"
 		}

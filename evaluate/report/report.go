@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/textcap"
 )
 
 // Format is the report.json format version.
@@ -115,6 +117,20 @@ type Example struct {
 	Pixels []byte `json:"-"`
 	Height int    `json:"-"`
 	Width  int    `json:"-"`
+}
+
+// MaxTitleBytes bounds a title shown in the report (report.json, the
+// Markdown pages, report.html): a title is input, and a 200 MB one must
+// not be copied into every page.
+const MaxTitleBytes = 200
+
+// shortTitles returns examples with their titles cut to MaxTitleBytes.
+func shortTitles(examples []Example) []Example {
+	out := slices.Clone(examples)
+	for i := range out {
+		out[i].Title = textcap.Cut(out[i].Title, MaxTitleBytes)
+	}
+	return out
 }
 
 // Input is everything Build needs.
@@ -358,7 +374,7 @@ func Build(in Input) (*Report, error) {
 		Cooccurrence:     in.Cooccurrence,
 		CooccurrenceRows: in.CooccurrenceRows,
 		CooccurrenceFrom: in.CooccurrenceFrom,
-		Examples:         in.Examples,
+		Examples:         shortTitles(in.Examples),
 	}
 	if t, ok := in.SplitRows["train"]; ok {
 		r.Rows["train"] = t
@@ -486,6 +502,7 @@ func gallery(sp Split, k int) (mistakes, hits []Case) {
 	sort.SliceStable(idx, func(a, b int) bool { return top(idx[a]) > top(idx[b]) })
 	for _, i := range idx {
 		c := Case{Row: sp.Rows[i], Label: sp.Y[i], Scores: sp.S[i]}
+		c.Title = textcap.Cut(c.Title, MaxTitleBytes)
 		if sp.Y[i][argmax(sp.S[i])] {
 			if len(hits) < k {
 				hits = append(hits, c)

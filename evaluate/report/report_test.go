@@ -239,3 +239,36 @@ func TestMarkdownGolden(t *testing.T) {
 		t.Errorf("report.md differs from %s (go test ./evaluate/report -run Golden -update):\n%s", golden, got)
 	}
 }
+
+// TestLongTitlesAreCut: titles are input; a 20 MB one (issue 12 had
+// 200 MB, copied twice into the report) is shown cut to
+// report.MaxTitleBytes with its length, in every file the report writes.
+func TestLongTitlesAreCut(t *testing.T) {
+	in := input()
+	long := strings.Repeat("T", 20<<20)
+	for i := range in.Test.Rows {
+		in.Test.Rows[i].Title = long // the gallery's hits and mistakes
+	}
+	in.Examples[0].Title = long
+	r, err := report.Build(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := report.Write(dir, r, report.WriteOptions{HTML: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{report.JSONFile, report.MarkdownFile, report.ExamplesFile, report.HTMLFile} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 4<<20 {
+			t.Errorf("%s is %d MB: a title was copied whole", f, len(b)>>20)
+		}
+	}
+	ex, _ := os.ReadFile(filepath.Join(dir, report.ExamplesFile))
+	if !strings.Contains(string(ex), "… (20971520 bytes)") {
+		t.Errorf("examples.md does not say how long the cut title was")
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/internal/buildinfo"
+	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -135,6 +136,11 @@ func Run(st *State) int {
 		code = ExitInterrupted
 	}
 	if msg := err.Error(); msg != "" {
+		if code != ExitUsage {
+			// A run's error can quote its input; a usage error lists
+			// every config problem and is kept whole.
+			msg = pipeline.CapText(msg)
+		}
 		if g.format(st) == "json" {
 			record(st.Stderr, slog.LevelError, "pipeline failed", map[string]any{"err": msg, "exit_code": code})
 		} else {
@@ -197,6 +203,7 @@ Exit codes:
 		newValidateCmd(st, g),
 		newHistoryCmd(st, g),
 		newDiffCmd(st, g),
+		newGCCmd(st, g),
 		newPredictCmd(st),
 		newMirrorCmd(st),
 		newVersionCmd(st),

@@ -164,6 +164,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"diff", "a", "b", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "no such file"},
 		{[]string{"--quiet", "predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
 		{[]string{"mirror"}, cli.ExitUsage, "required flag"},
+		{[]string{"gc"}, cli.ExitUsage, "required flag"},
+		{[]string{"gc", "--keep", "0"}, cli.ExitUsage, "--keep must be"},
+		{[]string{"gc", "--keep", "3", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "/nonexistent/wrok"},
+		{[]string{"gc", "--help"}, cli.ExitOK, "runs/latest points at is always kept"},
 		{[]string{"predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
 		{[]string{"version"}, cli.ExitOK, "tensorflow 2.18.0"},
 	}
@@ -222,6 +226,11 @@ func TestLockAndKill(t *testing.T) {
 	first.Wait()
 	if m, _ := filepath.Glob(filepath.Join(work, "stages", "train", "*", "_stage.json")); len(m) != 0 {
 		t.Fatalf("a killed training left a complete-looking output: %v", m)
+	}
+
+	// History shows the killed run (a run folder without run.json).
+	if code, out, _ := run(t, "history", "--workdir", work); code != cli.ExitOK || !strings.Contains(out, "interrupted") {
+		t.Errorf("history after kill -9: exit %d, no interrupted run:\n%s", code, out)
 	}
 
 	// The rerun (shorter, as a later nightly with new settings would be)

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -121,16 +123,20 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	opts := g.options(st, log)
 	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
 	opts.Progress = progressFor(st, g, cfg, log)
+	if cfg.Demo != nil {
+		// Under the run's lock: a second demo started at the same time
+		// waits for nothing and exits 3, instead of racing on the data.
+		opts.Setup = func(ctx context.Context) (func(), error) {
+			stop, err := startDemo(ctx, cfg, opts.Workdir, log)
+			if err != nil {
+				return nil, fmt.Errorf("demo: %w", err)
+			}
+			return stop, nil
+		}
+	}
 	r, err := pipeline.NewRunner(opts)
 	if err != nil {
 		return exitWith(ExitUsage, err)
-	}
-	if cfg.Demo != nil {
-		stop, err := startDemo(st.Ctx, cfg, opts.Workdir, log)
-		if err != nil {
-			return exitWith(ExitFailed, fmt.Errorf("demo: %w", err))
-		}
-		defer stop()
 	}
 	rec, err := r.Run(st.Ctx, cfg)
 	if rec != nil && rec.ID != "" {
@@ -138,6 +144,9 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	}
 	if err == nil {
 		return nil
+	}
+	if st.Ctx.Err() != nil {
+		return exitWith(ExitInterrupted, interrupted(cfg, file, rec))
 	}
 	var lockErr *pipeline.LockError
 	if errors.As(err, &lockErr) {
@@ -182,4 +191,50 @@ func cmdStatus(st *State, g *globals, file string, sets []string) error {
 	}
 	pipeline.PrintPlan(st.Stdout, steps)
 	return nil
+}
+
+// interrupted says what an interrupted run kept and how to continue.
+func interrupted(cfg *configs.Loaded, file string, rec *pipeline.RunRecord) error {
+	var kept, stopped []string
+	keeps := false
+	if rec != nil {
+		for _, s := range rec.Steps {
+			name := s.Stage
+			if s.Cell != "" {
+				name = "[" + s.Cell + "] " + name
+			}
+			switch s.Status {
+			case "ran", pipeline.StatusUpToDate:
+				kept = append(kept, name)
+			case "failed":
+				stopped = append(stopped, name)
+				if k, ok := buildStages(cfg.Config)[s.Stage].(stages.StagingKeeper); ok && k.KeepsFailedAttempt() {
+					keeps = true
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("interrupted")
+	if len(stopped) > 0 {
+		fmt.Fprintf(&b, " during %s", strings.Join(stopped, ", "))
+	}
+	if len(kept) > 0 {
+		fmt.Fprintf(&b, "; kept the complete outputs of %s", strings.Join(kept, ", "))
+	} else {
+		b.WriteString("; no stage had completed")
+	}
+	switch {
+	case keeps:
+		fmt.Fprintf(&b, "; the unfinished %s attempt is kept: `pipeline run %s --resume` continues it from its last checkpoint", strings.Join(stopped, ", "), file)
+	case len(stopped) > 0:
+		fmt.Fprintf(&b, "; the unfinished %s output was discarded", strings.Join(stopped, ", "))
+		if slices.Contains(stopped, stages.Scrape) {
+			b.WriteString(" (the posters it downloaded stay in the store)")
+		}
+		fmt.Fprintf(&b, ": `pipeline run %s --resume` continues from there", file)
+	default:
+		fmt.Fprintf(&b, ": `pipeline run %s --resume` continues", file)
+	}
+	return errors.New(b.String())
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -37,6 +38,13 @@ type Config struct {
 	// MaxBodyBytes caps one poster; MaxPixels caps width*height before decoding.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	MaxPixels    int64 `yaml:"max_pixels"`
+	// MaxLineBytes and MaxFieldBytes bound one CSV row as read (line ends
+	// included) and one field: a longer row is dropped as malformed_row
+	// with its line number, never held whole in memory (moviegenre.Limits).
+	// They are recorded in the output's limits.json, so clean reads the
+	// same rows.
+	MaxLineBytes  int `yaml:"max_line_bytes"`
+	MaxFieldBytes int `yaml:"max_field_bytes"`
 	// RetryFailedAfter: a row that failed is tried again on a later run once
 	// its failure is older than this.
 	RetryFailedAfter time.Duration `yaml:"retry_failed_after"`
@@ -59,6 +67,11 @@ type Rewrite struct {
 // that much (parallelism up to 256), and no poster comes near it.
 const MaxBodyBytesLimit = 64 << 20
 
+// MaxLineBytesLimit bounds max_line_bytes (and so max_field_bytes): the
+// reader holds one row at a time, the real file's longest is under 400
+// bytes, and memory stays bounded by a few times this.
+const MaxLineBytesLimit = 64 << 20
+
 // Default is the scrape section's defaults.
 func Default() Config {
 	return Config{
@@ -73,6 +86,8 @@ func Default() Config {
 		BackoffMax:       30 * time.Second,
 		MaxBodyBytes:     5 << 20,
 		MaxPixels:        poster.DefaultMaxPixels,
+		MaxLineBytes:     moviegenre.DefaultMaxLineBytes,
+		MaxFieldBytes:    moviegenre.DefaultMaxFieldBytes,
 		RetryFailedAfter: 7 * 24 * time.Hour,
 		FallbackIMDbPage: true,
 		ProgressEvery:    10 * time.Second,
@@ -114,6 +129,14 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	if c.MaxPixels <= 0 {
 		ps.Addf(prefix+"/max_pixels", "must be > 0, got %d", c.MaxPixels)
 	}
+	lineMax := c.MaxLineBytes
+	if lineMax < 1024 || lineMax > MaxLineBytesLimit {
+		ps.Addf(prefix+"/max_line_bytes", "must be in 1024..%d (64 MiB), got %d", MaxLineBytesLimit, c.MaxLineBytes)
+		lineMax = MaxLineBytesLimit // the field's own bound, one problem at a time
+	}
+	if c.MaxFieldBytes < 64 || c.MaxFieldBytes > lineMax {
+		ps.Addf(prefix+"/max_field_bytes", "must be in 64..max_line_bytes (%d), got %d", lineMax, c.MaxFieldBytes)
+	}
 	if c.RetryFailedAfter < 0 {
 		ps.Addf(prefix+"/retry_failed_after", "must be >= 0, got %s", c.RetryFailedAfter)
 	}
@@ -136,7 +159,9 @@ func (c Config) Identity() any {
 		MaxPixels        int64
 		RetryFailedAfter string
 		FallbackIMDbPage bool
-	}{c.CSVSHA256, c.MaxBodyBytes, c.MaxPixels, c.RetryFailedAfter.String(), c.FallbackIMDbPage}
+		MaxLineBytes     int
+		MaxFieldBytes    int
+	}{c.CSVSHA256, c.MaxBodyBytes, c.MaxPixels, c.RetryFailedAfter.String(), c.FallbackIMDbPage, c.MaxLineBytes, c.MaxFieldBytes}
 }
 
 var _ stages.ConfigIdentifier = Config{}

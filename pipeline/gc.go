@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// GC removes run folders beyond the newest keep, never the one runs/latest
+// points at. Stage outputs are the cache and are not touched: a run
+// folder holds hard links to the files it used, so removing it frees only
+// what no other run folder and no stage output still links. It takes the
+// working folder's lock, so a run in progress is never collected; with
+// dryRun it only lists. It returns the run ids removed (or that would be),
+// oldest first.
+func GC(workdir string, keep int, dryRun bool) ([]string, error) {
+	if keep < 1 {
+		return nil, fmt.Errorf("gc: keep must be >= 1, got %d", keep)
+	}
+	if fi, err := os.Stat(workdir); err != nil {
+		return nil, fmt.Errorf("working folder %s: %w", workdir, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("working folder %s: not a folder", workdir)
+	}
+	l := layout{root: workdir}
+	lock, err := AcquireLock(l.lock())
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	entries, err := os.ReadDir(l.runs())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	latest, _ := os.Readlink(filepath.Join(l.runs(), "latest"))
+	var runs []RunRecord
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "latest" {
+			continue
+		}
+		rec, err := readRun(l.run(e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("gc: %w", err)
+		}
+		runs = append(runs, rec)
+	}
+	// Newest first: by start time (run ids have whole seconds only).
+	sort.Slice(runs, func(i, j int) bool {
+		if !runs[i].Started.Equal(runs[j].Started) {
+			return runs[i].Started.After(runs[j].Started)
+		}
+		return runs[i].ID > runs[j].ID
+	})
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	var removed []string
+	for i, id := range ids {
+		if i < keep || id == filepath.Base(latest) {
+			continue
+		}
+		removed = append(removed, id)
+	}
+	sort.Strings(removed)
+	if dryRun {
+		return removed, nil
+	}
+	for _, id := range removed {
+		if err := os.RemoveAll(l.run(id)); err != nil {
+			return removed, fmt.Errorf("gc: %w", err)
+		}
+	}
+	return removed, nil
+}
