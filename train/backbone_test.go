@@ -232,3 +232,11 @@ func TestBackboneWeights(t *testing.T) {
 		t.Error("a file that is not the weights loaded")
 	}
 }
+
+// The config package repeats the layer count so that loading a config never
+// links TensorFlow; the two must agree.
+func TestFineTuneLayers(t *testing.T) {
+	if efficientnet.Layers != trainconfig.EfficientNetLite0Layers {
+		t.Errorf("efficientnet.Layers = %d, trainconfig says %d", efficientnet.Layers, trainconfig.EfficientNetLite0Layers)
+	}
+}
