@@ -21,15 +21,15 @@ type Config struct {
 	// Backbone replaces the conv stack: "none" (the conv stack) or
 	// "efficientnet_lite0" (pretrained on ImageNet, 1280 features into the
 	// dense head; its own (x−127)/128 input scaling, so Standardize is off).
-	Backbone string `yaml:"backbone"`
+	Backbone string `yaml:"backbone" json:",omitempty"`
 	// FineTune is how many of the backbone's 18 layers, from the top, are
 	// trained (0 = frozen: with no augmentation the features are computed
 	// once and only the head trains).
-	FineTune int `yaml:"fine_tune"`
+	FineTune int `yaml:"fine_tune" json:",omitempty"`
 	// Weights is the backbone's .pth; "" = the one `make deps` installs
 	// (.deps/weights/..., found beside the binary or above the working
 	// folder). Its sha256 must be efficientnet.WeightsSHA256.
-	Weights string `yaml:"weights"`
+	Weights string `yaml:"weights" json:",omitempty"`
 
 	Optimizer Optimizer `yaml:"optimizer"`
 	BatchSize int       `yaml:"batch_size"`
@@ -93,6 +93,25 @@ const (
 
 // HasBackbone reports whether a pretrained backbone replaces the conv stack.
 func (c Config) HasBackbone() bool { return c.Backbone != "" && c.Backbone != BackboneNone }
+
+// identity is Config without its methods, for Identity's JSON.
+type identity Config
+
+// Identity is what of the section decides the trained model, and so the
+// train stage's fingerprint (stages.ConfigIdentifier): everything but where
+// the weights file is (its sha256 is pinned, so its location changes
+// nothing). Without a backbone the three backbone fields are left out
+// (omitempty), so configs written before they existed keep their
+// fingerprints and their trained models.
+func (c Config) Identity() any {
+	if c.Backbone == BackboneNone {
+		c.Backbone = ""
+	}
+	c.Weights = ""
+	return identity(c)
+}
+
+var _ stages.ConfigIdentifier = Config{}
 
 // Default is the train section's defaults: the paper's setup.
 func Default() Config {
