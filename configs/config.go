@@ -191,6 +191,9 @@ func (l *Loaded) layer(file string, seen map[string]bool) error {
 	if _, ok := lines["/scrape/csv"]; ok {
 		l.Scrape.CSV = resolvePath(filepath.Dir(file), l.Scrape.CSV)
 	}
+	if _, ok := lines["/train/weights"]; ok {
+		l.Train.Weights = resolvePath(filepath.Dir(file), l.Train.Weights)
+	}
 	l.Extends = ""
 	return nil
 }

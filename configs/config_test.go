@@ -50,6 +50,10 @@ func TestLoadFailures(t *testing.T) {
 			"testdata/non-integer.yaml:8: /train/epochs: must be an integer, got 2.5",
 		}},
 		{"ok.yaml", []string{"novalue"}, []string{"--set novalue: want path=value"}},
+		{"ok.yaml", []string{"train.backbone=resnet"}, []string{`--set train.backbone=resnet: /train/backbone: must be "none" or "efficientnet_lite0", got "resnet"`}},
+		{"ok.yaml", []string{"train.fine_tune=2"}, []string{"--set train.fine_tune=2: /train/fine_tune: needs a backbone, got 2 with backbone none"}},
+		{"ok.yaml", []string{"train.backbone=efficientnet_lite0", "train.fine_tune=19"}, []string{"--set train.fine_tune=19: /train/fine_tune: must be in 0..18"}},
+		{"ok.yaml", []string{"train.backbone=efficientnet_lite0", "train.standardize=true"}, []string{"--set train.standardize=true: /train/standardize: must be false with a backbone"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+strings.Join(tt.set, ","), func(t *testing.T) {

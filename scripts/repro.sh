@@ -3,7 +3,7 @@
 # through the real scrape stage (a local mirror answers the CSV's poster
 # links from SHARED/data/posters) and the normal pipeline; outputs shared by
 # several runs are computed once (see README: caching). Steps can be chosen:
-#   scripts/repro.sh SHARED WORK [paper] [grid] [plus] [full]
+#   scripts/repro.sh SHARED WORK [paper] [grid] [plus] [full] [transfer]
 # To fit a small machine's time budget (REPRODUCTION.md says what was used):
 #   GRID_EPOCHS=12        epochs per grid cell (default 50, the paper's)
 #   FULL_SIZE=73x107      input size of the 28-genre run (default: full.yaml's 150x200)
@@ -11,7 +11,7 @@ source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/real}"
 shift 2 || true
-steps="${*:-paper grid plus full}"
+steps="${*:-paper grid plus full transfer}"
 mkdir -p "$WORK"
 start_mirror $MIRROR_PORT
 log="$WORK/repro.log"
@@ -38,6 +38,9 @@ for step in $steps; do
 		else
 			run full-real full.yaml $MIRROR_PORT
 		fi ;;
+	transfer) # 6. a frozen pretrained EfficientNet-Lite0 (make deps installs it), both setups
+		run paper-transfer-real paper-transfer.yaml $MIRROR_PORT
+		run full-transfer-real full-transfer.yaml $MIRROR_PORT ;;
 	*) echo "unknown step $step" >&2; exit 2 ;;
 	esac
 done

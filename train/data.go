@@ -85,7 +85,9 @@ func newScaler(p Preprocessing) *scaler {
 	for c := range 3 {
 		for v := range 256 {
 			x := float32(v) / 255
-			if p.Standardize {
+			if p.Input == InputRaw {
+				x = float32(v)
+			} else if p.Standardize {
 				x = (x - p.Mean[c]) / p.Std[c]
 			}
 			s[c][v] = x

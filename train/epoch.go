@@ -26,7 +26,14 @@ type batchStream struct {
 	g      errgroup.Group
 }
 
-func startBatches(ctx context.Context, bt *batcher, split string, train bool, epoch, maxBatches int) *batchStream {
+// batchSource produces one split's batches into out and closes it: a
+// batcher (pixels from the shards) or a featureSource (cached backbone
+// features).
+type batchSource interface {
+	run(ctx context.Context, split string, train bool, epoch, maxBatches int, out chan<- *batch) error
+}
+
+func startBatches(ctx context.Context, bt batchSource, split string, train bool, epoch, maxBatches int) *batchStream {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := make(chan *batch, 2)
 	s := &batchStream{C: ch, cancel: cancel}
@@ -62,7 +69,10 @@ type epochResult struct {
 // trainEpoch runs one pass over the training split while a goroutine
 // prepares the next batches.
 func (t *trainer) trainEpoch(ctx context.Context, epoch int, lr float64) (epochResult, error) {
-	bt := &batcher{ds: t.ds, sc: t.sc, size: t.cfg.BatchSize, augment: t.cfg.Augment, buffer: t.cfg.ShuffleBuffer, seed: t.cfg.Seed}
+	var bt batchSource = &batcher{ds: t.ds, sc: t.sc, size: t.cfg.BatchSize, augment: t.cfg.Augment, buffer: t.cfg.ShuffleBuffer, seed: t.cfg.Seed}
+	if t.feats != nil {
+		bt = &featureSource{fs: t.feats, size: t.cfg.BatchSize, seed: t.cfg.Seed}
+	}
 	stream := startBatches(ctx, bt, encode.SplitTrain, true, epoch, t.cfg.MaxStepsPerEpoch)
 	fail := func(err error) (epochResult, error) {
 		if serr := stream.stop(); err == nil {
@@ -149,7 +159,10 @@ func flat2(v [][]float32) []float32 {
 // evaluate runs the inference pass over a split and returns the flat
 // probabilities, labels and the mean (unweighted) loss (NaN for no rows).
 func (t *trainer) evaluate(ctx context.Context, split string) (probs, labels []float32, loss float64, err error) {
-	bt := &batcher{ds: t.ds, sc: t.sc, size: max(t.cfg.BatchSize, 64)}
+	var bt batchSource = &batcher{ds: t.ds, sc: t.sc, size: max(t.cfg.BatchSize, 64)}
+	if t.feats != nil {
+		bt = &featureSource{fs: t.feats, size: max(t.cfg.BatchSize, 64)}
+	}
 	stream := startBatches(ctx, bt, split, false, 0, 0)
 	var sum float64
 	n := 0

@@ -7,6 +7,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/postergenre/postergenre/train/efficientnet"
 )
 
 // netSpec is everything the graph builder needs. The same spec with
@@ -22,6 +24,14 @@ type netSpec struct {
 	Loss                    string // softmax_ce | sigmoid_bce
 	Seed                    int64
 	Optimizer               Optimizer
+	// Backbone replaces the conv stack when set (backbone.go): Weights are
+	// its pretrained weights, FineTune its top layers trained. With
+	// FeatureInput the graph is the head alone, fed the frozen backbone's
+	// features as Channels values per row (Height = Width = 1).
+	Backbone     string
+	FineTune     int
+	Weights      *efficientnet.Weights
+	FeatureInput bool
 	// Training adds the training forward pass (dropout, batch statistics),
 	// the loss gradients, Adam and the full checkpoint ops.
 	Training bool
@@ -284,13 +294,24 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 	root := op.NewScope()
 	b := &builder{s: root, spec: spec}
 	g := &netGraph{spec: spec, featureH: fh, featureW: fw}
-	convs := b.declareConvStack(fh, fw)
-	g.featC = spec.Channels
-	if len(spec.ConvFilters) > 0 {
-		g.featC = spec.ConvFilters[len(spec.ConvFilters)-1]
+	var bb backbone
+	switch {
+	case spec.FeatureInput:
+		bb = featureInput{n: spec.Channels}
+	case spec.hasBackbone():
+		if spec.Weights == nil {
+			return nil, fmt.Errorf("backbone %s: no weights", spec.Backbone)
+		}
+		bb = &effNet{b: b, w: spec.Weights, fineTune: spec.FineTune}
+	default:
+		bb = b.declareConvStack(fh, fw)
+		g.featC = spec.Channels
+		if len(spec.ConvFilters) > 0 {
+			g.featC = spec.ConvFilters[len(spec.ConvFilters)-1]
+		}
 	}
-	g.flatDim = convs.dim()
-	net := &network{spec: spec, backbone: convs, head: b.declareHead(convs.dim())}
+	g.flatDim = bb.dim()
+	net := &network{spec: spec, backbone: bb, head: b.declareHead(bb.dim())}
 	if spec.Training {
 		net.step = b.newVar("global_step", tf.Int64, nil, op.Const(uniq(root), int64(0)), false, false)
 		g.step = net.step.read

@@ -16,6 +16,17 @@ type Meta struct {
 	Dropout     float64  `json:"dropout"`
 	BatchNorm   bool     `json:"batch_norm"`
 	Loss        string   `json:"loss"` // softmax_ce | sigmoid_bce: Predict returns softmax or sigmoid probabilities
+	// Backbone is the pretrained network in place of the conv stack (empty
+	// for the conv stack; ConvFilters is then empty), FineTune its top
+	// layers that were trained (their weights are in the checkpoint; the
+	// rest come from the weights file, which must have WeightsSHA256).
+	// WeightsPath is where training found them; LoadModel looks there
+	// first, then where `make deps` installs them.
+	Backbone       string `json:"backbone,omitempty"`
+	FineTune       int    `json:"fine_tune,omitempty"`
+	WeightsSHA256  string `json:"weights_sha256,omitempty"`
+	WeightsLicense string `json:"weights_license,omitempty"`
+	WeightsPath    string `json:"weights_path,omitempty"`
 	// Preprocessing is how a poster becomes the network's input. Its fields
 	// stay at the top level of model.json (width, height, fit, filter,
 	// standardize, mean, std), as before it was grouped.
@@ -36,7 +47,9 @@ type Meta struct {
 // Preprocessing is the one description of a model's input: the encode
 // stage's resize (copied from its manifest; encode.Preprocess.Image applies
 // it to a decoded poster) and the scaling of its uint8 pixels (x/255, then
-// (x-Mean)/Std per channel when Standardize; newScaler applies it). Training,
+// (x-Mean)/Std per channel when Standardize; or, with Input "raw", the
+// 0..255 values as they are, for a backbone that scales its own input;
+// newScaler applies it). Training,
 // evaluate (through the shards) and predict all go through these two.
 //
 // A model.json written before fit and filter were recorded has them empty:
@@ -44,6 +57,8 @@ type Meta struct {
 // is what encode used then.
 type Preprocessing struct {
 	encode.Preprocess
+	// Input is "" (x/255, then Standardize) or InputRaw (0..255 as is).
+	Input       string     `json:"input,omitempty"`
 	Standardize bool       `json:"standardize"`
 	Mean        [3]float32 `json:"mean"`
 	Std         [3]float32 `json:"std"`

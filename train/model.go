@@ -52,11 +52,17 @@ func LoadModel(dir string) (*Model, error) {
 	if meta.CheckpointPrefix == "" {
 		return nil, fmt.Errorf("load model %s: model.json names no checkpoint", dir)
 	}
-	net, err := buildGraph(netSpec{
+	spec := netSpec{
 		Height: meta.Height, Width: meta.Width, Channels: 3, Genres: len(meta.Genres),
 		ConvFilters: meta.ConvFilters, Dense: meta.Dense, Dropout: meta.Dropout, BatchNorm: meta.BatchNorm,
-		Loss: meta.Loss,
-	})
+		Loss: meta.Loss, Backbone: meta.Backbone, FineTune: meta.FineTune,
+	}
+	if spec.hasBackbone() {
+		if spec.Weights, err = loadModelWeights(meta); err != nil {
+			return nil, fmt.Errorf("load model %s: %w", dir, err)
+		}
+	}
+	net, err := buildGraph(spec)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate/metrics"
 	"github.com/postergenre/postergenre/stages"
+	"github.com/postergenre/postergenre/train/efficientnet"
 )
 
 // The trainer's jobs, one file each: session.go (session options and
@@ -44,6 +45,12 @@ type trainer struct {
 	meta     Meta
 	stopped  bool
 	trainLen int // rows in the training split (-1 unknown)
+	// The pretrained backbone (nil without one), where its weights were
+	// found, and its cached features when it is frozen and nothing is
+	// augmented (nil otherwise: the whole graph runs per step).
+	weights     *efficientnet.Weights
+	weightsPath string
+	feats       *featureSet
 	// bestProbs are the validation probabilities of the best epoch (tests
 	// compare them with LoadModel's).
 	bestProbs []float32
@@ -78,6 +85,9 @@ func newTrainer(ctx context.Context, cfg Config, env stages.Env) (_ *trainer, er
 	}
 	t := &trainer{cfg: cfg, env: env, log: log, ds: ds, sel: newSelection(cfg.EarlyStopping),
 		cfgSHA: configSHA256(cfg), trainLen: ds.count(encode.SplitTrain)}
+	if err := t.setupBackbone(ctx); err != nil {
+		return nil, err
+	}
 	if t.net, err = buildGraph(t.netSpec()); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -109,11 +119,20 @@ func newTrainer(ctx context.Context, cfg Config, env stages.Env) (_ *trainer, er
 // netSpec is the training graph's spec.
 func (t *trainer) netSpec() netSpec {
 	m, cfg := t.ds.man, t.cfg
-	return netSpec{
+	s := netSpec{
 		Height: m.Height, Width: m.Width, Channels: 3, Genres: len(m.Genres),
 		ConvFilters: cfg.ConvFilters, Dense: cfg.Dense, Dropout: cfg.Dropout, BatchNorm: cfg.BatchNorm,
 		Loss: cfg.Loss, Seed: cfg.Seed, Optimizer: cfg.Optimizer, Training: true,
 	}
+	switch {
+	case t.feats != nil:
+		s.ConvFilters, s.BatchNorm, s.FeatureInput = nil, false, true
+		s.Height, s.Width, s.Channels = 1, 1, t.feats.dim
+	case cfg.HasBackbone():
+		s.ConvFilters, s.BatchNorm = nil, false
+		s.Backbone, s.FineTune, s.Weights = cfg.Backbone, cfg.FineTune, t.weights
+	}
+	return s
 }
 
 // start makes the output folders and resumes, or else initialises the
@@ -143,17 +162,57 @@ func (t *trainer) start(ctx context.Context) error {
 // preprocessing is the input description model.json records: encode's
 // resize from the manifest and this run's pixel scaling.
 func (t *trainer) preprocessing() Preprocessing {
+	if t.cfg.HasBackbone() {
+		return Preprocessing{Preprocess: t.ds.man.Preprocess(), Input: InputRaw, Std: [3]float32{1, 1, 1}}
+	}
 	return Preprocessing{Preprocess: t.ds.man.Preprocess(), Standardize: t.cfg.Standardize, Mean: t.state.Mean, Std: t.state.Std}
 }
 
 func (t *trainer) newMeta() Meta {
 	cfg := t.cfg
-	return Meta{
+	m := Meta{
 		Format: 1, Genres: t.ds.man.Genres, Channels: 3,
 		ConvFilters: cfg.ConvFilters, Dense: cfg.Dense, Dropout: cfg.Dropout, BatchNorm: cfg.BatchNorm, Loss: cfg.Loss,
 		Preprocessing: t.preprocessing(), Threshold: 0.5,
 		ConfigSHA256: t.cfgSHA, ManifestSHA256: t.ds.manifestSHA, TFVersion: tf.Version(), Device: t.device,
 	}
+	if cfg.HasBackbone() {
+		m.ConvFilters, m.BatchNorm = nil, false
+		m.Backbone, m.FineTune = cfg.Backbone, cfg.FineTune
+		m.WeightsSHA256, m.WeightsLicense, m.WeightsPath = t.weights.SHA256, weightsLicense(cfg.Backbone), t.weightsPath
+	}
+	return m
+}
+
+// setupBackbone loads and checks the backbone's weights and, when it is
+// frozen and nothing is augmented, its features of the training splits.
+func (t *trainer) setupBackbone(ctx context.Context) error {
+	cfg, m := t.cfg, t.ds.man
+	if !cfg.HasBackbone() {
+		return nil
+	}
+	if m.Channels != 3 {
+		return fmt.Errorf("train: backbone %s needs RGB input, the encode output has %d channels", cfg.Backbone, m.Channels)
+	}
+	if m.Height != efficientnet.ImageSize || m.Width != efficientnet.ImageSize {
+		t.log.Warn("encode size is not the backbone's", "backbone", cfg.Backbone, "width", m.Width, "height", m.Height,
+			"recommended", fmt.Sprintf("%d×%d", efficientnet.ImageSize, efficientnet.ImageSize))
+	}
+	var err error
+	if t.weights, t.weightsPath, err = loadBackboneWeights(cfg.Backbone, cfg.Weights); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if abs, err := filepath.Abs(t.weightsPath); err == nil {
+		t.weightsPath = abs
+	}
+	t.log.Info("backbone", "name", cfg.Backbone, "fine_tune", cfg.FineTune, "weights", t.weightsPath, "sha256", t.weights.SHA256)
+	a := cfg.Augment
+	if cfg.FineTune == 0 && !a.Flip && a.ShiftPx == 0 && a.Brightness == 0 {
+		if t.feats, err = t.loadFeatures(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // balancedWeights is N/(G·count) per genre over the training split (1 for a

@@ -16,6 +16,7 @@ import (
 	"github.com/postergenre/postergenre/evaluate/scoring"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train"
+	"github.com/postergenre/postergenre/train/efficientnet"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
@@ -46,17 +47,31 @@ func TestPredictMatchesEvaluate(t *testing.T) {
 		for _, filter := range []string{encodeconfig.FilterCatmullRom, encodeconfig.FilterBilinear, encodeconfig.FilterNearest, encodeconfig.FilterBox} {
 			t.Run(fit+"/"+filter, func(t *testing.T) {
 				out := filepath.Join(t.TempDir())
-				encDir, modelDir := encodeAndTrain(t, cenv, out, fit, filter)
+				encDir, modelDir := encodeAndTrain(t, cenv, out, fit, filter, nil)
 				comparePredictions(t, encDir, modelDir, cenv.PosterStore)
 			})
 		}
 	}
+	// A frozen pretrained backbone (features cached in training, the whole
+	// graph in LoadModel) on raw 0..255 input: predict must still equal
+	// evaluate. Cropped, so the resize is covered too.
+	t.Run("backbone/"+encodeconfig.FitCrop, func(t *testing.T) {
+		if _, err := os.Stat(filepath.Join("..", "..", efficientnet.WeightsPath)); err != nil {
+			t.Skipf("EfficientNet-Lite0 weights not installed (run `make deps`): %v", err)
+		}
+		out := filepath.Join(t.TempDir())
+		encDir, modelDir := encodeAndTrain(t, cenv, out, encodeconfig.FitCrop, encodeconfig.FilterCatmullRom, func(c *trainconfig.Config) {
+			c.Backbone, c.Dense, c.Standardize = trainconfig.BackboneEfficientNetLite0, []int{8}, false
+		})
+		comparePredictions(t, encDir, modelDir, cenv.PosterStore)
+	})
 }
 
 // encodeAndTrain encodes the clean output at 16×24 with fit and filter and
 // trains a one-step model on it (standardized input, so the scaling is
 // covered too). It returns the encode folder and the model folder.
-func encodeAndTrain(t *testing.T, cenv stages.Env, dir, fit, filter string) (string, string) {
+// edit, when set, changes the train config.
+func encodeAndTrain(t *testing.T, cenv stages.Env, dir, fit, filter string, edit func(*trainconfig.Config)) (string, string) {
 	t.Helper()
 	ecfg := encodeconfig.Default()
 	ecfg.Genres = []string{"Horror", "Romance", "Action", "Documentary"}
@@ -76,6 +91,9 @@ func encodeAndTrain(t *testing.T, cenv stages.Env, dir, fit, filter string) (str
 	tcfg.ConvFilters, tcfg.Dense = []int{4}, []int{8}
 	tcfg.Epochs, tcfg.MaxStepsPerEpoch, tcfg.BatchSize, tcfg.ShuffleBuffer = 1, 1, 8, 8
 	tcfg.Standardize, tcfg.Deterministic, tcfg.Device = true, true, "cpu"
+	if edit != nil {
+		edit(&tcfg)
+	}
 	tenv := stages.Env{OutDir: trDir, Inputs: map[string]string{stages.Encode: encDir}}
 	if _, err := train.Run(context.Background(), tcfg, tenv); err != nil {
 		t.Fatal(err)

