@@ -81,7 +81,6 @@ type candidate struct {
 
 // Run implements stages.Stage.
 func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
-	cfg := s.Cfg
 	in := env.Inputs[stages.Scrape]
 	if in == "" {
 		return stages.Result{}, errors.New("clean: no scrape input")
@@ -94,59 +93,100 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("clean: reading ledger: %w", err)
 	}
+	t, err := s.triage(in, lim, ledger)
+	if err != nil {
+		return stages.Result{}, err
+	}
+	if t.csvRows != len(ledger) && env.Logger != nil {
+		env.Logger.Warn("ledger and CSV disagree on the number of rows", "csv_rows", t.csvRows, "ledger_rows", len(ledger))
+	}
+	if err := s.checkPosters(ctx, env, t.cands, lim); err != nil {
+		return stages.Result{}, err
+	}
+	kept, rejected := make([]Row, 0, len(t.cands)), t.rejects
+	for _, c := range t.cands {
+		if c.reject != nil {
+			rejected = append(rejected, *c.reject)
+		} else {
+			kept = append(kept, c.row)
+		}
+	}
+	sort.SliceStable(rejected, func(i, j int) bool { return rejected[i].Line < rejected[j].Line })
+	if err := checkOneOutcome(kept, rejected, t.csvRows); err != nil {
+		return stages.Result{}, err
+	}
+	summary, err := writeOutputs(env.OutDir, kept, rejected, lim, t.csvRows, len(ledger))
+	if err != nil {
+		return stages.Result{}, err
+	}
+	if env.Logger != nil {
+		env.Logger.Info("clean done", "csv_rows", t.csvRows, "kept", len(kept), "rejected", len(rejected))
+	}
+	return stages.Result{Summary: summary}, nil
+}
+
+// triaged is every CSV row after the field checks: rejected already, or a
+// candidate whose poster is still to be checked.
+type triaged struct {
+	rejects []Reject
+	cands   []*candidate
+	csvRows int
+}
+
+// triage reads every CSV row as scrape read it (same reader, same limits)
+// and gives each exactly one fate: rejected here (fields, duplicate id, no
+// poster in the ledger), or a candidate for the poster check.
+func (s *Stage) triage(in string, lim scrape.Limits, ledger []scrape.LedgerRow) (triaged, error) {
 	byLine := make(map[int64]scrape.LedgerRow, len(ledger))
 	for _, l := range ledger {
 		byLine[l.Line] = l
 	}
-
-	// Every CSV row, read as scrape read it (same reader, same limits), gets
-	// exactly one outcome: rejected here, or a candidate for the poster check.
-	var rejects []Reject
-	var cands []*candidate
+	var t triaged
 	seen := map[int64][]string{} // kept id → its fields, for dedupe
-	csvRows := 0
-	err = readCSV(filepath.Join(in, scrape.CSVFile), lim, func(rec moviegenre.Row) {
-		csvRows++
+	csvPath := filepath.Join(in, scrape.CSVFile)
+	err := readCSV(csvPath, lim, func(rec moviegenre.Row) {
+		t.csvRows++
 		row, rej := s.checkFields(rec)
 		if rej != nil {
-			rejects = append(rejects, *rej)
+			t.rejects = append(t.rejects, *rej)
 			return
 		}
-		if cfg.Dedupe {
+		if s.Cfg.Dedupe {
 			if first, dup := seen[row.ImdbID]; dup {
 				reason, detail := ReasonDuplicateID, "exact copy of an earlier row"
 				if !slices.Equal(first, rec.Fields) {
 					reason, detail = ReasonDuplicateIDConflict, "fields differ from the kept row"
 				}
-				rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: reason, Detail: detail})
+				t.rejects = append(t.rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: reason, Detail: detail})
 				return
 			}
 			seen[row.ImdbID] = rec.Fields
 		}
-		// Poster: from the ledger.
 		l, ok := byLine[rec.Line]
 		switch {
 		case !ok:
-			rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: "line not in the scrape ledger"})
+			t.rejects = append(t.rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: "line not in the scrape ledger"})
 			return
 		case l.Outcome != scrape.OutcomeDownloaded && l.Outcome != scrape.OutcomePresent || l.Path == "":
-			rejects = append(rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: strings.Trim(l.Outcome+" "+l.Reason, " ")})
+			t.rejects = append(t.rejects, Reject{Line: rec.Line, ImdbID: row.ImdbID, Reason: ReasonNoPoster, Detail: strings.Trim(l.Outcome+" "+l.Reason, " ")})
 			return
 		}
 		row.PosterPath = l.Path
-		cands = append(cands, &candidate{row: row, sha256: l.SHA256})
+		t.cands = append(t.cands, &candidate{row: row, sha256: l.SHA256})
 	})
 	if err != nil {
-		return stages.Result{}, fmt.Errorf("clean: %w", err)
+		return t, fmt.Errorf("clean: %w", err)
 	}
-	if csvRows == 0 {
-		return stages.Result{}, fmt.Errorf("clean: %s: no data rows (only a header)", filepath.Join(in, scrape.CSVFile))
+	if t.csvRows == 0 {
+		return t, fmt.Errorf("clean: %s: no data rows (only a header)", csvPath)
 	}
-	if csvRows != len(ledger) && env.Logger != nil {
-		env.Logger.Warn("ledger and CSV disagree on the number of rows", "csv_rows", csvRows, "ledger_rows", len(ledger))
-	}
+	return t, nil
+}
 
-	// Poster files: checked in parallel, results in place.
+// checkPosters checks every candidate's poster file in parallel (bytes as
+// the ledger recorded them, decodable under the pixel limit) and records
+// each verdict in place.
+func (s *Stage) checkPosters(ctx context.Context, env stages.Env, cands []*candidate, lim scrape.Limits) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.NumCPU())
 	task := stages.StartTask(env.Progress, "clean", int64(len(cands)))
@@ -155,29 +195,24 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			c.reject = checkPoster(env.PosterStore, &c.row, c.sha256, cfg.VerifyImages, lim.MaxPixels)
+			c.reject = checkPoster(env.PosterStore, &c.row, c.sha256, s.Cfg.VerifyImages, lim.MaxPixels)
 			task.Add(1)
 			return nil
 		})
 	}
-	err = g.Wait()
+	err := g.Wait()
 	task.Done()
 	if err != nil {
-		return stages.Result{}, fmt.Errorf("clean: %w", err)
+		return fmt.Errorf("clean: %w", err)
 	}
-	var rows []Row
-	for _, c := range cands {
-		if c.reject != nil {
-			rejects = append(rejects, *c.reject)
-		} else {
-			rows = append(rows, c.row)
-		}
-	}
-	sort.SliceStable(rejects, func(i, j int) bool { return rejects[i].Line < rejects[j].Line })
+	return nil
+}
 
-	// Invariant: every CSV data row is kept or rejected, exactly once.
+// checkOneOutcome is the stage's invariant: every CSV data row is kept or
+// rejected, exactly once.
+func checkOneOutcome(rows []Row, rejects []Reject, csvRows int) error {
 	if len(rows)+len(rejects) != csvRows {
-		return stages.Result{}, fmt.Errorf("clean: invariant broken: %d kept + %d rejected != %d CSV rows", len(rows), len(rejects), csvRows)
+		return fmt.Errorf("clean: invariant broken: %d kept + %d rejected != %d CSV rows", len(rows), len(rejects), csvRows)
 	}
 	lines := map[int64]bool{}
 	for _, r := range rows {
@@ -185,11 +220,17 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	}
 	for _, r := range rejects {
 		if lines[r.Line] {
-			return stages.Result{}, fmt.Errorf("clean: invariant broken: line %d both kept and rejected", r.Line)
+			return fmt.Errorf("clean: invariant broken: line %d both kept and rejected", r.Line)
 		}
 		lines[r.Line] = true
 	}
+	return nil
+}
 
+// writeOutputs writes the kept rows, the rejects, the limits (forwarded for
+// encode, which decodes the posters under the same limit), the shared
+// posters and the summary, and returns the summary.
+func writeOutputs(out string, rows []Row, rejects []Reject, lim scrape.Limits, csvRows, ledgerRows int) (map[string]any, error) {
 	shared := sharedPosters(rows)
 	byReason := map[string]int{}
 	for _, r := range rejects {
@@ -197,33 +238,28 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	}
 	summary := map[string]any{
 		"csv_rows":       csvRows,
-		"ledger_rows":    len(ledger),
+		"ledger_rows":    ledgerRows,
 		"kept":           len(rows),
 		"rejected":       len(rejects),
 		"rejects":        byReason,
 		"shared_posters": len(shared),
 	}
-
-	if err := writeParquet(filepath.Join(env.OutDir, RowsFile), rows); err != nil {
-		return stages.Result{}, err
+	if err := writeParquet(filepath.Join(out, RowsFile), rows); err != nil {
+		return nil, err
 	}
-	if err := writeParquet(filepath.Join(env.OutDir, RejectsFile), rejects); err != nil {
-		return stages.Result{}, err
+	if err := writeParquet(filepath.Join(out, RejectsFile), rejects); err != nil {
+		return nil, err
 	}
-	// Forwarded for encode, which decodes the posters under the same limit.
-	if err := scrape.WriteLimits(env.OutDir, lim); err != nil {
-		return stages.Result{}, fmt.Errorf("clean: %w", err)
+	if err := scrape.WriteLimits(out, lim); err != nil {
+		return nil, fmt.Errorf("clean: %w", err)
 	}
-	if err := writeJSON(filepath.Join(env.OutDir, SharedPostersFile), shared); err != nil {
-		return stages.Result{}, err
+	if err := writeJSON(filepath.Join(out, SharedPostersFile), shared); err != nil {
+		return nil, err
 	}
-	if err := writeJSON(filepath.Join(env.OutDir, SummaryFile), summary); err != nil {
-		return stages.Result{}, err
+	if err := writeJSON(filepath.Join(out, SummaryFile), summary); err != nil {
+		return nil, err
 	}
-	if env.Logger != nil {
-		env.Logger.Info("clean done", "csv_rows", csvRows, "kept", len(rows), "rejected", len(rejects))
-	}
-	return stages.Result{Summary: summary}, nil
+	return summary, nil
 }
 
 // readCSV calls fn with every data row of the MovieGenre CSV at path.
