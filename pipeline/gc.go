@@ -61,14 +61,15 @@ func GC(workdir string, keep int, dryRun bool) ([]string, error) {
 	for i, r := range runs {
 		ids[i] = r.ID
 	}
+	// Removed oldest first: by start time, not by id (ids started in the
+	// same second differ only by their random suffix).
 	var removed []string
-	for i, id := range ids {
-		if i < keep || id == filepath.Base(latest) {
+	for i := len(ids) - 1; i >= 0; i-- {
+		if i < keep || ids[i] == filepath.Base(latest) {
 			continue
 		}
-		removed = append(removed, id)
+		removed = append(removed, ids[i])
 	}
-	sort.Strings(removed)
 	if dryRun {
 		return removed, nil
 	}
