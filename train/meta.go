@@ -16,6 +16,11 @@ type Meta struct {
 	Dropout     float64  `json:"dropout"`
 	BatchNorm   bool     `json:"batch_norm"`
 	Loss        string   `json:"loss"` // softmax_ce | sigmoid_bce: Predict returns softmax or sigmoid probabilities
+	// TTAFlip: probabilities are the mean of the image's and its mirror's.
+	TTAFlip bool `json:"tta_flip,omitempty"`
+	// Precision the model was trained with ("" = float32); LoadModel runs
+	// inference with it unless told otherwise.
+	Precision string `json:"precision,omitempty"`
 	// Preprocessing is how a poster becomes the network's input. Its fields
 	// stay at the top level of model.json (width, height, fit, filter,
 	// standardize, mean, std), as before it was grouped.
