@@ -395,7 +395,7 @@ func TestInferencePrecisionFromModelJSON(t *testing.T) {
 	if agree < n*3/4 {
 		t.Errorf("argmax agrees on %d/%d images only", agree, n)
 	}
-	if cpuHasBF16() && os.Getenv("TF_ENABLE_ONEDNN_OPTS") != "0" && maxDiff == 0 {
+	if tfsession.NativeBFloat16() && os.Getenv("TF_ENABLE_ONEDNN_OPTS") != "0" && maxDiff == 0 {
 		t.Error("bfloat16 and float32 sessions give identical probabilities: the precision did not reach the session")
 	}
 }
@@ -408,14 +408,4 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
-}
-
-// cpuHasBF16 reports native bfloat16 (the oneDNN rewrite's condition).
-func cpuHasBF16() bool {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return false
-	}
-	s := string(raw)
-	return strings.Contains(s, " avx512_bf16") || strings.Contains(s, " amx_bf16")
 }

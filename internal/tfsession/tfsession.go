@@ -16,7 +16,9 @@ package tfsession
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
@@ -88,6 +90,18 @@ func (s Settings) Options() (*tf.SessionOptions, error) {
 		return nil, fmt.Errorf("session config: %w", err)
 	}
 	return &tf.SessionOptions{Config: raw}, nil
+}
+
+// NativeBFloat16 reports whether the CPU has native bfloat16 (AVX512_BF16 or
+// AMX_BF16, from /proc/cpuinfo): the condition under which TensorFlow runs
+// the oneDNN bfloat16 rewrite at all (tests that need it skip otherwise).
+func NativeBFloat16() bool {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return false
+	}
+	s := string(raw)
+	return strings.Contains(s, " avx512_bf16") || strings.Contains(s, " amx_bf16")
 }
 
 func threadsOr(n int) int {
