@@ -398,6 +398,19 @@ func TestInferencePrecisionFromModelJSON(t *testing.T) {
 	if tfsession.NativeBFloat16() && os.Getenv("TF_ENABLE_ONEDNN_OPTS") != "0" && maxDiff == 0 {
 		t.Error("bfloat16 and float32 sessions give identical probabilities: the precision did not reach the session")
 	}
+	// The probabilities themselves stay float32 (tfsession.Float32Outputs):
+	// bfloat16 ones have the low 16 bits of every value zero.
+	fine := 0
+	for _, r := range a {
+		for _, p := range r {
+			if math.Float32bits(p)&0xffff != 0 {
+				fine++
+			}
+		}
+	}
+	if fine == 0 {
+		t.Error("every bfloat16-session probability is a bfloat16 value: Softmax ran in bfloat16")
+	}
 }
 
 func argmax(v []float32) int {
