@@ -342,6 +342,9 @@ func TestInferencePrecisionFromModelJSON(t *testing.T) {
 	cfg := smallConfig()
 	cfg.Epochs = 2
 	cfg.Precision = "bfloat16"
+	// With tta_flip the probabilities pass through Add and Mul, which
+	// oneDNN's lists run in bfloat16 whenever Softmax's output is bfloat16.
+	cfg.TTAFlip = true
 	env := testEnv(t, enc)
 	if _, err := Run(context.Background(), cfg, env); err != nil {
 		t.Fatal(err)

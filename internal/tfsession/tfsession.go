@@ -98,8 +98,9 @@ func (s Settings) Options() (*tf.SessionOptions, error) {
 
 // Float32Outputs are the ops the bfloat16 rewrite must leave in float32:
 // oneDNN's lists paint Softmax and Sigmoid bfloat16 when their input is, and
-// then every probability a model returns has 8 significant bits (0.48828125
-// instead of 0.4899816), which ties scores in the ranking metrics (AUC, AP).
+// the ops after them follow (tta_flip's average): every probability a model
+// returned had 8 significant bits (0.48828125 instead of 0.4899816), which
+// ties scores in the ranking metrics (AUC, AP).
 // TensorFlow reads its list overrides from the environment when it
 // rewrites a graph; a value the user exported is kept.
 var Float32Outputs = "Softmax,Sigmoid"
