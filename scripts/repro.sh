@@ -3,7 +3,7 @@
 # through the real scrape stage (a local mirror answers the CSV's poster
 # links from SHARED/data/posters) and the normal pipeline; outputs shared by
 # several runs are computed once (see README: caching). Steps can be chosen:
-#   scripts/repro.sh SHARED WORK [paper] [grid] [plus] [full] [transfer]
+#   scripts/repro.sh SHARED WORK [paper] [bf16] [grid] [plus] [full] [transfer]
 # To fit a small machine's time budget (REPRODUCTION.md says what was used):
 #   GRID_EPOCHS=12        epochs per grid cell (default 50, the paper's)
 #   FULL_SIZE=73x107      input size of the 28-genre run (default: full.yaml's 150x200)
@@ -30,6 +30,8 @@ for step in $steps; do
 		run paper-real paper.yaml $MIRROR_PORT ;;
 	grid) # 2. Table 2 at resize 40% × all five learning rates
 		run paper-grid-real paper-grid.yaml $MIRROR_PORT "grid:" "  shrink_percent: [40]" "train:" "  epochs: ${GRID_EPOCHS:-50}" ;;
+	bf16) # 1b. the paper's setup trained (and evaluated) in bfloat16
+		run paper-bf16-real paper.yaml $MIRROR_PORT "train:" "  precision: bfloat16" ;;
 	plus) # 3. the paper's network family, tuned on validation
 		run paper-plus-real paper-plus.yaml $MIRROR_PORT ;;
 	full) # 4. all 28 genres on the same posters

@@ -26,6 +26,14 @@ func TestValidationMetricsMatchEvaluate(t *testing.T) {
 			c.Loss, c.Standardize, c.BatchNorm = "sigmoid_bce", true, true
 			c.EarlyStopping.Metric = "val_macro_auc"
 		}},
+		// The regularisers and inference options of issue 14: with
+		// tta_flip the flip averaging lives in the inference graph that
+		// LoadModel rebuilds from model.json, and with ema_decay the kept
+		// model holds the averaged weights that validation scored.
+		{"smoothing_decay_flip_ema", func(c *Config) {
+			c.LabelSmoothing, c.WeightDecay, c.TTAFlip, c.EMADecay = 0.1, 0.05, true, 0.9
+			c.EarlyStopping.Metric = "val_paper_accuracy"
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			enc := t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
@@ -32,6 +33,13 @@ type netSpec struct {
 	FineTune     int
 	Weights      *efficientnet.Weights
 	FeatureInput bool
+	// LabelSmoothing, WeightDecay and EMADecay act on training only (see
+	// trainconfig); TTAFlip changes the inference probabilities, so model.json
+	// records it and LoadModel rebuilds with it.
+	LabelSmoothing float64
+	WeightDecay    float64
+	EMADecay       float64
+	TTAFlip        bool
 	// Training adds the training forward pass (dropout, batch statistics),
 	// the loss gradients, Adam and the full checkpoint ops.
 	Training bool
@@ -74,12 +82,16 @@ type netGraph struct {
 	step      tf.Output // global step (int64)
 
 	// Targets.
-	initOp, trainOp           *tf.Operation
-	saveAll, restoreAll       *tf.Operation
-	saveModel, restoreModel   *tf.Operation
-	vars                      []*variable
-	flatDim                   int
-	featureH, featureW, featC int
+	initOp, trainOp         *tf.Operation
+	saveAll, restoreAll     *tf.Operation
+	saveModel, restoreModel *tf.Operation
+	// EMA weight swaps (EMADecay > 0): emaBackup copies the live trainable
+	// weights aside, emaSwapIn loads the averages into them, emaRestore
+	// puts the live ones back.
+	emaBackup, emaSwapIn, emaRestore *tf.Operation
+	vars                             []*variable
+	flatDim                          int
+	featureH, featureW, featC        int
 }
 
 // featureSize returns the spatial size after the conv/pool stack, or an
@@ -321,6 +333,11 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 	es := root.SubScope("eval")
 	evalLogits, _ := net.logits(es, x, false)
 	g.probs = probabilities(es, evalLogits, spec.Loss)
+	if spec.TTAFlip {
+		// Width is axis 2 of NHWC; per-channel standardisation commutes with the flip.
+		flipped, _ := net.logits(es, op.ReverseV2(uniq(es), x, op.Const(uniq(es), []int32{2})), false)
+		g.probs = op.Mul(uniq(es), op.Add(uniq(es), g.probs, probabilities(es, flipped, spec.Loss)), b.f32(0.5))
+	}
 	g.evalLoss = lossFn(es, evalLogits, y, g.classWeights, spec.Loss)
 
 	if spec.Training {
@@ -363,7 +380,7 @@ func (b *builder) addTraining(g *netGraph, net *network, x, y tf.Output) error {
 	ts := root.SubScope("train")
 	trainLogits, bnUpdates := net.logits(ts, x, true)
 	g.trainProb = probabilities(ts, trainLogits, b.spec.Loss)
-	g.trainLoss = lossFn(ts, trainLogits, y, g.classWeights, b.spec.Loss)
+	g.trainLoss = lossFn(ts, trainLogits, smoothLabels(ts, y, b.spec.Loss, b.spec.LabelSmoothing), g.classWeights, b.spec.Loss)
 	var trainable []*variable
 	var xs []tf.Output
 	for _, v := range b.vars {
@@ -383,6 +400,11 @@ func (b *builder) addTraining(g *netGraph, net *network, x, y tf.Output) error {
 	updates, err := b.adamUpdates(as, g.lr, net.step, trainable, grads)
 	if err != nil {
 		return err
+	}
+	if b.spec.EMADecay > 0 {
+		if updates, err = b.addEMA(g, as, net.step, trainable, updates); err != nil {
+			return err
+		}
 	}
 	for _, u := range bnUpdates {
 		// moving = moving*momentum + batch*(1-momentum)
@@ -408,10 +430,70 @@ func (b *builder) adamUpdates(as *op.Scope, lr tf.Output, step *variable, traina
 		}
 		m := b.newVar(v.name+"/adam_m", tf.Float, shape, b.fill(shape, 0), false, false)
 		vv := b.newVar(v.name+"/adam_v", tf.Float, shape, b.fill(shape, 0), false, false)
-		updates = append(updates, op.ResourceApplyAdam(uniq(as), v.handle, m.handle, vv.handle, b1p, b2p, lr,
+		us := as
+		if wd := b.spec.WeightDecay; wd > 0 && strings.HasSuffix(v.name, "/kernel") {
+			// Decoupled decay w -= lr·λ·w, before Adam's update. It waits
+			// for the variable's gradient, which needs the forward pass's
+			// read of w, so the forward pass sees the undecayed weights.
+			ds := as.WithControlDependencies(grads[i].Op)
+			w := op.ReadVariableOp(uniq(ds), v.handle, tf.Float)
+			decay := op.AssignSubVariableOp(uniq(ds), v.handle, op.Mul(uniq(ds), w, op.Mul(uniq(ds), lr, b.f32(wd))))
+			us = as.WithControlDependencies(decay)
+		}
+		updates = append(updates, op.ResourceApplyAdam(uniq(us), v.handle, m.handle, vv.handle, b1p, b2p, lr,
 			b.f32(o.Beta1), b.f32(o.Beta2), b.f32(o.Epsilon), grads[i]))
 	}
 	return updates, nil
+}
+
+// addEMA declares an average and a backup slot per trainable variable,
+// returns updates extended by the averaging (run after Adam's update of the
+// step) and sets the swap ops on g.
+func (b *builder) addEMA(g *netGraph, as *op.Scope, step *variable, trainable []*variable, updates []*tf.Operation) ([]*tf.Operation, error) {
+	es := as.SubScope("ema").WithControlDependencies(updates...)
+	// d' = min(d, (1+step)/(10+step)): early steps average over few weights.
+	t := op.Cast(uniq(es), step.read, tf.Float)
+	d := op.Minimum(uniq(es), b.f32(b.spec.EMADecay), op.Div(uniq(es), op.Add(uniq(es), t, b.f32(1)), op.Add(uniq(es), t, b.f32(10))))
+	var emaOps, backup, swapIn, restore []*tf.Operation
+	for _, v := range trainable {
+		shape, err := constShape(v)
+		if err != nil {
+			return nil, err
+		}
+		// The average starts at the same initial value: initOp runs the
+		// initialiser once for both assigns.
+		avg := b.newVar(v.name+"/ema", tf.Float, shape, v.init, false, false)
+		bk := b.newVar(v.name+"/ema_backup", tf.Float, shape, v.init, false, false)
+		w := op.ReadVariableOp(uniq(es), v.handle, tf.Float)
+		a := op.ReadVariableOp(uniq(es), avg.handle, tf.Float)
+		nv := op.Add(uniq(es), op.Mul(uniq(es), a, d), op.Mul(uniq(es), w, op.Sub(uniq(es), b.f32(1), d)))
+		emaOps = append(emaOps, op.AssignVariableOp(uniq(es), avg.handle, nv))
+		ss := b.s.SubScope("ema_swap")
+		backup = append(backup, op.AssignVariableOp(uniq(ss), bk.handle, op.ReadVariableOp(uniq(ss), v.handle, tf.Float)))
+		swapIn = append(swapIn, op.AssignVariableOp(uniq(ss), v.handle, op.ReadVariableOp(uniq(ss), avg.handle, tf.Float)))
+		restore = append(restore, op.AssignVariableOp(uniq(ss), v.handle, op.ReadVariableOp(uniq(ss), bk.handle, tf.Float)))
+	}
+	ss := b.s.SubScope("ema_swap")
+	g.emaBackup = op.NoOp(ss.SubScope("backup").WithControlDependencies(backup...))
+	g.emaSwapIn = op.NoOp(ss.SubScope("swap_in").WithControlDependencies(swapIn...))
+	g.emaRestore = op.NoOp(ss.SubScope("restore").WithControlDependencies(restore...))
+	return append(updates, emaOps...), nil
+}
+
+// smoothLabels mixes the targets with the uniform one (Keras'
+// label_smoothing): y·(1-ε) + ε/G for softmax_ce, y·(1-ε) + ε/2 for
+// sigmoid_bce. ε = 0 returns y.
+func smoothLabels(s *op.Scope, y tf.Output, kind string, eps float64) tf.Output {
+	if eps == 0 {
+		return y
+	}
+	s = s.SubScope("smooth")
+	add := op.Const(uniq(s), float32(eps/2))
+	if kind != "sigmoid_bce" {
+		g := op.Cast(uniq(s), op.Slice(uniq(s), op.Shape(uniq(s), y), op.Const(uniq(s), []int32{1}), op.Const(uniq(s), []int32{1})), tf.Float)
+		add = op.Div(uniq(s), op.Const(uniq(s), float32(eps)), op.Reshape(uniq(s), g, op.Const(uniq(s), []int32{})))
+	}
+	return op.Add(uniq(s), op.Mul(uniq(s), y, op.Const(uniq(s), float32(1-eps))), add)
 }
 
 // initOp assigns every variable its initial value.

@@ -149,3 +149,5 @@ func smallConfig() Config {
 func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }
 
 func deepEqualValues(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+func jsonMarshal(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -27,6 +27,11 @@ type Meta struct {
 	WeightsSHA256  string `json:"weights_sha256,omitempty"`
 	WeightsLicense string `json:"weights_license,omitempty"`
 	WeightsPath    string `json:"weights_path,omitempty"`
+	// TTAFlip: probabilities are the mean of the image's and its mirror's.
+	TTAFlip bool `json:"tta_flip,omitempty"`
+	// Precision the model was trained with ("" = float32); LoadModel runs
+	// inference with it unless told otherwise.
+	Precision string `json:"precision,omitempty"`
 	// Preprocessing is how a poster becomes the network's input. Its fields
 	// stay at the top level of model.json (width, height, fit, filter,
 	// standardize, mean, std), as before it was grouped.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	tf "github.com/wamuir/graft/tensorflow"
+
+	"github.com/postergenre/postergenre/internal/tfsession"
 )
 
 // predictBatch is how many images Predict feeds per session run.
@@ -20,6 +22,8 @@ type Model struct {
 	net  *netGraph
 	sess *tf.Session
 	sc   *scaler
+	// precision the session runs at.
+	precision tfsession.Precision
 }
 
 func readMeta(dir string) (Meta, error) {
@@ -40,11 +44,26 @@ func readJSON(path string, v any) error {
 }
 
 // LoadModel loads a train output's model folder (model.json + checkpoint):
-// it rebuilds the inference graph from the metadata and restores the weights.
+// it rebuilds the inference graph from the metadata and restores the
+// weights. The session runs at the precision model.json records (the one
+// training used).
 func LoadModel(dir string) (*Model, error) {
+	return LoadModelPrecision(dir, "")
+}
+
+// LoadModelPrecision is LoadModel with the inference precision overridden
+// ("float32" or "bfloat16"; "" keeps model.json's).
+func LoadModelPrecision(dir, precision string) (*Model, error) {
 	meta, err := readMeta(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
+	}
+	if precision == "" {
+		precision = meta.Precision
+	}
+	prec, err := tfsession.ParsePrecision(precision)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	if meta.Format != 1 {
 		return nil, fmt.Errorf("load model %s: unsupported format %d", dir, meta.Format)
@@ -55,7 +74,7 @@ func LoadModel(dir string) (*Model, error) {
 	spec := netSpec{
 		Height: meta.Height, Width: meta.Width, Channels: 3, Genres: len(meta.Genres),
 		ConvFilters: meta.ConvFilters, Dense: meta.Dense, Dropout: meta.Dropout, BatchNorm: meta.BatchNorm,
-		Loss: meta.Loss, Backbone: meta.Backbone, FineTune: meta.FineTune,
+		Loss: meta.Loss, Backbone: meta.Backbone, FineTune: meta.FineTune, TTAFlip: meta.TTAFlip,
 	}
 	if spec.hasBackbone() {
 		if spec.Weights, err = loadModelWeights(meta); err != nil {
@@ -66,7 +85,11 @@ func LoadModel(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
-	sess, err := tf.NewSession(net.graph, nil)
+	opts, err := tfsession.Settings{Precision: prec}.Options()
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	sess, err := tf.NewSession(net.graph, opts)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: session: %w", dir, err)
 	}
@@ -79,8 +102,11 @@ func LoadModel(dir string) (*Model, error) {
 		sess.Close()
 		return nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
 	}
-	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing)}, nil
+	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing), precision: prec}, nil
 }
+
+// Precision is the numeric precision the model's session runs at.
+func (m *Model) Precision() tfsession.Precision { return m.precision }
 
 // Meta returns the model's metadata.
 func (m *Model) Meta() Meta { return m.meta }

@@ -123,6 +123,7 @@ func (t *trainer) netSpec() netSpec {
 		Height: m.Height, Width: m.Width, Channels: 3, Genres: len(m.Genres),
 		ConvFilters: cfg.ConvFilters, Dense: cfg.Dense, Dropout: cfg.Dropout, BatchNorm: cfg.BatchNorm,
 		Loss: cfg.Loss, Seed: cfg.Seed, Optimizer: cfg.Optimizer, Training: true,
+		LabelSmoothing: cfg.LabelSmoothing, WeightDecay: cfg.WeightDecay, EMADecay: cfg.EMADecay, TTAFlip: cfg.TTAFlip,
 	}
 	switch {
 	case t.feats != nil:
@@ -175,6 +176,7 @@ func (t *trainer) newMeta() Meta {
 		ConvFilters: cfg.ConvFilters, Dense: cfg.Dense, Dropout: cfg.Dropout, BatchNorm: cfg.BatchNorm, Loss: cfg.Loss,
 		Preprocessing: t.preprocessing(), Threshold: 0.5,
 		ConfigSHA256: t.cfgSHA, ManifestSHA256: t.ds.manifestSHA, TFVersion: tf.Version(), Device: t.device,
+		TTAFlip: cfg.TTAFlip, Precision: cfg.Precision,
 	}
 	if cfg.HasBackbone() {
 		m.ConvFilters, m.BatchNorm = nil, false
@@ -206,8 +208,11 @@ func (t *trainer) setupBackbone(ctx context.Context) error {
 		t.weightsPath = abs
 	}
 	t.log.Info("backbone", "name", cfg.Backbone, "fine_tune", cfg.FineTune, "weights", t.weightsPath, "sha256", t.weights.SHA256)
+	// Cached features serve only a frozen backbone on fixed images: with
+	// augmentation the images change per epoch, and with tta_flip the
+	// validation pass must see each poster's mirror too, as evaluate does.
 	a := cfg.Augment
-	if cfg.FineTune == 0 && !a.Flip && a.ShiftPx == 0 && a.Brightness == 0 {
+	if cfg.FineTune == 0 && !a.Flip && a.ShiftPx == 0 && a.Brightness == 0 && !cfg.TTAFlip {
 		if t.feats, err = t.loadFeatures(ctx); err != nil {
 			return err
 		}
@@ -266,6 +271,11 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int) (EpochStats, error) {
 	if err != nil {
 		return EpochStats{}, err
 	}
+	// With ema_decay, validation and the kept model use the averaged
+	// weights; the live ones are put back before the checkpoint.
+	if err := t.emaSwap(true); err != nil {
+		return EpochStats{}, err
+	}
 	probs, labels, vloss, err := t.evaluate(ctx, encode.SplitValidation)
 	if err != nil {
 		return EpochStats{}, err
@@ -283,6 +293,9 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int) (EpochStats, error) {
 		}
 		t.bestProbs = probs
 	}
+	if err := t.emaSwap(false); err != nil {
+		return EpochStats{}, err
+	}
 	st.Seconds = time.Since(start).Seconds()
 	t.state.Epoch = epoch
 	if err := t.checkpoint(); err != nil {
@@ -290,6 +303,24 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int) (EpochStats, error) {
 	}
 	t.history = append(t.history, st)
 	return st, t.writeHistory()
+}
+
+// emaSwap loads the averaged weights (in=true, after backing up the live
+// ones) or restores the live ones; without ema_decay it does nothing.
+func (t *trainer) emaSwap(in bool) error {
+	if t.net.emaBackup == nil {
+		return nil
+	}
+	targets := [][]*tf.Operation{{t.net.emaRestore}}
+	if in {
+		targets = [][]*tf.Operation{{t.net.emaBackup}, {t.net.emaSwapIn}}
+	}
+	for _, ops := range targets {
+		if _, err := t.sess.Run(nil, nil, ops); err != nil {
+			return fmt.Errorf("train: ema weights: %w", err)
+		}
+	}
+	return nil
 }
 
 func (t *trainer) logEpoch(st EpochStats) {

@@ -43,10 +43,12 @@ func cmdPredict(st *State, args []string) int {
 		modelDir string
 		top      int
 		format   string
+		prec     string
 	)
 	fs.StringVar(&modelDir, "model", "", "model folder: a train output's model/ (e.g. work/runs/latest/model)")
 	fs.IntVar(&top, "top", 3, "genres to show per input (text and json)")
 	fs.StringVar(&format, "format", "", "text, json or csv (default: text; csv when an input is a folder)")
+	fs.StringVar(&prec, "precision", "", "float32 or bfloat16 (default: the precision model.json says the model was trained with)")
 	inputs, err := parse(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -71,7 +73,7 @@ func cmdPredict(st *State, args []string) int {
 		fmt.Fprintf(st.Stderr, "predict: --top must be >= 1, got %d\n", top)
 		return ExitUsage
 	}
-	model, err := train.LoadModel(modelDir)
+	model, err := train.LoadModelPrecision(modelDir, prec)
 	if err != nil {
 		fmt.Fprintf(st.Stderr, "predict: %v\n", err)
 		return ExitUsage

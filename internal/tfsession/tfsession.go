@@ -16,7 +16,10 @@ package tfsession
 
 import (
 	"fmt"
+	"os"
 	"runtime"
+	"strings"
+	"sync"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
@@ -83,11 +86,47 @@ func (s Settings) Options() (*tf.SessionOptions, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.GraphOptions != nil {
+		keepProbabilitiesFloat32()
+	}
 	raw, err := proto.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("session config: %w", err)
 	}
 	return &tf.SessionOptions{Config: raw}, nil
+}
+
+// Float32Outputs are the ops the bfloat16 rewrite must leave in float32:
+// oneDNN's lists paint Softmax and Sigmoid bfloat16 when their input is, and
+// the ops after them follow (tta_flip's average): every probability a model
+// returned had 8 significant bits (0.48828125 instead of 0.4899816), which
+// ties scores in the ranking metrics (AUC, AP).
+// TensorFlow reads its list overrides from the environment when it
+// rewrites a graph; a value the user exported is kept.
+var Float32Outputs = "Softmax,Sigmoid"
+
+var float32Once sync.Once
+
+func keepProbabilitiesFloat32() {
+	float32Once.Do(func() {
+		for _, k := range []string{"TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_INFERLIST_REMOVE", "TF_AUTO_MIXED_PRECISION_GRAPH_REWRITE_DENYLIST_ADD"} {
+			if _, set := os.LookupEnv(k); !set {
+				os.Setenv(k, Float32Outputs)
+			}
+		}
+	})
+}
+
+// NativeBFloat16 reports whether the CPU has native bfloat16 (AVX512_BF16 or
+// AMX_BF16, from /proc/cpuinfo): the condition under which TensorFlow runs
+// the oneDNN bfloat16 rewrite at all (tests that need it skip otherwise).
+func NativeBFloat16() bool {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return false
+	}
+	s := string(raw)
+	return strings.Contains(s, " avx512_bf16") || strings.Contains(s, " amx_bf16")
 }
 
 func threadsOr(n int) int {

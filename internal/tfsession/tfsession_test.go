@@ -92,7 +92,7 @@ func TestParsePrecision(t *testing.T) {
 // tells which precision ran. The rewrite only exists for CPUs with native
 // bfloat16, so elsewhere the test is skipped.
 func TestBFloat16RewriteRuns(t *testing.T) {
-	if !cpuHasBF16() {
+	if !tfsession.NativeBFloat16() {
 		t.Skip("CPU has neither AVX512_BF16 nor AMX_BF16: TensorFlow skips the oneDNN bfloat16 rewrite")
 	}
 	if os.Getenv("TF_ENABLE_ONEDNN_OPTS") == "0" {
@@ -148,13 +148,4 @@ func TestBFloat16RewriteRuns(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cpuHasBF16() bool {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return false
-	}
-	s := string(raw)
-	return strings.Contains(s, " avx512_bf16") || strings.Contains(s, " amx_bf16")
 }

@@ -62,6 +62,26 @@ type Config struct {
 	// variables, Adam and the loss stay float32). Omitted from the section
 	// hash when empty, so configs written before it keep their fingerprints.
 	Precision string `yaml:"precision" json:",omitempty"`
+	// LabelSmoothing ε mixes each training target with the uniform one, as
+	// Keras' label_smoothing: y·(1-ε) + ε/G for softmax_ce (G genres) and
+	// y·(1-ε) + ε/2 for sigmoid_bce. Training loss only: val_loss and the
+	// metrics read the true labels. 0 = off.
+	LabelSmoothing float64 `yaml:"label_smoothing" json:",omitempty"`
+	// WeightDecay λ is decoupled weight decay (AdamW, Loshchilov & Hutter):
+	// each step, before Adam's update, every kernel (conv and dense; not
+	// biases or batch-norm parameters) shrinks by lr·λ·w. Not an L2 term in
+	// the loss. 0 = off.
+	WeightDecay float64 `yaml:"weight_decay" json:",omitempty"`
+	// TTAFlip averages the probabilities of each image and its horizontal
+	// mirror at inference: validation during training, evaluate and predict
+	// (model.json records it, so they all agree).
+	TTAFlip bool `yaml:"tta_flip" json:",omitempty"`
+	// EMADecay d keeps an exponential moving average of the trainable
+	// weights, shadow ← d'·shadow + (1-d')·w after every step with
+	// d' = min(d, (1+step)/(10+step)); validation, the kept model (and so
+	// evaluate and predict) use the averaged weights, training continues on
+	// the raw ones. 0 = off; typical 0.99–0.999.
+	EMADecay float64 `yaml:"ema_decay" json:",omitempty"`
 	// MaxStepsPerEpoch caps an epoch (0 = the whole training split); for smoke runs.
 	MaxStepsPerEpoch int `yaml:"max_steps_per_epoch"`
 }
@@ -237,6 +257,15 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	}
 	if c.Precision != "" && c.Precision != "float32" && c.Precision != "bfloat16" {
 		ps.Addf(prefix+"/precision", `must be "float32" or "bfloat16", got %q`, c.Precision)
+	}
+	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
+		ps.Addf(prefix+"/label_smoothing", "must be in [0, 1), got %g", c.LabelSmoothing)
+	}
+	if c.WeightDecay < 0 || c.WeightDecay >= 1 {
+		ps.Addf(prefix+"/weight_decay", "must be in [0, 1), got %g", c.WeightDecay)
+	}
+	if c.EMADecay != 0 && (c.EMADecay < 0.5 || c.EMADecay >= 1) {
+		ps.Addf(prefix+"/ema_decay", "must be 0 (off) or in [0.5, 1), got %g", c.EMADecay)
 	}
 	if c.MaxStepsPerEpoch < 0 {
 		ps.Addf(prefix+"/max_steps_per_epoch", "must be >= 0, got %d", c.MaxStepsPerEpoch)
