@@ -62,6 +62,10 @@ func TestDemoEndToEnd(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// Training curves for TensorBoard: one event file per run and config.
+	if ev, _ := filepath.Glob(filepath.Join(runDir, "tb", "demo", "events.out.tfevents.*")); len(ev) != 1 {
+		t.Errorf("TensorBoard event files in %s: %v, want one", filepath.Join(runDir, "tb", "demo"), ev)
+	}
 
 	// Every fault is dropped with its reason, somewhere along the way.
 	ledger := readParquet[scrape.LedgerRow](t, filepath.Join(runDir, "scrape", scrape.LedgerFile))

@@ -56,6 +56,21 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Chromium's profile lives outside t.TempDir: the browser may still be
+	// writing into it for a moment after the test's contexts are cancelled,
+	// which would fail TempDir's cleanup. Removed best-effort at the end.
+	profile, err := os.MkdirTemp("", "serve-browser-profile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for range 20 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -63,7 +78,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1400, 900),
 	)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
