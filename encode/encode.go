@@ -120,9 +120,40 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	}
 	width, height := TargetSize(cfg.Image)
 
-	// Selection.
-	var rejects []Reject
-	var jobs []job
+	jobs, rejects := s.selectRows(rows, genres, labelMode)
+	assignSplits(jobs, cfg.Split)
+
+	m := Manifest{
+		Genres: genres, Vocabulary: vocab, LabelMode: labelMode,
+		Height: height, Width: width, Channels: 3,
+		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{},
+		Shards: []ShardInfo{}, SplitMethod: cfg.Split.Method,
+		Fit: PreprocessOf(cfg.Image).Fit, Filter: PreprocessOf(cfg.Image).Filter,
+	}
+	encRejects, err := s.encodeAll(ctx, env, jobs, &m, lim.MaxPixels)
+	if err != nil {
+		return stages.Result{}, err
+	}
+	rejects = append(rejects, encRejects...)
+	if m.Rows+len(rejects) != len(rows) {
+		return stages.Result{}, fmt.Errorf("encode: invariant broken: %d written + %d rejected != %d clean rows", m.Rows, len(rejects), len(rows))
+	}
+	m.Rejected = len(rejects)
+	summary, err := writeOutputs(env.OutDir, &m, rejects, vocab, vcounts)
+	if err != nil {
+		return stages.Result{}, err
+	}
+	summary["clean_rows"], summary["selected"] = len(rows), len(jobs)
+	if env.Logger != nil {
+		env.Logger.Info("encode done", "rows", m.Rows, "rejected", len(rejects), "shards", len(m.Shards))
+	}
+	return stages.Result{Summary: summary}, nil
+}
+
+// selectRows keeps the clean rows in the year range with at least one
+// selected genre, each as a job with its label; the others are rejects.
+func (s *Stage) selectRows(rows []clean.Row, genres []string, labelMode string) (jobs []job, rejects []Reject) {
+	cfg := s.Cfg
 	for _, r := range rows {
 		rej := func(reason, detail string) {
 			rejects = append(rejects, Reject{Line: r.Line, ImdbID: r.ImdbID, Reason: reason, Detail: detail})
@@ -144,8 +175,13 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		}
 		jobs = append(jobs, job{idx: len(jobs), row: r, label: label})
 	}
-	// Splits over the selected subset.
-	if cfg.Split.Method == "paper" {
+	return jobs, rejects
+}
+
+// assignSplits gives every selected job its split, over the selected subset
+// (the paper's rule, or a stable hash of the id).
+func assignSplits(jobs []job, cfg Split) {
+	if cfg.Method == "paper" {
 		keys := make([]SplitKey, len(jobs))
 		for i, j := range jobs {
 			keys[i] = SplitKey{ImdbID: j.row.ImdbID, Year: j.row.Year}
@@ -153,56 +189,39 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		for i, sp := range PaperSplits(keys) {
 			jobs[i].split = sp
 		}
-	} else {
-		for i := range jobs {
-			jobs[i].split = HashSplit(jobs[i].row.ImdbID, cfg.Split)
-		}
+		return
 	}
+	for i := range jobs {
+		jobs[i].split = HashSplit(jobs[i].row.ImdbID, cfg)
+	}
+}
 
-	m := Manifest{
-		Genres: genres, Vocabulary: vocab, LabelMode: labelMode,
-		Height: height, Width: width, Channels: 3,
-		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{},
-		Shards: []ShardInfo{}, SplitMethod: cfg.Split.Method,
-		Fit: PreprocessOf(cfg.Image).Fit, Filter: PreprocessOf(cfg.Image).Filter,
-	}
-	encRejects, err := s.encodeAll(ctx, env, jobs, &m, lim.MaxPixels)
-	if err != nil {
-		return stages.Result{}, err
-	}
-	rejects = append(rejects, encRejects...)
-	if m.Rows+len(rejects) != len(rows) {
-		return stages.Result{}, fmt.Errorf("encode: invariant broken: %d written + %d rejected != %d clean rows", m.Rows, len(rejects), len(rows))
-	}
-	m.Rejected = len(rejects)
+// writeOutputs writes the rejects, the vocabulary and the manifest (last:
+// its presence means the output is complete) and returns the summary.
+func writeOutputs(out string, m *Manifest, rejects []Reject, vocab []string, vcounts map[string]int) (map[string]any, error) {
 	byReason := map[string]int{}
 	for _, r := range rejects {
 		byReason[r.Reason]++
 	}
-
-	if err := writeParquet(filepath.Join(env.OutDir, RejectsFile), rejects); err != nil {
-		return stages.Result{}, err
+	if err := writeParquet(filepath.Join(out, RejectsFile), rejects); err != nil {
+		return nil, err
 	}
 	vj := struct {
 		Vocabulary []string       `json:"vocabulary"`
 		Counts     map[string]int `json:"counts"`
 		Genres     []string       `json:"genres"`
-	}{vocab, vcounts, genres}
-	if err := writeJSON(filepath.Join(env.OutDir, VocabFile), vj); err != nil {
-		return stages.Result{}, err
+	}{vocab, vcounts, m.Genres}
+	if err := writeJSON(filepath.Join(out, VocabFile), vj); err != nil {
+		return nil, err
 	}
-	if err := writeJSON(filepath.Join(env.OutDir, ManifestFile), m); err != nil { // last
-		return stages.Result{}, err
+	if err := writeJSON(filepath.Join(out, ManifestFile), m); err != nil { // last
+		return nil, err
 	}
-	summary := map[string]any{
-		"clean_rows": len(rows), "selected": len(jobs), "rows": m.Rows, "rejected": len(rejects),
+	return map[string]any{
+		"rows": m.Rows, "rejected": len(rejects),
 		"rejects": byReason, "splits": m.Splits, "genre_counts": m.GenreCounts,
-		"shards": len(m.Shards), "height": height, "width": width,
-	}
-	if env.Logger != nil {
-		env.Logger.Info("encode done", "rows", m.Rows, "rejected", len(rejects), "shards", len(m.Shards))
-	}
-	return stages.Result{Summary: summary}, nil
+		"shards": len(m.Shards), "height": m.Height, "width": m.Width,
+	}, nil
 }
 
 // process decodes and resizes one poster; a failure becomes a reject.
