@@ -19,6 +19,7 @@ import (
 	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/clean/cleantest"
+	"github.com/postergenre/postergenre/internal/procstat"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
@@ -243,21 +244,6 @@ func TestCSVBoundsFromConfig(t *testing.T) {
 	}
 }
 
-// peakRSS reads the process's peak resident set (VmHWM) in bytes.
-func peakRSS(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b)
-	if m == nil {
-		t.Skip("no VmHWM in /proc/self/status")
-	}
-	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return kb << 10
-}
-
 // TestHugeRowsMemoryBounded: a 20 MB line of commas and a 60 MB title
 // (issue 12: 2.4 GB and 3.3 GB of RSS) through the real scrape and clean
 // stages at the default limits. Scrape holds the CSV's bytes once (it
@@ -289,7 +275,7 @@ func TestHugeRowsMemoryBounded(t *testing.T) {
 	cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://cdn\.example/`, Replace: srv.URL + "/"}}
 
 	runtime.GC()
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // peak := current (Linux ≥ 4.0)
+	procstat.ResetPeakRSS() // peak := current (Linux ≥ 4.0)
 	before := peakRSS(t)
 	if _, err := (&scrape.Stage{Cfg: cfg}).Run(context.Background(), stages.Env{OutDir: scr, PosterStore: store}); err != nil {
 		t.Fatal(err)
@@ -308,4 +294,14 @@ func TestHugeRowsMemoryBounded(t *testing.T) {
 	if res.Summary["kept"] != 2 || res.Summary["rejected"] != 2 {
 		t.Errorf("clean summary %v, want lines 2 and 5 kept, 3 and 4 malformed", res.Summary)
 	}
+}
+
+// peakRSS reads the process's peak resident set (VmHWM) in bytes.
+func peakRSS(t *testing.T) int64 {
+	t.Helper()
+	n, err := procstat.PeakRSS()
+	if err != nil {
+		t.Skipf("no peak RSS on this system: %v", err)
+	}
+	return n
 }

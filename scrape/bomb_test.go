@@ -8,12 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/postergenre/postergenre/internal/procstat"
 )
 
 // bombSize is what one gzip bomb inflates to (its body is ~130 KB). Eight
@@ -32,21 +31,6 @@ func gzipBomb(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
-}
-
-// peakRSS reads the process's peak resident set (VmHWM) in bytes.
-func peakRSS(t *testing.T) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
-	}
-	m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b)
-	if m == nil {
-		t.Skip("no VmHWM in /proc/self/status")
-	}
-	kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-	return kb << 10
 }
 
 // TestGzipBombsCapped: bodies that colly would gunzip (gzip named in the
@@ -88,7 +72,7 @@ func TestGzipBombsCapped(t *testing.T) {
 
 	// Reset the peak to the current RSS (Linux ≥ 4.0), so that earlier
 	// tests in this binary do not count.
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	procstat.ResetPeakRSS()
 	before := peakRSS(t)
 	_, ledger, err := runStage(context.Background(), t, cfg, newDirs(t, ""))
 	if err != nil {
@@ -141,4 +125,14 @@ func TestDripAndStallTimeOut(t *testing.T) {
 			t.Errorf("line %d: %s/%s (%s), want failed/timeout", row.Line, row.Outcome, row.Reason, row.Error)
 		}
 	}
+}
+
+// peakRSS reads the process's peak resident set (VmHWM) in bytes.
+func peakRSS(t *testing.T) int64 {
+	t.Helper()
+	n, err := procstat.PeakRSS()
+	if err != nil {
+		t.Skipf("no peak RSS on this system: %v", err)
+	}
+	return n
 }

@@ -37,6 +37,7 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/procstat"
 	"github.com/postergenre/postergenre/train/efficientnet"
 )
 
@@ -336,17 +337,6 @@ func topK(p []float64, k int) []int {
 	return idx[:k]
 }
 
-func vmHWM() int64 {
-	raw, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
-
 // userCPU is this process's user CPU seconds so far (/proc/self/stat, field
 // 14, in clock ticks of 1/100 s).
 func userCPU() float64 {
@@ -361,4 +351,10 @@ func userCPU() float64 {
 	}
 	ticks, _ := strconv.ParseFloat(f[11], 64)
 	return ticks / 100
+}
+
+// vmHWM is this process's peak resident set size in bytes (0 if unknown).
+func vmHWM() int64 {
+	n, _ := procstat.PeakRSS()
+	return n
 }

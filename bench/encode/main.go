@@ -36,6 +36,7 @@ import (
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/procstat"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -198,23 +199,6 @@ func runChild(cleanDir, store, out string, workers int) error {
 	return json.NewEncoder(os.Stdout).Encode(childResult{Rows: res.Summary["rows"].(int), Seconds: secs, VmHWMKB: vmHWM(), UserCPU: user})
 }
 
-func vmHWM() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				return n
-			}
-		}
-	}
-	return -1
-}
-
 func reasons(m map[string]int) string {
 	var ks []string
 	for k := range m {
@@ -276,4 +260,13 @@ func setup(data, store, scr string) error {
 		return err
 	}
 	return parquet.WriteFile(filepath.Join(scr, scrape.LedgerFile), ledger)
+}
+
+// vmHWM is this process's peak resident set size in kB (-1 if unknown).
+func vmHWM() int64 {
+	n, err := procstat.PeakRSS()
+	if err != nil {
+		return -1
+	}
+	return n >> 10
 }

@@ -47,6 +47,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/internal/procstat"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/mirror"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
@@ -180,19 +181,12 @@ func runStage(ctx context.Context, cfg scrape.Config, store, out string) (stages
 
 // peakRSS reads the process's high-water mark and resets it (Linux).
 func peakRSS(reset bool) string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "?"
-	}
 	v := "?"
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			v = fmt.Sprintf("%d MiB", kb/1024)
-		}
+	if n, err := procstat.PeakRSS(); err == nil {
+		v = fmt.Sprintf("%d MiB", n>>20)
 	}
 	if reset {
-		os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+		procstat.ResetPeakRSS()
 	}
 	return v
 }

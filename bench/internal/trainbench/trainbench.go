@@ -14,12 +14,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/internal/procstat"
 	"github.com/postergenre/postergenre/internal/tfinfo"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train"
@@ -89,19 +89,7 @@ func Ours(dir string, cfg trainconfig.Config, impl string) (Result, error) {
 		best = max(best, h.ImagesPerSecond)
 	}
 	return Result{Impl: impl, Images: images, ImagesPerSecond: float64(images*len(hist[1:])) / secs, BestEpoch: best,
-		PeakRSSBytes: VmHWM(), TFVersion: tfinfo.Version()}, nil
-}
-
-// VmHWM is this process's peak resident set size in bytes (0 if unknown).
-func VmHWM() int64 {
-	raw, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
+		PeakRSSBytes: peakRSS(), TFVersion: tfinfo.Version()}, nil
 }
 
 // Generate writes random h×w posters into dir (content does not affect
@@ -192,4 +180,10 @@ func EnsureShards(dir string, rows, h, w int, log io.Writer) error {
 	}
 	fmt.Fprintf(log, "generated %d random %d×%d training posters in %s\n", rows, w, h, dir)
 	return nil
+}
+
+// peakRSS is this process's peak resident set size in bytes (0 if unknown).
+func peakRSS() int64 {
+	n, _ := procstat.PeakRSS()
+	return n
 }
