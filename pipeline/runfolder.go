@@ -66,6 +66,13 @@ func linkTree(src, dst string) error {
 	if err := os.RemoveAll(dst); err != nil {
 		return err
 	}
+	return walkCopy(src, dst, true)
+}
+
+// walkCopy recreates src's tree under dst. With link, files are hard links
+// (a copy when linking fails, e.g. across file systems) and symlinks stay
+// symlinks; without it, every file is copied.
+func walkCopy(src, dst string, link bool) error {
 	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -78,14 +85,14 @@ func linkTree(src, dst string) error {
 		switch {
 		case d.IsDir():
 			return os.MkdirAll(target, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
+		case link && d.Type()&fs.ModeSymlink != 0:
 			to, err := os.Readlink(path)
 			if err != nil {
 				return err
 			}
 			return os.Symlink(to, target)
 		}
-		if err := os.Link(path, target); err == nil {
+		if link && os.Link(path, target) == nil {
 			return nil
 		}
 		return copyFile(path, target)
@@ -100,22 +107,7 @@ func replaceSymlink(target, link string) error {
 	return os.Symlink(target, link)
 }
 
-func copyDir(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		return copyFile(path, target)
-	})
-}
+func copyDir(src, dst string) error { return walkCopy(src, dst, false) }
 
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)

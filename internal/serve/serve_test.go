@@ -3,9 +3,7 @@ package serve_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"hash/crc32"
 	"io"
 	"math"
 	"mime/multipart"
@@ -21,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/serve"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -210,20 +209,9 @@ func TestModelCardElsewhere(t *testing.T) {
 }
 
 // pngBomb is a valid PNG header (signature, IHDR with a correct CRC)
-// declaring w×h pixels: decoding it would allocate w*h*4 bytes.
+// declaring w×h pixels and no IDAT: decoding it would allocate w*h*4 bytes.
 func pngBomb(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 17)
-	copy(ihdr, "IHDR")
-	binary.BigEndian.PutUint32(ihdr[4:], w)
-	binary.BigEndian.PutUint32(ihdr[8:], h)
-	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	b.Write(ihdr)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
-	b.Write(make([]byte, 64)) // not even an IDAT: it must never be read
-	return b.Bytes()
+	return append(cleantest.PNGHeader(w, h), make([]byte, 64)...)
 }
 
 // TestHostileInput: every bad request gets its 4xx with a JSON error and
