@@ -27,7 +27,7 @@ import (
 
 	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/moviegenre"
-	"github.com/postergenre/postergenre/internal/progress"
+	"github.com/postergenre/postergenre/app/progress"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"

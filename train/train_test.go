@@ -15,7 +15,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/internal/progress"
+	"github.com/postergenre/postergenre/app/progress"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )

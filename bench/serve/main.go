@@ -4,7 +4,7 @@
 //
 //	go run ./bench/serve -model work/demo/runs/latest/model -posters ../shared/data/posters
 //
-// The server is the real one (internal/serve over a real TCP listener on
+// The server is the real one (app/serve over a real TCP listener on
 // 127.0.0.1, the model loaded once); each client POSTs raw JPEG bodies in a
 // loop over the same keep-alive connection pool, as a busy front end
 // would. Posters are read from -posters (the first -n .jpg files, sorted),
@@ -30,8 +30,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/postergenre/postergenre/internal/demodata"
-	"github.com/postergenre/postergenre/internal/serve"
+	"github.com/postergenre/postergenre/app/demodata"
+	"github.com/postergenre/postergenre/app/serve"
 	"github.com/postergenre/postergenre/train"
 )
 

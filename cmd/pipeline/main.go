@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 	// TensorFlow's own INFO/WARNING lines (some written while the library
 	// loads, before main) are kept off stderr from a start-up hook; errors
 	// still show. TF_CPP_MIN_LOG_LEVEL, if exported, wins. See the package.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/postergenre/postergenre/internal/progress"
+	"github.com/postergenre/postergenre/app/progress"
 )
 
 // TestLogsAreNumbers: off a terminal, progress is log records whose rate

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 )
 
 // TestStatusRunsNothing: status of the demo in a fresh working folder

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/postergenre/postergenre/clean"
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 	"github.com/postergenre/postergenre/pipeline"
 )
 

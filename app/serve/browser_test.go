@@ -15,7 +15,7 @@ import (
 
 	"net/http/httptest"
 
-	"github.com/postergenre/postergenre/internal/serve"
+	"github.com/postergenre/postergenre/app/serve"
 )
 
 // chromium finds a Chromium binary: $CHROMIUM, else Debian's chromium

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 )
 
 // TestRunErrorIsPrinted: a run that cannot even plan (its CSV unreadable)

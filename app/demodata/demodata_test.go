@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/postergenre/postergenre/internal/demodata"
+	"github.com/postergenre/postergenre/app/demodata"
 	"github.com/postergenre/postergenre/internal/moviegenre"
 )
 

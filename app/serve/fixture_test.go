@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/postergenre/postergenre/internal/cli"
-	"github.com/postergenre/postergenre/internal/demodata"
-	"github.com/postergenre/postergenre/internal/serve"
+	"github.com/postergenre/postergenre/app/cli"
+	"github.com/postergenre/postergenre/app/demodata"
+	"github.com/postergenre/postergenre/app/serve"
 	"github.com/postergenre/postergenre/train"
 )
 

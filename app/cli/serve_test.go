@@ -4,11 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 )
 
 // TestServeUsage: serve's flag and model errors are usage errors (exit 2)
-// and say what is wrong; the serving itself is tested in internal/serve.
+// and say what is wrong; the serving itself is tested in app/serve.
 func TestServeUsage(t *testing.T) {
 	cases := []struct {
 		name string

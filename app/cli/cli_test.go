@@ -18,7 +18,7 @@ import (
 
 	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 	"github.com/postergenre/postergenre/scrape"
 )
 

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 )
 
 // fullDisk mounts a tiny tmpfs and fills it, so the next write fails with

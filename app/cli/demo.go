@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/configs"
-	"github.com/postergenre/postergenre/internal/demodata"
+	"github.com/postergenre/postergenre/app/demodata"
 	"github.com/postergenre/postergenre/scrape"
 )
 

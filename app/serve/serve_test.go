@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/clean/cleantest"
-	"github.com/postergenre/postergenre/internal/serve"
+	"github.com/postergenre/postergenre/app/serve"
 	"github.com/postergenre/postergenre/stages"
 )
 

@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"net"
 
-	"github.com/postergenre/postergenre/internal/serve"
+	"github.com/postergenre/postergenre/app/serve"
 	"github.com/postergenre/postergenre/train"
 	"github.com/spf13/cobra"
 )

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postergenre/postergenre/internal/cli"
+	"github.com/postergenre/postergenre/app/cli"
 )
 
 // pipelineBin is the built binary (make test sets PIPELINE_BIN): what

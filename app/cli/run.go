@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/postergenre/postergenre/configs"
-	"github.com/postergenre/postergenre/internal/progress"
+	"github.com/postergenre/postergenre/app/progress"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )
