@@ -8,7 +8,7 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/internal/atomicfile"
 )
 

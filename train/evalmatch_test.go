@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/evaluate/scoring"
 )
 
 // TestValidationMetricsMatchEvaluate trains briefly on noisy synthetic
 // posters (so no metric saturates), then scores the validation split the way
-// the evaluate stage does (LoadModel + scoring.Score + evaluate/metrics). The
+// the evaluate stage does (LoadModel + scoring.Score + internal/metrics). The
 // kept epoch's history line and model.json's threshold must equal what
 // evaluate computes on the same rows.
 func TestValidationMetricsMatchEvaluate(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/internal/atomicfile"
 )
 

@@ -151,7 +151,7 @@ func clone(x [][]float64) [][]float64 {
 }
 
 // TestValidationMetrics checks the flat-to-rows adapter in front of
-// evaluate/metrics: values worked by hand, and NaN for an empty split.
+// internal/metrics: values worked by hand, and NaN for an empty split.
 func TestValidationMetrics(t *testing.T) {
 	for _, tc := range []struct {
 		name                string

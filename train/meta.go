@@ -2,7 +2,7 @@ package train
 
 import (
 	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 // Meta is model.json in a model folder: everything prediction needs to

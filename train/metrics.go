@@ -3,11 +3,11 @@ package train
 import (
 	"math"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 // Training computes no metric of its own: every value in history.jsonl and
-// model.json comes from evaluate/metrics (pure Go), so the validation
+// model.json comes from internal/metrics (pure Go), so the validation
 // numbers and the tuned threshold training reports are the ones the evaluate
 // stage computes on the same rows.
 
@@ -15,7 +15,7 @@ import (
 const topK = 3
 
 // rows turns flat row-major [n×g] probabilities and labels into the
-// rows × genres shape of evaluate/metrics. A label counts as true above 0.5,
+// rows × genres shape of internal/metrics. A label counts as true above 0.5,
 // as evaluate/scoring reads it.
 func rows(probs, labels []float32, g int) (y [][]bool, s [][]float64) {
 	n := len(probs) / g

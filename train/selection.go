@@ -3,7 +3,7 @@ package train
 import (
 	"math"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 // selection keeps the best epoch by the early-stopping metric and says when

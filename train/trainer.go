@@ -16,7 +16,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train/efficientnet"
 )

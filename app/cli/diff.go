@@ -14,7 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -213,7 +213,7 @@ func sameRows(a, b []predictionRow) bool {
 
 // pairedIntervals fills Lo/Hi of every metric it knows: the same bootstrap
 // resample of test rows weighs both runs, and the 95% percentile interval
-// of B − A is kept. The metrics are evaluate/metrics', never recomputed here.
+// of B − A is kept. The metrics are internal/metrics', never recomputed here.
 func pairedIntervals(ms []MetricDiff, a, b []predictionRow, thrA, thrB float64) {
 	k := 1
 	for _, m := range ms {

@@ -18,7 +18,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 // Plot files, relative to the report folder.

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/internal/textcap"
 )
 

@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 func TestPRCurve(t *testing.T) {

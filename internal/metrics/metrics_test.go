@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/postergenre/postergenre/evaluate/metrics"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 const eps = 1e-9
