@@ -25,9 +25,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/app/progress"
 	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/moviegenre"
-	"github.com/postergenre/postergenre/app/progress"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"

@@ -8,8 +8,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 
-	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 // LatestFile in CheckpointDir names the last complete checkpoint; it is

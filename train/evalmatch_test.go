@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/evaluate/scoring"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 // TestValidationMetricsMatchEvaluate trains briefly on noisy synthetic

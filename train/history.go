@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/metrics"
 )
 
 // historyHeader is history.csv's header row.

@@ -14,8 +14,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 
-	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/app/progress"
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )

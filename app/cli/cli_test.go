@@ -16,9 +16,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/app/cli"
 	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/app/cli"
 	"github.com/postergenre/postergenre/scrape"
 )
 

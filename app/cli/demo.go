@@ -12,8 +12,8 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/app/demodata"
+	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/scrape"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/app/cli"
+	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/pipeline"
 )
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/app/progress"
+	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/app/serve"
+	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/stages"
 )
 
