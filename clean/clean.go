@@ -43,8 +43,8 @@ const (
 	ReasonDuplicateID         = "duplicate_id"
 	ReasonDuplicateIDConflict = "duplicate_id_conflict"
 	ReasonNoPoster            = "no_poster"
-	ReasonTooManyPixels       = "too_many_pixels"
-	ReasonCorruptImage        = "corrupt_image"
+	ReasonTooManyPixels       = poster.ReasonTooManyPixels
+	ReasonCorruptImage        = poster.ReasonCorruptImage
 	// ReasonPosterChanged: the store's file is not the bytes the scrape
 	// ledger recorded (overwritten or replaced since): not what was scraped
 	// for this row.
@@ -345,9 +345,6 @@ func (s *Stage) checkFields(rec moviegenre.Row) (Row, *Reject) {
 // decodes every pixel.
 func checkPoster(store string, row *Row, ledgerSHA string, verify bool, maxPixels int64) *Reject {
 	rej := func(reason string, err error) *Reject {
-		if errors.Is(err, poster.ErrTooManyPixels) {
-			reason = ReasonTooManyPixels
-		}
 		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: reason, Detail: err.Error()}
 	}
 	b, err := os.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
@@ -363,12 +360,12 @@ func checkPoster(store string, row *Row, ledgerSHA string, verify bool, maxPixel
 	}
 	h, err := poster.DecodeHeader(b, maxPixels)
 	if err != nil {
-		return rej(ReasonCorruptImage, err)
+		return rej(poster.Reason(err), err)
 	}
 	row.PosterWidth, row.PosterHeight, row.PosterFormat = int32(h.Width), int32(h.Height), h.Format
 	if verify {
 		if _, _, err := poster.Decode(b, maxPixels); err != nil {
-			return rej(ReasonCorruptImage, err)
+			return rej(poster.Reason(err), err)
 		}
 	}
 	return nil

@@ -39,8 +39,8 @@ const (
 	ReasonNoSelectedGenre = "no_selected_genre"
 	ReasonUnreadable      = "unreadable_poster"
 	ReasonPosterChanged   = "poster_changed" // bytes differ from what clean checked
-	ReasonCorruptImage    = "corrupt_image"
-	ReasonTooManyPixels   = "too_many_pixels"
+	ReasonCorruptImage    = poster.ReasonCorruptImage
+	ReasonTooManyPixels   = poster.ReasonTooManyPixels
 	ReasonPanic           = "panic"
 )
 
@@ -246,11 +246,8 @@ func (s *Stage) process(store string, j job, width, height int, maxPixels int64)
 		return rej(ReasonPosterChanged, "sha256 "+hexsum)
 	}
 	img, _, err := poster.Decode(b, maxPixels)
-	switch {
-	case errors.Is(err, poster.ErrTooManyPixels):
-		return rej(ReasonTooManyPixels, err.Error())
-	case err != nil:
-		return rej(ReasonCorruptImage, err.Error())
+	if err != nil {
+		return rej(poster.Reason(err), err.Error())
 	}
 	res.row = ShardRow{
 		ImdbID: j.row.ImdbID, Title: j.row.Title, Year: j.row.Year, Genres: j.row.Genres,

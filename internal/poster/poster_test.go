@@ -63,6 +63,9 @@ func TestDecode(t *testing.T) {
 				if err != nil || img == nil || h.Format != tc.format || img.Bounds().Dx() != h.Width {
 					t.Fatalf("img %v, header %+v, err %v", img != nil, h, err)
 				}
+				if r := poster.Reason(err); r != "" {
+					t.Errorf("Reason(nil) = %q", r)
+				}
 				return
 			}
 			if err == nil || img != nil {
@@ -75,6 +78,13 @@ func TestDecode(t *testing.T) {
 			}
 			if errors.Is(err, poster.ErrTooManyPixels) == errors.Is(err, poster.ErrCorrupt) {
 				t.Errorf("error %q is both or neither too large and corrupt", err)
+			}
+			reason := poster.ReasonCorruptImage
+			if tc.errs[0] == poster.ErrTooManyPixels {
+				reason = poster.ReasonTooManyPixels
+			}
+			if r := poster.Reason(err); r != reason {
+				t.Errorf("Reason(%q) = %q, want %q", err, r, reason)
 			}
 		})
 	}
