@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
+	"github.com/postergenre/postergenre/evaluate"
 	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
@@ -156,7 +157,7 @@ func runHeadline(dir string) ([]stages.Metric, float64, error) {
 	}
 	thr := 0.5
 	for _, s := range rec.Steps {
-		if t, ok := s.Summary["threshold"].(float64); ok && len(s.Headline) > 0 {
+		if t, ok := evaluate.SummaryThreshold.Float(s.Summary); ok && len(s.Headline) > 0 {
 			thr = t
 		}
 	}

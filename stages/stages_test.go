@@ -1,0 +1,167 @@
+package stages_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/postergenre/postergenre/stages"
+)
+
+func TestOrderAndInputs(t *testing.T) {
+	if len(stages.Order) != 5 || len(stages.Inputs) != len(stages.Order) {
+		t.Fatalf("Order %v, Inputs %v: want the five stages in both", stages.Order, stages.Inputs)
+	}
+	for i, name := range stages.Order {
+		ins, ok := stages.Inputs[name]
+		if !ok {
+			t.Errorf("%s: no Inputs entry", name)
+		}
+		for _, in := range ins {
+			j := slices.Index(stages.Order, in)
+			if j < 0 || j >= i {
+				t.Errorf("%s reads %s, which does not run before it (Order %v)", name, in, stages.Order)
+			}
+		}
+		if i > 0 && len(ins) == 0 {
+			t.Errorf("%s reads nothing: only the first stage may", name)
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	var ps stages.Problems
+	if err := ps.Err(); err != nil {
+		t.Fatalf("no problems: Err() = %v, want nil", err)
+	}
+	ps.Addf("/train/epochs", "must be >= 1, got %d", 0)
+	ps.Addf("/encode/genres/"+stages.Index(2), "unknown genre %q", "Horor")
+	err := ps.Err()
+	if err == nil {
+		t.Fatal("two problems: Err() = nil")
+	}
+	want := "/train/epochs: must be >= 1, got 0\n/encode/genres/2: unknown genre \"Horor\""
+	if err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+	var got stages.Problems
+	if !errors.As(fmt.Errorf("config: %w", err), &got) || len(got) != 2 || got[1].Path != "/encode/genres/2" {
+		t.Errorf("errors.As through a wrap: %v", got)
+	}
+}
+
+type recorder struct {
+	name  string
+	total int64
+	added int64
+	note  string
+	done  bool
+}
+
+func (r *recorder) Start(name string, total int64) stages.Task {
+	r.name, r.total = name, total
+	return r
+}
+func (r *recorder) Add(n int64)   { r.added += n }
+func (r *recorder) Note(s string) { r.note = s }
+func (r *recorder) Done()         { r.done = true }
+
+func TestStartTask(t *testing.T) {
+	// nil Progress: a task that does nothing and does not panic.
+	task := stages.StartTask(nil, "scrape", 10)
+	task.Add(3)
+	task.Note("x")
+	task.Done()
+
+	rec := &recorder{}
+	task = stages.StartTask(rec, "epoch 1/2", 40)
+	task.Add(30)
+	task.Add(10)
+	task.Note("loss 0.5")
+	task.Done()
+	if *rec != (recorder{name: "epoch 1/2", total: 40, added: 40, note: "loss 0.5", done: true}) {
+		t.Errorf("task saw %+v", *rec)
+	}
+}
+
+func TestFinite(t *testing.T) {
+	for _, x := range []float64{0, -1.5, 0.25, math.MaxFloat64} {
+		if p := stages.Finite(x); p == nil || *p != x {
+			t.Errorf("Finite(%v) = %v", x, p)
+		}
+	}
+	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if p := stages.Finite(x); p != nil {
+			t.Errorf("Finite(%v) = %v, want nil", x, *p)
+		}
+	}
+}
+
+func TestMetricJSONLeavesUnknownsOut(t *testing.T) {
+	b, err := json.Marshal(stages.Metric{Key: "macro_auc", Label: "Macro AUC", Value: 0.7, Lo: stages.Finite(0.6), Hi: stages.Finite(math.NaN())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); !strings.Contains(s, `"ci_low":0.6`) || strings.Contains(s, "ci_high") || strings.Contains(s, "baseline") {
+		t.Errorf("JSON %s: want ci_low, no ci_high (NaN), no baseline", s)
+	}
+}
+
+func TestSummaryKey(t *testing.T) {
+	const (
+		rows      stages.SummaryKey = "rows"
+		threshold stages.SummaryKey = "threshold"
+		name      stages.SummaryKey = "baseline"
+		missing   stages.SummaryKey = "missing"
+	)
+	written := map[string]any{"rows": 1234, "threshold": 0.35, "baseline": "prior", "nothing": nil}
+	// A manifest round trip turns ints into float64: the getters read both.
+	b, err := json.Marshal(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read map[string]any
+	if err := json.Unmarshal(b, &read); err != nil {
+		t.Fatal(err)
+	}
+	for _, sum := range []map[string]any{written, read} {
+		if n, ok := rows.Int(sum); !ok || n != 1234 {
+			t.Errorf("rows.Int(%v) = %d, %v", sum, n, ok)
+		}
+		if f, ok := rows.Float(sum); !ok || f != 1234 {
+			t.Errorf("rows.Float(%v) = %v, %v", sum, f, ok)
+		}
+		if f, ok := threshold.Float(sum); !ok || f != 0.35 {
+			t.Errorf("threshold.Float = %v, %v", f, ok)
+		}
+		if n, ok := threshold.Int(sum); ok {
+			t.Errorf("threshold.Int = %d, true: 0.35 is not an int", n)
+		}
+		if s, ok := name.Text(sum); !ok || s != "prior" {
+			t.Errorf("baseline.Text = %q, %v", s, ok)
+		}
+		if _, ok := rows.Text(sum); ok {
+			t.Error("rows.Text: ok for a number")
+		}
+		if _, ok := missing.Float(sum); ok {
+			t.Error("missing.Float: ok")
+		}
+		if _, ok := stages.SummaryKey("nothing").Int(sum); ok {
+			t.Error("null.Int: ok")
+		}
+	}
+}
+
+func ExampleProblems() {
+	var ps stages.Problems
+	ps.Addf("/train/learning_rate", "must be > 0, got %g", -1.0)
+	ps.Addf("/scrape/parallelism", "must be in 1..256, got %d", 0)
+	fmt.Println(ps.Err())
+	// Output:
+	// /train/learning_rate: must be > 0, got -1
+	// /scrape/parallelism: must be in 1..256, got 0
+}
