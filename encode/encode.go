@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/poster"
@@ -115,8 +116,8 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		genres = vocab
 	}
 	labelMode := cfg.LabelMode
-	if labelMode == "" {
-		labelMode = "multi"
+	if labelMode == "" { // a Config not built from Default
+		labelMode = encodeconfig.Default().LabelMode
 	}
 	width, height := TargetSize(cfg.Image)
 

@@ -390,7 +390,7 @@ func TestRunRowsAndRejects(t *testing.T) {
 
 func TestRunLabelFirstAndHash(t *testing.T) {
 	cfg := encodeconfig.Default()
-	cfg.LabelMode = "first"
+	cfg.LabelMode = encodeconfig.LabelFirst
 	cfg.Genres = []string{"Romance", "Horror"}
 	env, res := run(t, movies(24), cfg)
 	m, _ := encode.ReadManifest(env.OutDir)

@@ -15,6 +15,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/evaluate"
 	"github.com/postergenre/postergenre/evaluate/evaluateconfig"
 	"github.com/postergenre/postergenre/evaluate/report"
@@ -68,7 +69,7 @@ func writeEncode(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	f.Close()
-	man := encode.Manifest{Genres: genres, Vocabulary: genres, LabelMode: "multi", Height: h, Width: w, Channels: 3,
+	man := encode.Manifest{Genres: genres, Vocabulary: genres, LabelMode: encodeconfig.LabelMulti, Height: h, Width: w, Channels: 3,
 		Rows: len(rows), Splits: splits, GenreCounts: counts,
 		Shards: []encode.ShardInfo{{File: "shard-00000.parquet", Rows: len(rows), Splits: splits}}}
 	js, _ := json.Marshal(man)

@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
@@ -80,7 +81,7 @@ func generateSynth(dir string, sp synthSpec) (map[string][]encode.ShardRow, erro
 	}
 	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 	man := encode.Manifest{
-		Genres: synthGenres, Vocabulary: synthGenres, LabelMode: "multi_hot",
+		Genres: synthGenres, Vocabulary: synthGenres, LabelMode: encodeconfig.LabelMulti,
 		Height: sp.Height, Width: sp.Width, Channels: 3, Rows: len(rows),
 		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{},
 	}
