@@ -11,25 +11,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parquet-go/parquet-go"
 	"github.com/spf13/cobra"
 
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate"
 	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )
 
-// predictionsFile is evaluate's per-row output (imdb id, split, true
-// labels, probabilities), read by column name.
-const predictionsFile = "predictions.parquet"
-
-type predictionRow struct {
-	ImdbID        int64     `parquet:"imdb_id"`
-	Split         string    `parquet:"split"`
-	Label         []float32 `parquet:"label,list"`
-	Probabilities []float32 `parquet:"probabilities,list"`
-}
+// predictionRow is a row of evaluate's predictions.parquet.
+type predictionRow = evaluate.PredictionRow
 
 // MetricDiff is one headline metric of two runs.
 type MetricDiff struct {
@@ -176,21 +168,7 @@ func valueOf(h []stages.Metric, key string) *float64 {
 
 // readTestPredictions reads the test rows of a run's predictions.parquet.
 func readTestPredictions(runDir string) ([]predictionRow, error) {
-	path := filepath.Join(runDir, stages.Evaluate, predictionsFile)
-	rows, err := parquet.ReadFile[predictionRow](path)
-	if err != nil {
-		if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
-			return nil, serr
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var test []predictionRow
-	for _, r := range rows {
-		if r.Split == "test" {
-			test = append(test, r)
-		}
-	}
-	return test, nil
+	return evaluate.ReadPredictions(filepath.Join(runDir, stages.Evaluate), encode.SplitTest)
 }
 
 // sameRows: the same posters in the same order with the same labels, so
