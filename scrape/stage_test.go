@@ -621,7 +621,7 @@ func TestStageInterruptAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := logs.String(); !strings.Contains(s, "scrape progress") || strings.Count(s, "scrape done") != 1 {
+	if s := logs.String(); !strings.Contains(s, "msg=progress task=scrape") || strings.Count(s, `msg="scrape done"`) != 1 {
 		t.Errorf("logs: %s", s)
 	}
 	present := 0
