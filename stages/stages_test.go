@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/postergenre/postergenre/stages"
+	"github.com/postergenre/postergenre/stages/stagestest"
 )
 
 func TestOrderAndInputs(t *testing.T) {
@@ -57,22 +59,6 @@ func TestProblems(t *testing.T) {
 	}
 }
 
-type recorder struct {
-	name  string
-	total int64
-	added int64
-	note  string
-	done  bool
-}
-
-func (r *recorder) Start(name string, total int64) stages.Task {
-	r.name, r.total = name, total
-	return r
-}
-func (r *recorder) Add(n int64)   { r.added += n }
-func (r *recorder) Note(s string) { r.note = s }
-func (r *recorder) Done()         { r.done = true }
-
 func TestStartTask(t *testing.T) {
 	// nil Progress: a task that does nothing and does not panic.
 	task := stages.StartTask(nil, "scrape", 10)
@@ -80,14 +66,15 @@ func TestStartTask(t *testing.T) {
 	task.Note("x")
 	task.Done()
 
-	rec := &recorder{}
-	task = stages.StartTask(rec, "epoch 1/2", 40)
+	var rec stagestest.Progress
+	task = stages.StartTask(&rec, "epoch 1/2", 40)
 	task.Add(30)
 	task.Add(10)
 	task.Note("loss 0.5")
 	task.Done()
-	if *rec != (recorder{name: "epoch 1/2", total: 40, added: 40, note: "loss 0.5", done: true}) {
-		t.Errorf("task saw %+v", *rec)
+	want := []stagestest.TaskRecord{{Name: "epoch 1/2", Total: 40, Added: 40, Notes: []string{"loss 0.5"}, Done: true}}
+	if got := rec.Tasks(); !reflect.DeepEqual(got, want) {
+		t.Errorf("tasks %+v, want %+v", got, want)
 	}
 }
 
