@@ -25,8 +25,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/poster/postertest"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
@@ -139,7 +139,7 @@ func (f *fakeCDN) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write(make([]byte, 2*maxBody))
 	case "bomb":
 		w.Header().Set("Content-Type", "image/png")
-		w.Write(cleantest.PNGHeader(50000, 50000))
+		w.Write(postertest.PNGHeader(50000, 50000))
 	case "redirect":
 		http.Redirect(w, r, fmt.Sprintf("/p/%d/ok.jpg", id), http.StatusFound)
 	default:
