@@ -4,6 +4,7 @@ package cleantest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/internal/poster/postertest"
 	"github.com/postergenre/postergenre/scrape"
@@ -104,4 +107,20 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 		PosterStore: store,
 		Workdir:     dir,
 	}
+}
+
+// Clean builds movies' scrape output under dir (Build), runs the clean
+// stage on it with cfg, and returns an Env for the encode stage: OutDir
+// dir/encode (created), the clean output as its input, the poster store.
+func Clean(t testing.TB, dir string, movies []Movie, cfg cleanconfig.Config) stages.Env {
+	t.Helper()
+	cenv := Build(t, dir, movies)
+	if _, err := (&clean.Stage{Cfg: cfg}).Run(context.Background(), cenv); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "encode")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return stages.Env{OutDir: out, Inputs: map[string]string{stages.Clean: cenv.OutDir}, PosterStore: cenv.PosterStore}
 }
