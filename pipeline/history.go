@@ -72,7 +72,14 @@ func History(workdir string) ([]RunRecord, error) {
 		}
 		out = append(out, rec)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	// Newest first by start time: ids order by second only (their suffix
+	// is random), and two runs can start within one second.
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Started.Equal(out[j].Started) {
+			return out[i].Started.After(out[j].Started)
+		}
+		return out[i].ID > out[j].ID
+	})
 	return out, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/pipeline"
@@ -152,5 +153,37 @@ func TestRunLogFile(t *testing.T) {
 	}
 	if len(msgs) < 2 || msgs[0] != "run started" || msgs[len(msgs)-1] != "run finished" {
 		t.Errorf("log messages %v: want run started … run finished", msgs)
+	}
+}
+
+// Run ids order by second only (a random suffix follows): two runs started
+// within one second are still listed newest first.
+func TestHistoryOrdersBySecondsFraction(t *testing.T) {
+	workdir := t.TempDir()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, r := range []pipeline.RunRecord{
+		{ID: "20260102T030405Z-ffffffff", Config: "c", Status: "ok", Started: t0.Add(100 * time.Millisecond)},
+		{ID: "20260102T030405Z-00000000", Config: "c", Status: "ok", Started: t0.Add(700 * time.Millisecond)},
+		{ID: "20260102T030404Z-99999999", Config: "c", Status: "ok", Started: t0.Add(-time.Second)},
+	} {
+		dir := filepath.Join(workdir, "runs", r.ID)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(r)
+		if err := os.WriteFile(filepath.Join(dir, "run.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := pipeline.History(workdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range runs {
+		ids = append(ids, r.ID[len(r.ID)-8:])
+	}
+	if strings.Join(ids, ",") != "00000000,ffffffff,99999999" {
+		t.Errorf("history order %v, want newest first", ids)
 	}
 }
