@@ -21,10 +21,18 @@
 #               libraries that know no stage
 #   scripts     (tests of the set-up scripts only)
 #
-# A stage's config package (encode/encodeconfig) lives in its stage's folder,
-# so `configs` → `encode` counts as a downward arrow: configs sits above every
-# stage. A stage that reads another stage's config (train reading
-# encodeconfig's label modes) imports a lower stage's folder, also downward.
+# A stage's config package (encode/encodeconfig) lives in its stage's folder
+# and imports only `stages` and `internal`, so `configs` → `encode` is a
+# downward arrow to an import-free spec: configs sits above every stage and
+# loading a config links no stage (no TensorFlow). No stage's code imports
+# another stage's config package; tests do, to build the output of an
+# earlier stage (encode's tests run clean with cleanconfig), which points
+# down as well.
+#
+# --tests adds the test imports. One upward test arrow is left, with its
+# reason: train's TestValidationMetricsMatchEvaluate scores a trained model
+# with evaluate/scoring to check that training's validation numbers are the
+# ones evaluate computes; it needs train's internal test fixtures.
 set -euo pipefail
 
 layers=(cmd bench app pipeline configs evaluate train encode clean scrape stages internal scripts)
