@@ -25,16 +25,21 @@ func (k SummaryKey) Int(sum map[string]any) (int, bool) {
 
 // Float is the entry as a float64 (an int is converted); false when it is
 // missing, null or not a number.
-func (k SummaryKey) Float(sum map[string]any) (float64, bool) {
-	switch v := sum[string(k)].(type) {
+func (k SummaryKey) Float(sum map[string]any) (float64, bool) { return Number(sum[string(k)]) }
+
+// Number is v as a float64 when it is a number of any Go type a summary
+// holds (int, int64, float32, float64): a stage that just ran hands over
+// its own types, one read back from a manifest float64.
+func Number(v any) (float64, bool) {
+	switch x := v.(type) {
 	case float64:
-		return v, true
+		return x, true
 	case float32:
-		return float64(v), true
+		return float64(x), true
 	case int:
-		return float64(v), true
+		return float64(x), true
 	case int64:
-		return float64(v), true
+		return float64(x), true
 	}
 	return 0, false
 }
