@@ -110,7 +110,7 @@ const (
 	exitsStatus   = "  0 ok · 1 could not plan (e.g. the CSV is unreadable) · 2 usage or config error"
 	exitsValidate = "  0 valid · 2 usage error or an invalid config (every problem printed)"
 	exitsHistory  = "  0 ok · 1 a run record could not be read · 2 usage error or no such working folder"
-	exitsDiff     = "  0 ok · 1 a run could not be read · 2 usage error or no such run"
+	exitsDiff     = "  0 ok · 1 a run could not be read (run.json, or a predictions.parquet there but unreadable) · 2 usage error or no such run"
 	exitsPredict  = "  0 ok · 1 an input failed (the others are still written) · 2 usage error or unreadable model"
 	exitsMirror   = "  0 stopped by a signal · 1 could not listen · 2 usage error"
 	exitsVersion  = "  0 ok · 1 TensorFlow could not list its devices"
