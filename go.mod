@@ -3,6 +3,7 @@ module github.com/postergenre/postergenre
 go 1.26
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/chromedp/chromedp v0.11.2
 	github.com/gocolly/colly/v2 v2.3.0
 	github.com/nlpodyssey/gopickle v0.3.0
@@ -21,7 +22,6 @@ require (
 )
 
 require (
-	code.dny.dev/ssrf v0.3.0 // indirect
 	git.sr.ht/~sbinet/gg v0.6.0 // indirect
 	github.com/PuerkitoBio/goquery v1.11.0 // indirect
 	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
