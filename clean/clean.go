@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -264,7 +264,7 @@ func writeOutputs(out string, rows []Row, rejects []Reject, lim scrape.Limits, c
 
 // readCSV calls fn with every data row of the MovieGenre CSV at path.
 func readCSV(path string, lim scrape.Limits, fn func(moviegenre.Row)) error {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return err
 	}
@@ -350,7 +350,7 @@ func checkPoster(store string, row *Row, ledgerSHA string, verify bool, maxPixel
 		}
 		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: reason, Detail: err.Error()}
 	}
-	b, err := os.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
+	b, err := regular.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
 	if err != nil {
 		return rej(ReasonNoPoster, err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/evaluate/evaluateconfig"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train/trainconfig"
@@ -154,7 +155,7 @@ func (l *Loaded) layer(file string, seen map[string]bool) error {
 		return fmt.Errorf("%s: extends cycle", file)
 	}
 	seen[abs] = true
-	data, err := os.ReadFile(file)
+	data, err := regular.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/postergenre/postergenre/internal/parquetio"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -56,7 +56,7 @@ func storeDigest(dir string) (id string, changed int, err error) {
 		return "", 0, err
 	}
 	h := sha256.New()
-	csv, err := os.Open(filepath.Join(dir, CSVFile))
+	csv, err := regular.Open(filepath.Join(dir, CSVFile))
 	if err != nil {
 		return "", 0, fmt.Errorf("scrape: output identity: %w", err)
 	}
@@ -83,7 +83,7 @@ func storeDigest(dir string) (id string, changed int, err error) {
 // posterStoreOf reads which poster store an output's ledger paths are in.
 func posterStoreOf(dir string) (string, error) {
 	path := filepath.Join(dir, SummaryFile)
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("scrape: %w", err)
 	}
@@ -99,7 +99,7 @@ func posterStoreOf(dir string) (string, error) {
 // fileSHA256 is the hex sha256 of a file, or "missing" when it cannot be
 // read.
 func fileSHA256(path string) string {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return "missing"
 	}
@@ -137,7 +137,7 @@ func (s *Stage) RetriesDue(dir string, now time.Time) (bool, error) {
 		return err == nil, err
 	}
 	path := filepath.Join(dir, SummaryFile)
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return false, fmt.Errorf("scrape: %w", err)
 	}

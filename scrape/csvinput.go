@@ -9,10 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // csvInput holds the CSV bytes that InputIdentity hashed until Run uses
@@ -53,7 +54,7 @@ func LoadCSV(ctx context.Context, cfg Config) ([]byte, error) {
 	if strings.HasPrefix(cfg.CSV, "http://") || strings.HasPrefix(cfg.CSV, "https://") {
 		data, err = getCSV(ctx, cfg)
 	} else {
-		data, err = os.ReadFile(cfg.CSV)
+		data, err = regular.ReadFile(cfg.CSV)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("scrape: read csv: %w", err)

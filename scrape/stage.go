@@ -36,6 +36,7 @@ import (
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/parquetio"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -327,7 +328,7 @@ func (r *runner) fetchStep(it *item) {
 
 func (r *runner) verifyStored(it *item) bool {
 	st := it.cached.Stored
-	data, err := os.ReadFile(filepath.Join(r.store, PosterFile(it.row.ID)))
+	data, err := regular.ReadFile(filepath.Join(r.store, PosterFile(it.row.ID)))
 	if err != nil {
 		return false
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/postergenre/postergenre/internal/metrics"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -151,7 +152,7 @@ func diffRuns(workdir, refA, refB string) (*RunDiff, error) {
 // run.json (a grid run: its first cell's).
 func runHeadline(dir string) ([]stages.Metric, float64, error) {
 	var rec pipeline.RunRecord
-	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	b, err := regular.ReadFile(filepath.Join(dir, "run.json"))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w (an interrupted run has no metrics)", filepath.Join(dir, "run.json"), err)
 	}
