@@ -140,9 +140,33 @@ func Load(file string, overrides []string) (*Loaded, error) {
 		problems = append(problems, ce.Problems...)
 	}
 	if len(problems) > 0 {
+		sortByLine(problems)
 		return nil, &Error{Problems: problems}
 	}
 	return l, nil
+}
+
+var problemLineRe = regexp.MustCompile(`^(.+?):(\d+): `)
+
+// sortByLine orders problems as a reader goes through the file: by file,
+// then line; those without a line (a --set, a missing key) keep their
+// order after the located ones of their file.
+func sortByLine(problems []string) {
+	key := func(p string) (string, int) {
+		if m := problemLineRe.FindStringSubmatch(p); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			return m[1], n
+		}
+		return "\xff", 0
+	}
+	sort.SliceStable(problems, func(i, j int) bool {
+		fi, li := key(problems[i])
+		fj, lj := key(problems[j])
+		if fi != fj {
+			return fi < fj
+		}
+		return li < lj
+	})
 }
 
 // layer decodes one file (its base first) onto l.Config.
