@@ -3,6 +3,9 @@ package cli_test
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/app/cli"
+	"github.com/postergenre/postergenre/internal/moviegenre"
 )
 
 // runBinWatched runs the binary like `timeout -s INT -k 8 20`: SIGINT after
@@ -128,5 +132,61 @@ func TestFIFOInputs(t *testing.T) {
 	// The run fetched the poster again over the FIFO.
 	if fi, err := os.Lstat(storeFIFO); err != nil || !fi.Mode().IsRegular() {
 		t.Errorf("%s after the run: %v %v, want a regular file again", storeFIFO, fi.Mode(), err)
+	}
+}
+
+// TestSIGINTDuringCSVDownload: a run reading a CSV that arrives slowly and
+// never ends stops at SIGINT with 130 (the download is under the run's
+// context), instead of reading on until the scrape timeout.
+func TestSIGINTDuringCSVDownload(t *testing.T) {
+	bin := pipelineBin(t)
+	started := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		io.WriteString(w, strings.Join(moviegenre.Columns, ",")+"\n")
+		for r.Context().Err() == nil {
+			io.WriteString(w, "1,l,T,1,G,p\n")
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("version: 1\nname: drip\nscrape:\n  csv: "+srv.URL+"/drip.csv\n  timeout: 10m\n"), 0o644)
+	cmd := exec.Command(bin, "run", cfg, "--only", "scrape", "--workdir", filepath.Join(dir, "w"), "--log-format", "json")
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-started:
+	case err := <-done:
+		t.Fatalf("ended before the download: %v\n%s", err, errb.String())
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the CSV was never requested")
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != cli.ExitInterrupted {
+			t.Errorf("after SIGINT: %v, want exit %d\n%s", err, cli.ExitInterrupted, lastLines(errb.String(), 5))
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("SIGINT did not stop the download")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "postergenre-csv-*")); len(left) != 0 {
+		t.Errorf("temporary download left behind: %v", left)
 	}
 }
