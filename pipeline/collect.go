@@ -30,22 +30,30 @@ func (r *Runner) writeCellRecord(c configs.Cell, rec *RunRecord, steps []Step, s
 		Version: rec.Version, Commit: rec.Commit, Steps: steps}
 	cr.Seconds = cr.Finished.Sub(cr.Started).Seconds()
 	cr.Status, cr.Error = outcome(cellErr)
-	dir := r.layout.run(rec.ID)
-	if c.Key != "" {
-		dir = filepath.Join(dir, c.Config.Name)
+	return WriteCellRecord(r.layout.root, rec.ID, c, cr)
+}
+
+// cellRecordPath is runs/<id>/<cell config>/cell.json (runs/<id>/cell.json
+// for a config without a grid).
+func cellRecordPath(workdir, id string, cell configs.Cell) string {
+	dir := layout{root: workdir}.run(id)
+	if cell.Key != "" {
+		dir = filepath.Join(dir, cell.Config.Name)
 	}
-	return writeJSON(filepath.Join(dir, CellFile), cr)
+	return filepath.Join(dir, CellFile)
+}
+
+// WriteCellRecord writes the record of one cell of run id (a collector
+// writes one for a cell whose process died without, saying why).
+func WriteCellRecord(workdir, id string, cell configs.Cell, rec RunRecord) error {
+	return writeJSON(cellRecordPath(workdir, id, cell), rec)
 }
 
 // ReadCellRecord reads the record an attached process wrote for one cell
 // of run id (fs.ErrNotExist while the cell has not finished).
 func ReadCellRecord(workdir, id string, cell configs.Cell) (RunRecord, error) {
 	var rec RunRecord
-	dir := layout{root: workdir}.run(id)
-	if cell.Key != "" {
-		dir = filepath.Join(dir, cell.Config.Name)
-	}
-	path := filepath.Join(dir, CellFile)
+	path := cellRecordPath(workdir, id, cell)
 	if err := readJSON(path, &rec); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return rec, err
