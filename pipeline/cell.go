@@ -123,9 +123,9 @@ func (r *Runner) buildLocked(ctx context.Context, c *cellRun, p stepPlan, log *s
 
 // useExisting uses a stage's completed, up-to-date output.
 func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
-	m, err := readStageManifest(p.Output)
+	m, err := readStageManifest(p.dir)
 	if err == nil {
-		m.OutputID, err = currentOutputID(p.stage, p.Output, m)
+		m.OutputID, err = currentOutputID(p.stage, p.dir, m)
 	}
 	if err != nil {
 		return &p.Step, &StageError{Stage: p.Stage, Err: err}
@@ -139,7 +139,7 @@ func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, e
 // config's latest for that stage.
 func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
 	name := p.Stage
-	p.Output = r.layout.output(name, p.Fingerprint)
+	p.setOutput(r.layout, r.layout.output(name, p.Fingerprint))
 	log.Info("running", "reason", p.Status, "fingerprint", p.Fingerprint)
 	m, err := r.execute(ctx, p, c.outDirs, log, c.runID, c.cell.Config)
 	p.Seconds = round(m.Seconds, 3)
@@ -165,7 +165,7 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 // use makes a completed output the one later stages read, and copies what
 // the run summary shows from its manifest into the step.
 func (c *cellRun) use(p *stepPlan, m StageManifest) {
-	c.outputs[p.Stage], c.outDirs[p.Stage] = m.OutputID, p.Output
+	c.outputs[p.Stage], c.outDirs[p.Stage] = m.OutputID, p.dir
 	p.Summary, p.Headline = m.Summary, m.Headline
 	if a, ok := p.stage.(stages.RowAccounter); ok {
 		p.RowCountKeys = a.RowCountKeys()

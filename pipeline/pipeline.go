@@ -190,9 +190,9 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 			}
 			p.Cell = cell.Key
 			if p.Status == StatusUpToDate {
-				m, err := readStageManifest(p.Output)
+				m, err := readStageManifest(p.dir)
 				if err == nil {
-					m.OutputID, err = currentOutputID(built[name], p.Output, m)
+					m.OutputID, err = currentOutputID(built[name], p.dir, m)
 				}
 				if err != nil {
 					return nil, err
