@@ -37,6 +37,7 @@ func (l layout) interrupted(stage, fp string) string {
 func (l layout) runs() string               { return filepath.Join(l.root, "runs") }
 func (l layout) run(id string) string       { return filepath.Join(l.runs(), id) }
 func (l layout) state(config string) string { return filepath.Join(l.root, "state", config+".json") }
+
 // rel is path relative to the working folder, with forward slashes, as
 // records hold it: no record names an absolute path, so a working folder
 // copied, moved or mounted elsewhere reads its own files.
@@ -56,7 +57,7 @@ func (l layout) abs(rel string) string {
 	return filepath.Join(l.root, filepath.FromSlash(rel))
 }
 
-func (l layout) locks() string              { return filepath.Join(l.root, "locks") }
+func (l layout) locks() string { return filepath.Join(l.root, "locks") }
 
 // runLock excludes a second run of the same config (grid cell).
 func (l layout) runLock(config string) string {
