@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/stages"
@@ -17,6 +18,7 @@ type cellRun struct {
 	state   configState
 	outputs map[string]string // stage → OutputID of the output used
 	outDirs map[string]string // stage → output folder used
+	damaged []string          // unselected outputs not used because damaged: why
 	log     *slog.Logger
 	runID   string
 }
@@ -65,8 +67,12 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 	case p.Status == StatusUpToDate:
 		return r.useExisting(c, p, log)
 	case p.Status == StatusNotSelected:
-		// An unselected stage that is not up to date: later stages can't run on it.
-		if p.inputs != nil {
+		// An unselected stage that is not up to date: later stages can't
+		// run on it, nor on a damaged output.
+		if p.Reason != "" {
+			log.Warn("output damaged, and not selected: not used", "detail", p.Reason)
+			c.damaged = append(c.damaged, name+" output damaged: "+p.Reason)
+		} else if p.inputs != nil {
 			out := r.layout.output(name, p.Fingerprint)
 			if m, err := readStageManifest(out); err == nil {
 				// What the output holds now, not what it held when it
@@ -81,7 +87,11 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 		log.Info("not selected", "status", p.Status)
 		return &p.Step, nil
 	case p.inputs == nil:
-		return nil, &StageError{Stage: name, Err: fmt.Errorf("its inputs %v are not available: run them first (without --only)", stages.Inputs[name])}
+		err := fmt.Errorf("its inputs %v are not available: run them first (without --only/--from)", stages.Inputs[name])
+		if len(c.damaged) > 0 {
+			err = fmt.Errorf("%w; %s", err, strings.Join(c.damaged, "; "))
+		}
+		return nil, &StageError{Stage: name, Err: err}
 	}
 	return r.buildLocked(ctx, c, p, log)
 }
@@ -140,6 +150,9 @@ func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, e
 func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
 	name := p.Stage
 	p.setOutput(r.layout, r.layout.output(name, p.Fingerprint))
+	if p.Reason != "" {
+		log.Warn("output damaged: rebuilding it", "detail", p.Reason)
+	}
 	log.Info("running", "reason", p.Status, "fingerprint", p.Fingerprint)
 	m, err := r.execute(ctx, p, c.outDirs, log, c.runID, c.cell.Config)
 	p.Seconds = round(m.Seconds, 3)

@@ -80,9 +80,11 @@ type StageManifest struct {
 	Stage       string `json:"stage"`
 	Version     string `json:"version"`
 	Fingerprint string `json:"fingerprint"`
-	// OutputID is unique per production of this output: downstream
-	// fingerprints include it, so a forced rerun of a stage invalidates
-	// everything after it even when its own fingerprint is unchanged.
+	// OutputID identifies this output's content: downstream fingerprints
+	// include it, so a rerun that changed the content reruns what follows
+	// and one that wrote the same bytes does not. It digests Files (less
+	// the volatile ones), or is the stage's stages.OutputIdentifier.
+	// Outputs committed before content ids kept a random one.
 	OutputID   string            `json:"output_id"`
 	ConfigHash string            `json:"config_hash"`
 	Inputs     map[string]string `json:"inputs"` // upstream stage → its OutputID
@@ -93,6 +95,10 @@ type StageManifest struct {
 	Run        string            `json:"run"`
 	Summary    map[string]any    `json:"summary"`
 	Headline   []stages.Metric   `json:"headline,omitempty"`
+	// Files is every file of the output but this manifest, as committed:
+	// checked (size, mtime; sha256 with --verify) before the output is
+	// reused.
+	Files []OutputFile `json:"files,omitempty"`
 }
 
 // ReadStageManifest reads the manifest of the completed stage output in dir

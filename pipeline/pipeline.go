@@ -32,6 +32,9 @@ type Options struct {
 	DryRun bool
 	// Resume lets the train stage continue an interrupted attempt.
 	Resume bool
+	// Verify checks every file of an output by its sha256 before reusing
+	// it, not only its size and mtime.
+	Verify bool
 	// Cell runs one grid cell only (its upstream stages, train and
 	// evaluate), taking only that cell's lock: a key as configs.GridKey
 	// ("40/0.0001") or an index 0..N-1 in grid order (a Slurm array task's
@@ -71,20 +74,25 @@ const (
 	StatusParamsChanged = "params changed"
 	StatusInputChanged  = "input changed"
 	StatusRetriesDue    = "retries due"
-	StatusForced        = "forced"
-	StatusNotSelected   = "not selected"
+	// StatusDamaged is an output whose files no longer match its manifest
+	// (Step.Reason says which): it is rebuilt.
+	StatusDamaged     = "damaged"
+	StatusForced      = "forced"
+	StatusNotSelected = "not selected"
 )
 
 // Step is one stage in a plan or a run.
 type Step struct {
-	Cell        string         `json:"cell,omitempty"`
-	Stage       string         `json:"stage"`
-	Status      string         `json:"status"` // plan status, then "ran", "up to date", "failed", "not selected"
-	Fingerprint string         `json:"fingerprint,omitempty"`
-	Output      string         `json:"output,omitempty"`
-	Seconds     float64        `json:"seconds,omitempty"`
-	Error       string         `json:"error,omitempty"`
-	Summary     map[string]any `json:"summary,omitempty"`
+	Cell        string  `json:"cell,omitempty"`
+	Stage       string  `json:"stage"`
+	Status      string  `json:"status"` // plan status, then "ran", "up to date", "failed", "not selected"
+	Fingerprint string  `json:"fingerprint,omitempty"`
+	Output      string  `json:"output,omitempty"`
+	Seconds     float64 `json:"seconds,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	// Reason details the status (which file of a damaged output).
+	Reason  string         `json:"reason,omitempty"`
+	Summary map[string]any `json:"summary,omitempty"`
 	// Headline is the stage's typed headline metrics (stages.Result.Headline).
 	Headline []stages.Metric `json:"headline,omitempty"`
 	// RowCountKeys name the Summary entries that count rows (stages.RowAccounter).
@@ -160,9 +168,12 @@ func (r *Runner) selected(stage string) bool {
 	return true
 }
 
-// forced reports whether a stage reruns even when up to date.
+// forced reports whether a stage reruns even when up to date. --from
+// forces its stage and every later one: outputs are identified by content,
+// so a rerun of the first that wrote the same bytes would otherwise leave
+// the later ones up to date.
 func (r *Runner) forced(stage string) bool {
-	return r.opts.Force || (r.opts.From != "" && stage == r.opts.From)
+	return r.opts.Force || (r.opts.From != "" && indexOf(stages.Order, stage) >= indexOf(stages.Order, r.opts.From))
 }
 
 // Plan returns what a run of cfg would do, running nothing.
@@ -241,7 +252,11 @@ func PrintPlan(w io.Writer, steps []Step) {
 		if fp == "" {
 			fp = "-"
 		}
-		fmt.Fprintf(w, "%-22s %-16s %s\n", cell+s.Stage, fp, s.Status)
+		status := s.Status
+		if s.Reason != "" {
+			status += " (" + s.Reason + ")"
+		}
+		fmt.Fprintf(w, "%-22s %-16s %s\n", cell+s.Stage, fp, status)
 	}
 }
 

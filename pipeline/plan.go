@@ -92,9 +92,15 @@ func settledInputs(name string, outputs map[string]string) map[string]string {
 // config last ran with; it sets p's output when that output exists.
 func (r *Runner) outputStatus(p *stepPlan, state configState) (string, error) {
 	out := r.layout.output(p.Stage, p.Fingerprint)
-	if _, err := readStageManifest(out); err == nil {
+	if m, err := readStageManifest(out); err == nil {
 		p.prevOutput = out
 		p.setOutput(r.layout, out)
+		// A damaged output is rebuilt, never trusted; its folder is
+		// replaced when the rebuild commits.
+		if err := checkOutput(out, m, r.opts.Verify); err != nil {
+			p.Reason = r.layout.rel(err.Error())
+			return StatusDamaged, nil
+		}
 		if d, ok := p.stage.(stages.RetryDuer); ok {
 			due, err := d.RetriesDue(out, r.now())
 			if err != nil {

@@ -43,8 +43,8 @@ func copyWorkdir(t *testing.T, from, to string) {
 // TestRelocatedWorkdir: a working folder copied with `cp -a` (and one
 // bind-mounted at another path) checks its own files. The original is
 // moved away first, so any read of it fails: the copy is up to date as it
-// stands, and a poster deleted or a training parameter changed in the copy
-// is seen in the copy. No record in the copy names an absolute path.
+// stands, and a poster deleted, a shard truncated or a training parameter
+// changed in the copy is seen in the copy (and then rebuilt there). No record in the copy names an absolute path.
 func TestRelocatedWorkdir(t *testing.T) {
 	bin := pipelineBin(t)
 	dir := t.TempDir()
@@ -52,6 +52,19 @@ func TestRelocatedWorkdir(t *testing.T) {
 	if code, _, errs := runBin(t, bin, append([]string{"run", demoConfig, "--workdir", orig}, tinyDemo...)...); code != cli.ExitOK {
 		t.Fatalf("first run: exit %d\n%s", code, lastLines(errs, 15))
 	}
+	// Reuse by content: clean rerun by force writes the same bytes, so
+	// encode, train and evaluate stay up to date.
+	t.Run("forced clean, same bytes", func(t *testing.T) {
+		args := append([]string{"run", demoConfig, "--workdir", orig, "--only", "clean", "--force"}, tinyDemo...)
+		if code, _, errs := runBin(t, bin, args...); code != cli.ExitOK {
+			t.Fatalf("--only clean --force: exit %d\n%s", code, lastLines(errs, 10))
+		}
+		for stage, status := range planOf(t, bin, orig) {
+			if status != "up to date" {
+				t.Errorf("after --only clean --force: %s is %q, want up to date", stage, status)
+			}
+		}
+	})
 	for _, c := range []string{"copy", "bind mount"} {
 		t.Run(c, func(t *testing.T) {
 			src := filepath.Join(dir, "src-"+strings.ReplaceAll(c, " ", "-"))
@@ -82,6 +95,16 @@ func checkRelocated(t *testing.T, bin, work, orig string) {
 	if p := planOf(t, bin, work, "--set", "train.epochs=2"); p["train"] != "params changed" || p["encode"] != "up to date" {
 		t.Errorf("a changed training parameter: plan %v", p)
 	}
+	shards, _ := filepath.Glob(filepath.Join(work, "stages", "encode", "*", "shard-*.parquet"))
+	if len(shards) == 0 {
+		t.Fatal("no encode shard in the copy")
+	}
+	if err := os.Truncate(shards[0], 1000); err != nil {
+		t.Fatal(err)
+	}
+	if p := planOf(t, bin, work); !strings.HasPrefix(p["encode"], "damaged") || !strings.Contains(p["encode"], filepath.Base(shards[0])) {
+		t.Errorf("a shard truncated in the copy: encode is %q, want damaged naming %s", p["encode"], filepath.Base(shards[0]))
+	}
 	posters, _ := filepath.Glob(filepath.Join(work, "posters", "*", "*.jpg"))
 	if len(posters) == 0 {
 		posters, _ = filepath.Glob(filepath.Join(work, "posters", "*.jpg"))
@@ -97,6 +120,11 @@ func checkRelocated(t *testing.T, bin, work, orig string) {
 	}
 	if code, _, errs := runBin(t, bin, append([]string{"run", demoConfig, "--workdir", work}, tinyDemo...)...); code != cli.ExitOK {
 		t.Fatalf("run on the copy: exit %d\n%s", code, lastLines(errs, 15))
+	}
+	for stage, status := range planOf(t, bin, work, "--verify") {
+		if status != "up to date" {
+			t.Errorf("after the run on the copy, status --verify: %s is %q", stage, status)
+		}
 	}
 	checkNoAbsolutePaths(t, work, orig)
 }

@@ -23,6 +23,7 @@ type runFlags struct {
 	sets                        []string
 	only, from, cell, runID     string
 	force, dryRun, resume, json bool
+	verify                      bool
 }
 
 func newRunCmd(st *State, g *globals) *cobra.Command {
@@ -62,6 +63,7 @@ runs/ID shared by the cells of one submission (each cell writes
 	fl.BoolVar(&f.force, "force", false, "rerun the selected stages even when up to date (earlier run folders keep their outputs)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; run nothing")
 	fl.BoolVar(&f.resume, "resume", false, "continue an interrupted train stage from its last checkpoint")
+	fl.BoolVar(&f.verify, "verify", false, "check every file of a reused output by its sha256 (default: size and mtime); a damaged output is rebuilt")
 	fl.StringVar(&f.cell, "cell", "", "run one grid cell only: its key (e.g. 40/0.0001) or index 0..N-1 in grid order")
 	fl.StringVar(&f.runID, "run-id", "", "attach to the shared run folder runs/ID (cells of one array job) instead of a new one")
 	return cmd
@@ -69,16 +71,18 @@ runs/ID shared by the cells of one submission (each cell writes
 
 func newStatusCmd(st *State, g *globals) *cobra.Command {
 	var sets []string
+	var verify bool
 	cmd := &cobra.Command{
-		Use:         "status CONFIG [--set key=value]...",
+		Use:         "status CONFIG [--set key=value]... [--verify]",
 		Short:       "which stages are up to date (runs nothing, starts nothing)",
 		Args:        cobra.ExactArgs(1),
 		Annotations: map[string]string{"exits": exitsStatus},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmdStatus(st, g, args[0], sets)
+			return cmdStatus(st, g, args[0], sets, verify)
 		},
 	}
 	addSetFlag(cmd, &sets)
+	cmd.Flags().BoolVar(&verify, "verify", false, "check every file of each output by its sha256, not only size and mtime (damaged outputs show as such)")
 	return cmd
 }
 
@@ -135,7 +139,7 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	log := g.logger(st)
 	opts := g.options(st, log)
 	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
-	opts.Cell, opts.RunID = f.cell, f.runID
+	opts.Cell, opts.RunID, opts.Verify = f.cell, f.runID, f.verify
 	if _, err := pipeline.SelectCells(cfg, f.cell); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -176,13 +180,15 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 // cmdStatus plans without running anything: no demo data is generated and
 // no server started (a demo whose data does not exist yet would run every
 // stage).
-func cmdStatus(st *State, g *globals, file string, sets []string) error {
+func cmdStatus(st *State, g *globals, file string, sets []string, verify bool) error {
 	cfg, err := loadConfig(file, sets)
 	if err != nil {
 		return err
 	}
 	log := g.logger(st)
-	r, err := pipeline.NewRunner(g.options(st, log))
+	opts := g.options(st, log)
+	opts.Verify = verify
+	r, err := pipeline.NewRunner(opts)
 	if err != nil {
 		return exitWith(ExitUsage, err)
 	}
