@@ -29,7 +29,7 @@ func (r *Runner) runCell(ctx context.Context, cell configs.Cell, cellDir string,
 	if err != nil {
 		return nil, err
 	}
-	state, err := r.loadState(cell.Config.Name)
+	state, err := r.loadState(cell.Config.Name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +142,14 @@ func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, e
 	}
 	c.use(&p, m)
 	log.Info("up to date", "output", p.Output)
+	// The state says what the config last used; a state rebuilt after
+	// damage (or from before this output) learns it here.
+	if old := c.state.Stages[p.Stage]; old.Fingerprint != p.Fingerprint || old.ConfigHash != p.configHash || old.OutputID != m.OutputID {
+		c.state.Stages[p.Stage] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID}
+		if err := r.saveState(c.cell.Config.Name, c.state); err != nil {
+			return &p.Step, err
+		}
+	}
 	return &p.Step, nil
 }
 
@@ -168,8 +176,8 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	p.Status = "ran"
 	c.use(&p, m)
 	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID}
-	if err := writeJSON(r.layout.state(c.cell.Config.Name), c.state); err != nil {
-		return &p.Step, fmt.Errorf("pipeline: state of %s: %w", c.cell.Config.Name, err)
+	if err := r.saveState(c.cell.Config.Name, c.state); err != nil {
+		return &p.Step, err
 	}
 	log.Info("stage done", "seconds", p.Seconds, "output", p.Output)
 	return &p.Step, nil

@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -190,7 +191,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 			return nil, err
 		}
 		outputs := map[string]string{}
-		cellState, err := r.loadState(c.Name)
+		cellState, err := r.loadState(c.Name, false)
 		if err != nil {
 			return nil, err
 		}
@@ -228,17 +229,46 @@ func (r *Runner) build(c configs.Config) (map[string]stages.Stage, error) {
 	return built, nil
 }
 
-// loadState reads state/<config>.json; a config never run has none.
-func (r *Runner) loadState(config string) (configState, error) {
+// loadState reads state/<config>.json; a config never run has none. The
+// state only tells "params changed" from "input changed", so a damaged
+// one costs nothing but that: it is ignored (planning), or moved aside
+// (a run: repair) and rebuilt from the outputs the run uses; the log says
+// which file and where it went.
+func (r *Runner) loadState(config string, repair bool) (configState, error) {
 	s := configState{Stages: map[string]stageState{}}
-	err := readJSON(r.layout.state(config), &s)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	path := r.layout.state(config)
+	err := readJSON(path, &s)
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil, errors.Is(err, fs.ErrNotExist):
+	case errors.As(err, &syntax), errors.As(err, &typ), errors.Is(err, io.ErrUnexpectedEOF):
+		s = configState{}
+		if !repair {
+			r.log.Warn("state file unreadable: ignored (a run moves it aside and rebuilds it)", "file", path, "err", err)
+			break
+		}
+		aside := path + ".corrupt-" + r.now().UTC().Format("20060102T150405Z") + "-" + newID()
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return s, fmt.Errorf("pipeline: state of %s: %s: %w; moving it aside: %w", config, path, err, rerr)
+		}
+		r.log.Warn("state file unreadable: moved aside, rebuilt from the outputs this run uses", "file", path, "moved_to", aside, "err", err)
+	default:
 		return s, fmt.Errorf("pipeline: state of %s: %w", config, err)
 	}
 	if s.Stages == nil {
 		s.Stages = map[string]stageState{}
 	}
 	return s, nil
+}
+
+// saveState writes state/<config>.json (under the config's run lock: the
+// only writer).
+func (r *Runner) saveState(config string, s configState) error {
+	if err := writeJSON(r.layout.state(config), s); err != nil {
+		return fmt.Errorf("pipeline: state of %s: %w", config, err)
+	}
+	return nil
 }
 
 // PrintPlan writes a plan as an aligned table.
