@@ -313,3 +313,48 @@ func TestHistoryWithADamagedRecord(t *testing.T) {
 		t.Errorf("history table:\n%s", out.String())
 	}
 }
+
+// TestLayoutAndReadRun: readers outside the pipeline find records through
+// pipeline.Layout and pipeline.ReadRun: a run's record, the working folder
+// of a stage output or of a grid cell's run-folder entry, and the completed
+// outputs of a stage (not staging).
+func TestLayoutAndReadRun(t *testing.T) {
+	h := newHarness(t)
+	rec, _, err := h.run(pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pipeline.ReadRun(h.workdir, rec.ID)
+	if err != nil || got.ID != rec.ID || got.Status != "ok" || len(got.Steps) != 5 {
+		t.Errorf("ReadRun: %+v, %v", got, err)
+	}
+	if _, err := pipeline.ReadRun(h.workdir, "../x"); err == nil {
+		t.Error("ReadRun accepted a path for an id")
+	}
+	l := pipeline.Layout{Root: h.workdir}
+	outs, err := l.Outputs(stages.Train)
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("Outputs(train): %v, %v", outs, err)
+	}
+	os.MkdirAll(filepath.Join(l.StageDir(stages.Train), ".staging-x"), 0o755)
+	if outs2, _ := l.Outputs(stages.Train); len(outs2) != 1 {
+		t.Errorf("staging listed as an output: %v", outs2)
+	}
+	deep := filepath.Join(l.Run(rec.ID), "cell-a", "train", "model")
+	os.MkdirAll(deep, 0o755)
+	for _, p := range []string{outs[0], deep, l.Run(rec.ID)} {
+		if wd, ok := pipeline.WorkdirOf(p); !ok || wd != h.workdir {
+			t.Errorf("WorkdirOf(%s) = %s, %v; want %s", p, wd, ok, h.workdir)
+		}
+	}
+	if _, ok := pipeline.WorkdirOf(t.TempDir()); ok {
+		t.Error("WorkdirOf found a working folder where there is none")
+	}
+	for _, s := range rec.Steps {
+		if filepath.IsAbs(s.Output) {
+			t.Errorf("%s: output recorded as an absolute path %s", s.Stage, s.Output)
+		} else if _, err := os.Stat(filepath.Join(l.Resolve(s.Output), "_stage.json")); err != nil {
+			t.Errorf("%s: output %s does not resolve: %v", s.Stage, s.Output, err)
+		}
+	}
+}
