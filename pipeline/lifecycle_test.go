@@ -32,13 +32,14 @@ func TestStageErrorNamesTheStageOnce(t *testing.T) {
 	}
 }
 
-// Setup runs under the lock before anything is planned and its cleanup when
-// the run ends; a Setup error ends the run before any stage.
+// Setup runs under the setup lock (locks/setup.lock, shared by every
+// config) before anything is planned, and its cleanup when the run ends; a
+// Setup error ends the run before any stage.
 func TestSetupAndCleanup(t *testing.T) {
 	h := newHarness(t)
 	var events []string
 	opts := pipeline.Options{Setup: func(ctx context.Context) (func(), error) {
-		_, err := pipeline.AcquireLock(filepath.Join(h.workdir, ".lock"))
+		_, err := pipeline.AcquireLock(filepath.Join(h.workdir, "locks", "setup.lock"))
 		events = append(events, "setup locked="+boolText(errors.Is(err, pipeline.ErrLocked)))
 		return func() { events = append(events, "cleanup") }, nil
 	}}

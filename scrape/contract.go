@@ -19,11 +19,17 @@ import (
 
 // What the scrape stage tells the pipeline beyond stages.Stage.
 var (
-	_ stages.InputIdentifier  = (*Stage)(nil)
-	_ stages.OutputIdentifier = (*Stage)(nil)
-	_ stages.RetryDuer        = (*Stage)(nil)
-	_ stages.RowAccounter     = (*Stage)(nil)
+	_ stages.InputIdentifier   = (*Stage)(nil)
+	_ stages.OutputIdentifier  = (*Stage)(nil)
+	_ stages.RetryDuer         = (*Stage)(nil)
+	_ stages.RowAccounter      = (*Stage)(nil)
+	_ stages.PosterStoreWriter = (*Stage)(nil)
 )
+
+// WritesPosterStore is true: two scrapes of different CSVs into one store
+// at once would overwrite each other's state file and remove each other's
+// temporary files, so the pipeline runs them one at a time.
+func (*Stage) WritesPosterStore() bool { return true }
 
 // InputIdentity is the sha256 of the CSV: the stage's input from outside
 // the pipeline ("csv=<hex>"). It reads the CSV (a URL with the scrape
@@ -98,6 +104,25 @@ func hashStoredCSV(h io.Writer, dir string) error {
 }
 
 // posterStoreOf reads which poster store an output's ledger paths are in.
+// relStore is the poster store as the summary records it: relative to the
+// output folder (staging and the committed output are siblings), so a
+// working folder copied, moved or mounted elsewhere checks its own store.
+func relStore(outDir, store string) string {
+	abs, err1 := filepath.Abs(store)
+	out, err2 := filepath.Abs(outDir)
+	if err1 != nil || err2 != nil {
+		return store
+	}
+	rel, err := filepath.Rel(out, abs)
+	if err != nil {
+		return store
+	}
+	return filepath.ToSlash(rel)
+}
+
+// posterStoreOf reads which poster store an output's ledger paths are in:
+// relative to the output folder (an absolute path from older outputs is
+// used as it is).
 func posterStoreOf(dir string) (string, error) {
 	path := filepath.Join(dir, SummaryFile)
 	b, err := regular.ReadFile(path)
@@ -110,7 +135,10 @@ func posterStoreOf(dir string) (string, error) {
 	if err := json.Unmarshal(b, &sum); err != nil || sum.PosterStore == "" {
 		return "", fmt.Errorf("scrape: %s: no poster_store (%v)", path, err)
 	}
-	return sum.PosterStore, nil
+	if filepath.IsAbs(sum.PosterStore) {
+		return sum.PosterStore, nil
+	}
+	return filepath.Join(dir, filepath.FromSlash(sum.PosterStore)), nil
 }
 
 // fileSHA256 is the hex sha256 of a file, or "missing" when it cannot be
