@@ -7,10 +7,14 @@ SHARED ?= ../shared
 WORKDIR ?= $(ROOT)/work
 
 # graft links -ltensorflow; the rpath makes ./bin/pipeline find the library
-# without LD_LIBRARY_PATH (which still overrides it, e.g. for a GPU build).
+# without LD_LIBRARY_PATH (which still overrides it, e.g. for a GPU build:
+# the linker writes a RUNPATH, searched after LD_LIBRARY_PATH). The first
+# entry is relative to the binary itself ($ORIGIN = bin/), so a project
+# folder copied, moved or mounted elsewhere (a Slurm node) still runs; the
+# absolute one serves binaries built elsewhere (go test's, in /tmp).
 export CGO_ENABLED := 1
 export CGO_CFLAGS := -I$(TF)/include
-export CGO_LDFLAGS := -L$(DEPS)/lib -L$(TF) -Wl,-rpath,$(TF)
+export CGO_LDFLAGS := -L$(DEPS)/lib -L$(TF) -Wl,-rpath,$$ORIGIN/../.deps/tf/tensorflow -Wl,-rpath,$(TF)
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
