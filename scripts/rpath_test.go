@@ -89,7 +89,8 @@ func ldd(t *testing.T, bin string, env []string) map[string]string {
 		if !ok {
 			continue
 		}
-		m[name], _, _ = strings.Cut(rest, " (")
+		path, _, _ := strings.Cut(rest, " (")
+		m[name] = filepath.Clean(path)
 	}
 	return m
 }
