@@ -59,6 +59,10 @@ type Config struct {
 	// Grid, when set, runs encode → train → evaluate once per combination
 	// and ends in a comparison table (the paper's Table 2).
 	Grid *Grid `yaml:"grid"`
+
+	// Executor is where the cells run (in this process, or on Slurm); part
+	// of no stage's fingerprint.
+	Executor Executor `yaml:"executor"`
 }
 
 // Grid is a sweep over resize ratio × learning rate.
@@ -85,6 +89,7 @@ func Default() Config {
 		Encode:   encodeconfig.Default(),
 		Train:    trainconfig.Default(),
 		Evaluate: evaluateconfig.Default(),
+		Executor: DefaultExecutor(),
 	}
 }
 
@@ -463,6 +468,7 @@ func (l *Loaded) Validate() error {
 	if l.Grid != nil {
 		l.Grid.validate(&ps)
 	}
+	l.Executor.Validate("/executor", &ps)
 	if len(ps) == 0 {
 		return nil
 	}
