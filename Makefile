@@ -90,7 +90,7 @@ encode-real: build
 	./scripts/encode-real.sh $(SHARED) $(WORKDIR)/real
 
 # Every benchmark part, or PARTS="scrape encode backbone train precision nightly
-# serve" (a subset); each part's block in bench/results.md is replaced,
+# serve slurm" (a subset); each part's block in bench/results.md is replaced,
 # hand-written notes outside the blocks are kept (see scripts/bench.sh).
 bench: build pydeps
 	./scripts/bench.sh $(SHARED) $(WORKDIR)/bench "$(PARTS)"
