@@ -63,16 +63,7 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 	}
 	switch {
 	case p.Status == StatusUpToDate:
-		m, err := readStageManifest(p.Output)
-		if err == nil {
-			m.OutputID, err = currentOutputID(st, p.Output, m)
-		}
-		if err != nil {
-			return &p.Step, &StageError{Stage: name, Err: err}
-		}
-		c.use(&p, m)
-		log.Info("up to date", "output", p.Output)
-		return &p.Step, nil
+		return r.useExisting(c, p, log)
 	case p.Status == StatusNotSelected:
 		// An unselected stage that is not up to date: later stages can't run on it.
 		if p.inputs != nil {
@@ -92,7 +83,56 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 	case p.inputs == nil:
 		return nil, &StageError{Stage: name, Err: fmt.Errorf("its inputs %v are not available: run them first (without --only)", stages.Inputs[name])}
 	}
+	return r.buildLocked(ctx, c, p, log)
+}
+
+// buildLocked runs a due stage under its output's build lock. Another
+// process building the same output (another cell of the grid, another
+// config sharing the stage) is waited for; when it has committed the
+// output meanwhile, that output is used instead of building it again
+// (unless this run forces the stage).
+func (r *Runner) buildLocked(ctx context.Context, c *cellRun, p stepPlan, log *slog.Logger) (step *Step, err error) {
+	name := p.Stage
+	lock, err := waitLock(ctx, r.layout.buildLock(name, p.Fingerprint), "build "+name+" "+p.Fingerprint, r.opts.Lease, func(holder string) {
+		log.Info("waiting for another process building this output", "fingerprint", p.Fingerprint, "holder", holder)
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &p.Step, err
+		}
+		return &p.Step, &StageError{Stage: name, Err: err}
+	}
+	logTakeOver(log, lock)
+	defer func() {
+		if rerr := lock.Release(); rerr != nil {
+			log.Warn("could not release a build lock", "err", rerr)
+		}
+	}()
+	if p.Status != StatusForced {
+		status, err := r.outputStatus(&p, c.state)
+		if err != nil {
+			return &p.Step, &StageError{Stage: name, Err: err}
+		}
+		if status == StatusUpToDate {
+			p.Status = status
+			return r.useExisting(c, p, log.With("built_by", "another process, while this one waited"))
+		}
+	}
 	return r.runPlanned(ctx, c, p, log)
+}
+
+// useExisting uses a stage's completed, up-to-date output.
+func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
+	m, err := readStageManifest(p.Output)
+	if err == nil {
+		m.OutputID, err = currentOutputID(p.stage, p.Output, m)
+	}
+	if err != nil {
+		return &p.Step, &StageError{Stage: p.Stage, Err: err}
+	}
+	c.use(&p, m)
+	log.Info("up to date", "output", p.Output)
+	return &p.Step, nil
 }
 
 // runPlanned runs a stage that is due and records its output as the

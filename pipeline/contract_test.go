@@ -206,8 +206,8 @@ func TestErrorsAreReportedNotDropped(t *testing.T) {
 	})
 	t.Run("runs/latest that cannot be replaced", func(t *testing.T) {
 		h := newHarness(t)
-		// A non-empty folder where the link's temporary name goes.
-		blocker := filepath.Join(h.workdir, "runs", "latest.tmp", "x")
+		// A non-empty folder where the link goes: a rename cannot replace it.
+		blocker := filepath.Join(h.workdir, "runs", "latest", "x")
 		if err := os.MkdirAll(blocker, 0o755); err != nil {
 			t.Fatal(err)
 		}

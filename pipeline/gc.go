@@ -13,8 +13,9 @@ import (
 // points at. Stage outputs are the cache and are not touched: a run
 // folder holds hard links to the files it used, so removing it frees only
 // what no other run folder and no stage output still links. It takes the
-// working folder's lock, so a run in progress is never collected; with
-// dryRun it only lists. It returns the run ids removed (or that would be),
+// gc lock (one gc at a time) and, while any run holds a run lock, leaves
+// every run folder without run.json alone, so a run in progress is never
+// collected; with dryRun it only lists. It returns the run ids removed (or that would be),
 // oldest first.
 func GC(workdir string, keep int, dryRun bool) ([]string, error) {
 	if keep < 1 {
@@ -26,7 +27,7 @@ func GC(workdir string, keep int, dryRun bool) ([]string, error) {
 		return nil, fmt.Errorf("working folder %s: not a folder", workdir)
 	}
 	l := layout{root: workdir}
-	lock, err := AcquireLock(l.lock())
+	lock, err := tryLock(l.namedLock("gc"), "gc", DefaultLease)
 	if err != nil {
 		return nil, err
 	}
@@ -61,11 +62,12 @@ func GC(workdir string, keep int, dryRun bool) ([]string, error) {
 	for i, r := range runs {
 		ids[i] = r.ID
 	}
+	running := runsActive(l)
 	// Removed oldest first: by start time, not by id (ids started in the
 	// same second differ only by their random suffix).
 	var removed []string
 	for i := len(ids) - 1; i >= 0; i-- {
-		if i < keep || ids[i] == filepath.Base(latest) {
+		if i < keep || ids[i] == filepath.Base(latest) || running && runs[i].Status == HistoryInterrupted {
 			continue
 		}
 		removed = append(removed, ids[i])
@@ -79,4 +81,16 @@ func GC(workdir string, keep int, dryRun bool) ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// runsActive reports whether any run lock of the working folder is held by
+// a live holder (a run folder without run.json may then be in progress).
+func runsActive(l layout) bool {
+	locks, _ := filepath.Glob(filepath.Join(l.locks(), "run-*.lock"))
+	for _, p := range locks {
+		if _, raw, stale := inspectLock(p, DefaultLease); raw != nil && !stale {
+			return true
+		}
+	}
+	return false
 }

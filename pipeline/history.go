@@ -80,12 +80,12 @@ func History(workdir string) ([]RunRecord, error) {
 // interrupted run, named from its resolved config.yaml.
 func readRun(dir string) (RunRecord, error) {
 	var rec RunRecord
-	err := readJSON(filepath.Join(dir, "run.json"), &rec)
+	err := readJSON(filepath.Join(dir, RunFile), &rec)
 	if err == nil {
 		return rec, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return rec, fmt.Errorf("%s: %w", filepath.Join(dir, "run.json"), err)
+		return rec, fmt.Errorf("%s: %w", filepath.Join(dir, RunFile), err)
 	}
 	rec = RunRecord{ID: filepath.Base(dir), Status: HistoryInterrupted}
 	if t, err := time.Parse("20060102T150405Z", strings.SplitN(rec.ID, "-", 2)[0]); err == nil {

@@ -13,7 +13,8 @@ import (
 
 // A working folder looks like this:
 //
-//	<workdir>/.lock                       one run at a time (flock), holder's pid and start
+//	<workdir>/locks/run-<config>.lock     one run of a config (grid cell) at a time: host, pid, start, lease
+//	<workdir>/locks/build-<stage>-<fp>.lock  one builder of a stage output at a time (others wait and reuse it)
 //	<workdir>/posters/                    the poster store, shared by every config
 //	<workdir>/stages/<stage>/<fp>/        a completed stage output; _stage.json inside, written last
 //	<workdir>/stages/<stage>/.staging-*   in progress or left by a crash: never read, removed by the next run
@@ -36,7 +37,20 @@ func (l layout) interrupted(stage, fp string) string {
 func (l layout) runs() string               { return filepath.Join(l.root, "runs") }
 func (l layout) run(id string) string       { return filepath.Join(l.runs(), id) }
 func (l layout) state(config string) string { return filepath.Join(l.root, "state", config+".json") }
-func (l layout) lock() string               { return filepath.Join(l.root, ".lock") }
+func (l layout) locks() string              { return filepath.Join(l.root, "locks") }
+
+// runLock excludes a second run of the same config (grid cell).
+func (l layout) runLock(config string) string {
+	return filepath.Join(l.locks(), "run-"+config+".lock")
+}
+
+// buildLock is held while a stage output is built.
+func (l layout) buildLock(stage, fp string) string {
+	return filepath.Join(l.locks(), "build-"+stage+"-"+fp+".lock")
+}
+
+// namedLock is a lock for one job shared by every config (the demo's data).
+func (l layout) namedLock(name string) string { return filepath.Join(l.locks(), name+".lock") }
 
 // StageManifestFile marks a stage output as complete; it is written last.
 const StageManifestFile = "_stage.json"

@@ -32,6 +32,20 @@ type Options struct {
 	DryRun bool
 	// Resume lets the train stage continue an interrupted attempt.
 	Resume bool
+	// Cell runs one grid cell only (its upstream stages, train and
+	// evaluate), taking only that cell's lock: a key as configs.GridKey
+	// ("40/0.0001") or an index 0..N-1 in grid order (a Slurm array task's
+	// SLURM_ARRAY_TASK_ID). "" runs every cell.
+	Cell string
+	// RunID attaches this run to the run folder runs/<RunID> (created by
+	// whichever process comes first) instead of making a new one: each
+	// process writes its cells' folders and cells/<cell config>.json there,
+	// and the process that started them all collects the cells into
+	// run.json with CollectRun. Used with Cell by array jobs.
+	RunID string
+	// Lease is how long a lock stays valid without its heartbeat (0:
+	// DefaultLease). See lock.go for the stale-lock rule.
+	Lease  time.Duration
 	Logger *slog.Logger
 	// Progress is handed to stages for their long steps (nil: none).
 	Progress stages.Progress
@@ -107,6 +121,12 @@ func NewRunner(opts Options) (*Runner, error) {
 	if opts.Build == nil {
 		return nil, errors.New("pipeline: Options.Build is required")
 	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.RunID != "" && !validRunID(opts.RunID) {
+		return nil, fmt.Errorf("--run-id %q: letters, digits, '.', '_' and '-' only", opts.RunID)
+	}
 	abs, err := filepath.Abs(opts.Workdir)
 	if err != nil {
 		return nil, err
@@ -148,7 +168,11 @@ func (r *Runner) forced(stage string) bool {
 // Plan returns what a run of cfg would do, running nothing.
 func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) {
 	var steps []Step
-	for _, cell := range cfg.Cells() {
+	cells, err := SelectCells(cfg, r.opts.Cell)
+	if err != nil {
+		return nil, err
+	}
+	for _, cell := range cells {
 		c := cell.Config
 		built, err := r.build(c)
 		if err != nil {

@@ -245,7 +245,7 @@ func TestFailedStageLeavesNothingTrusted(t *testing.T) {
 func TestLockRefusesSecondRun(t *testing.T) {
 	h := newHarness(t)
 	os.MkdirAll(h.workdir, 0o755)
-	lock, err := pipeline.AcquireLock(filepath.Join(h.workdir, ".lock"))
+	lock, err := pipeline.AcquireLock(filepath.Join(h.workdir, "locks", "run-t.lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/postergenre/postergenre/pipeline"
 )
 
-const exitsGC = "  0 ok · 1 a run folder could not be removed · 2 usage error or no such working folder · 3 a run holds the lock"
+const exitsGC = "  0 ok · 1 a run folder could not be removed · 2 usage error or no such working folder · 3 another gc holds its lock"
 
 func newGCCmd(st *State, g *globals) *cobra.Command {
 	var keep int
@@ -22,7 +22,8 @@ func newGCCmd(st *State, g *globals) *cobra.Command {
 runs/latest points at is always kept. Stage outputs (the cache) are not
 touched; a removed run folder's files stay wherever a stage output or a
 kept run still uses them. history and diff then show only the kept runs.
-gc takes the working folder's lock: it never removes a run in progress.`,
+gc never removes a run in progress: while any run holds a run lock it keeps
+every run folder without run.json.`,
 		Example:     "  pipeline gc --keep 30\n  pipeline gc --keep 5 --dry-run",
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{"exits": exitsGC},
