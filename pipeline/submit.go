@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/configs"
@@ -27,14 +25,10 @@ type Submitted struct {
 // Release drops the submission lock and stops what Options.Setup started.
 func (s *Submitted) Release() error { return s.done() }
 
-// SubmitLock is the lock one submission of a config holds while its cells
-// run elsewhere: a second submission of the same config exits 3.
-func (l layout) submitLock(config string) string {
-	return filepath.Join(l.root, "locks", "submit-"+config+".lock")
-}
-
 // Submit prepares cfg's run for an executor: takes the config's submission
-// lock, runs Options.Setup, creates the run folder and builds, for every
+// lock (a second submission of the same config is refused with a
+// *LockError, as is one while a local run of it holds its cells' locks),
+// runs Options.Setup, creates the run folder and builds, for every
 // cell, the stages before train (scrape, clean, and encode once per image
 // size): the outputs the cells share are built once, here, and no cell
 // waits on a cluster slot for another to build them. The cells' own
@@ -43,14 +37,11 @@ func (r *Runner) Submit(ctx context.Context, cfg *configs.Loaded) (sub *Submitte
 	if err := r.ensureDirs(); err != nil {
 		return nil, err
 	}
-	path := r.layout.submitLock(cfg.Name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	lock, err := AcquireLock(path)
+	lock, err := tryLock(r.layout.namedLock("submit-"+cfg.Name), "submission of "+cfg.Name, r.opts.Lease)
 	if err != nil {
 		return nil, err
 	}
+	logTakeOver(r.log, lock)
 	cleanup := func() {}
 	sub = &Submitted{done: func() error { cleanup(); return lock.Release() }}
 	defer func() {
@@ -58,13 +49,25 @@ func (r *Runner) Submit(ctx context.Context, cfg *configs.Loaded) (sub *Submitte
 			err = errors.Join(err, sub.done())
 		}
 	}()
+	// A local run of the config holds its cells' locks: the cells' tasks
+	// would be refused one by one; refuse the submission instead.
+	release, err := r.lockCells(cfg, cfg.Cells())
+	if err != nil {
+		return nil, err
+	}
+	if err := release(); err != nil {
+		return nil, err
+	}
 	if r.opts.Setup != nil {
-		if cleanup, err = r.opts.Setup(ctx); err != nil {
+		if cleanup, err = r.setup(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if sub.ID, err = r.createRunFolder(cfg); err != nil {
-		return nil, err
+	if sub.ID, err = r.newRunFolder(); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(r.layout.run(sub.ID), "config.yaml"), cfg.YAML(), 0o644); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
 	}
 	sub.Dir = r.layout.run(sub.ID)
 	log := r.log.With("run", sub.ID)
@@ -90,21 +93,4 @@ func (r *Runner) Submit(ctx context.Context, cfg *configs.Loaded) (sub *Submitte
 		}
 	}
 	return sub, nil
-}
-
-// createRunFolder makes runs/<id> (Mkdir: never shared with another run
-// started in the same second) with the resolved config.
-func (r *Runner) createRunFolder(cfg *configs.Loaded) (string, error) {
-	for {
-		id := r.now().UTC().Format("20060102T150405Z") + "-" + newID()
-		dir := r.layout.run(id)
-		err := os.Mkdir(dir, 0o755)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("run folder: %w", err)
-		}
-		return id, atomicfile.WriteFile(filepath.Join(dir, "config.yaml"), cfg.YAML(), 0o644)
-	}
 }
