@@ -94,3 +94,23 @@ func (r *Runner) Submit(ctx context.Context, cfg *configs.Loaded) (sub *Submitte
 	}
 	return sub, nil
 }
+
+// Record puts the shared stages this process ran into the collected run
+// record — in the cells whose own processes then found them up to date —
+// so run.json and history count them as a local run of the grid does, and
+// rewrites run.json.
+func (s *Submitted) Record(rec *RunRecord) error {
+	for _, st := range s.Steps {
+		if st.Status != "ran" {
+			continue
+		}
+		for i := range rec.Steps {
+			r := &rec.Steps[i]
+			if r.Cell == st.Cell && r.Stage == st.Stage && r.Fingerprint == st.Fingerprint && r.Status == StatusUpToDate {
+				*r = st
+				break
+			}
+		}
+	}
+	return writeJSON(filepath.Join(s.Dir, RunFile), rec)
+}

@@ -101,6 +101,7 @@ func cmdRunOn(st *State, g *globals, file string, f runFlags, cfg *configs.Loade
 	writeMissingCellRecords(b, d.Submission(), log)
 	rec, err := pipeline.CollectRun(workdir, cfg, sub.ID, started)
 	if rec != nil {
+		err = errors.Join(err, sub.Record(rec))
 		printSummary(st, rec, workdir)
 	}
 	switch {
