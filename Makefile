@@ -71,7 +71,11 @@ test: build pydeps
 	@# Loading configs and orchestrating must never need the TensorFlow C library.
 	CGO_ENABLED=0 go vet $(LIGHT_PKGS)
 	CGO_ENABLED=0 go test -count=1 $(LIGHT_PKGS)
-	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 12m $(GO_PKGS)
+	@# The Slurm tests start the local two-node cluster (scripts/slurm-local.sh,
+	@# idempotent); it is stopped again here when this target started it.
+	@up=0; ./scripts/slurm-local.sh status >/dev/null 2>&1 && up=1; \
+	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 12m $(GO_PKGS); rc=$$?; \
+	[ $$up = 1 ] || ./scripts/slurm-local.sh stop >/dev/null 2>&1 || true; exit $$rc
 
 test-short: build
 	go test -short -count=1 $(GO_PKGS)

@@ -69,6 +69,9 @@ func (c *CellRecord) last() *Attempt { return &c.Attempts[len(c.Attempts)-1] }
 type Driver struct {
 	Ex    Executor
 	Batch *Batch
+	// Resume makes the first submission continue interrupted trainings
+	// (`run --resume`); resubmissions always do.
+	Resume bool
 	// MaxRequeues is how many times a cell is resubmitted after an
 	// interruption (cancelled, out of time, node lost, preempted).
 	MaxRequeues int
@@ -95,7 +98,7 @@ func (d *Driver) Start(ctx context.Context) (*Submission, error) {
 		all[i] = i
 		d.sub.Cells = append(d.sub.Cells, CellRecord{Index: i, Key: c.Key, Name: c.Config.Name, Phase: Pending})
 	}
-	if err := d.submit(ctx, all, false); err != nil {
+	if err := d.submit(ctx, all, d.Resume); err != nil {
 		return nil, err
 	}
 	return &d.sub, nil

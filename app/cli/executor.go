@@ -77,7 +77,7 @@ func cmdRunOn(st *State, g *globals, file string, f runFlags, cfg *configs.Loade
 	defer sub.Release()
 	workdir, _ := filepath.Abs(opts.Workdir)
 	b := &executor.Batch{Bin: bin, File: absFile, Sets: f.sets, Workdir: workdir, RunID: sub.ID, Config: cfg, Cells: cfg.Cells()}
-	d := &executor.Driver{Ex: ex, Batch: b, MaxRequeues: cfg.Executor.Slurm.MaxRequeues, Poll: cfg.Executor.Slurm.Poll, Log: log,
+	d := &executor.Driver{Ex: ex, Batch: b, Resume: f.resume, MaxRequeues: cfg.Executor.Slurm.MaxRequeues, Poll: cfg.Executor.Slurm.Poll, Log: log,
 		Outcome: func(i int) (string, string, bool) {
 			rec, err := pipeline.ReadCellRecord(workdir, sub.ID, b.Cells[i])
 			if err != nil {

@@ -162,6 +162,7 @@ func TestSlurmGrid(t *testing.T) {
 		}
 	}
 
+	t.Run("detached, collected by a job", func(t *testing.T) { detached(t, bin, env, dir, shared) })
 	t.Run("scancel a task: resumed", func(t *testing.T) { scancelResumes(t, bin, env, dir, shared) })
 	t.Run("SIGINT cancels the array", func(t *testing.T) { sigintCancels(t, bin, env, dir, shared) })
 }
@@ -269,4 +270,49 @@ func sigintCancels(t *testing.T, bin string, env []string, dir, work string) {
 		}
 		return true
 	})
+}
+
+// detached: --detach returns with the job id at once; the collector job
+// writes run.json once the cells end, and history shows the cells.
+func detached(t *testing.T, bin string, env []string, dir, work string) {
+	cfg := gridConfig(t, dir, "detach", "[40]", "[0.006, 0.007]")
+	code, out, errs := runEnv(t, bin, env, append([]string{"run", cfg, "--workdir", work, "--executor", "slurm", "--detach"}, slurmDemo...)...)
+	if code != 0 || !strings.Contains(out, "as slurm job ") {
+		t.Fatalf("--detach: exit %d\n%s\n%s", code, out, lastLines(errs, 10))
+	}
+	run := strings.TrimSuffix(strings.Fields(out[strings.Index(out, "into run ")+len("into run "):])[0], ")")
+	waitFor(t, "the collector's run.json", 3*time.Minute, func() bool {
+		_, err := os.Stat(filepath.Join(work, "runs", run, "run.json"))
+		return err == nil
+	})
+	if rec := readRunRecord(t, filepath.Join(work, "runs", run)); rec.Status != "ok" || len(rec.Steps) != 10 {
+		t.Errorf("detached run: %s, %d steps, %s", rec.Status, len(rec.Steps), rec.Error)
+	}
+	_, out, _ = runEnv(t, bin, env, "history", "--workdir", work)
+	if n := strings.Count(out, run); n != 2 {
+		t.Errorf("history: %d rows of run %s, want 2\n%s", n, run, out)
+	}
+}
+
+// TestExecutorUsage: what a run on an executor refuses, before anything runs.
+func TestExecutorUsage(t *testing.T) {
+	dir := t.TempDir()
+	grid := gridConfig(t, dir, "u", "[40]", "[0.001]")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", demoConfig, "--executor", "slurm"}, "has no grid"},
+		{[]string{"run", grid, "--detach"}, "--detach needs an executor"},
+		{[]string{"run", grid, "--executor", "ray"}, "unknown executor"},
+		{[]string{"run", grid, "--executor", "slurm", "--from", "train"}, "--from cannot be combined"},
+		{[]string{"run", grid, "--executor", "slurm", "--cell", "0"}, "--cell cannot be combined"},
+		{[]string{"run", grid, "--set", "executor.slurm.time_limit=2h"}, "/executor/slurm/time_limit"},
+	}
+	for _, tc := range tests {
+		code, _, errs := run(t, append(tc.args, "--workdir", filepath.Join(dir, "w"))...)
+		if code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
 }
