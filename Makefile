@@ -23,7 +23,7 @@ LDFLAGS := -X github.com/postergenre/postergenre/internal/buildinfo.Version=$(VE
 
 GO_PKGS := ./...
 # Packages that build, vet and pass without cgo (no TensorFlow).
-LIGHT_PKGS := ./configs ./pipeline
+LIGHT_PKGS := ./configs ./pipeline ./executor
 
 .PHONY: all deps gpu-check pydeps chromium build run serve test test-short vet fmt bench backbone-bench backbone-real scrape-real encode-real repro clean
 

@@ -45,11 +45,14 @@ func (b *Batch) RunDir() string { return filepath.Join(b.Workdir, "runs", b.RunI
 
 // CellArgs is the command line of cell i (after the binary): `run` with
 // the config, its overrides, the cell, the shared run folder and --resume.
+// The cell runs in its own process (--executor local), whatever the
+// config's executor.kind says.
 func (b *Batch) CellArgs(i string, resume bool) []string {
 	args := []string{"run", b.File, "--workdir", b.Workdir, "--cell", i, "--run-id", b.RunID, "--log-format", "json"}
 	for _, s := range b.Sets {
 		args = append(args, "--set", s)
 	}
+	args = append(args, "--executor", "local")
 	if resume {
 		args = append(args, "--resume")
 	}

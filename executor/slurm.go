@@ -92,7 +92,7 @@ func CellScript(b *Batch) string {
 		"# resubmitted continues its interrupted training (--resume).\n" +
 		"resume=()\n" +
 		"if [ -n \"${POSTERGENRE_RESUME:-}\" ] || [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ]; then resume=(--resume); fi\n" +
-		"echo \"postergenre: cell $SLURM_ARRAY_TASK_ID of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname) node ${SLURMD_NODENAME:-?} restart ${SLURM_RESTART_COUNT:-0} ${resume[*]}\" >&2\n" +
+		"echo \"postergenre: cell $SLURM_ARRAY_TASK_ID of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname) node ${SLURMD_NODENAME:-?} restart ${SLURM_RESTART_COUNT:-0} at $(date +%s.%N) ${resume[*]}\" >&2\n" +
 		"exec " + shellQuote(b.Bin) + " " + strings.Join(q, " ") + " \"${resume[@]}\"\n"
 }
 

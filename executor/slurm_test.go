@@ -60,7 +60,7 @@ func TestCellScript(t *testing.T) {
 	b := &executor.Batch{Bin: "/opt/my pg/bin/pipeline", File: "/p/configs/paper-grid.yaml", Sets: []string{"train.epochs=1", "encode.genres=[Drama, Horror]"},
 		Workdir: "/w", RunID: "r1", Config: cfg}
 	got := executor.CellScript(b)
-	want := `exec '/opt/my pg/bin/pipeline' run /p/configs/paper-grid.yaml --workdir /w --cell "$SLURM_ARRAY_TASK_ID" --run-id r1 --log-format json --set train.epochs=1 --set 'encode.genres=[Drama, Horror]' "${resume[@]}"`
+	want := `exec '/opt/my pg/bin/pipeline' run /p/configs/paper-grid.yaml --workdir /w --cell "$SLURM_ARRAY_TASK_ID" --run-id r1 --log-format json --set train.epochs=1 --set 'encode.genres=[Drama, Horror]' --executor local "${resume[@]}"`
 	if !strings.Contains(got, want+"\n") || !strings.HasPrefix(got, "#!/bin/bash\n") || !strings.Contains(got, "SLURM_RESTART_COUNT") {
 		t.Errorf("script:\n%s\nwant the line\n%s", got, want)
 	}

@@ -16,10 +16,14 @@ import (
 	"github.com/postergenre/postergenre/pipeline"
 )
 
-// executorKind is the executor a run uses: --executor, else the config's.
+// executorKind is the executor a run uses: --executor, else the config's;
+// --cell runs one cell in this process, whatever the config says.
 func executorKind(f runFlags, cfg *configs.Loaded) string {
-	if f.executor != "" {
+	switch {
+	case f.executor != "":
 		return f.executor
+	case f.cell != "" || f.runID != "":
+		return configs.ExecutorLocal
 	}
 	return cfg.Executor.Kind
 }
@@ -120,7 +124,9 @@ func cmdRunOn(st *State, g *globals, file string, f runFlags, cfg *configs.Loade
 
 // writeMissingCellRecords gives every cell that ended without its own
 // record (its process crashed, was killed, or never started) one that
-// says why, so the collected run names each cell's cause.
+// says why, and puts the submitter's reason into the record of a cell it
+// gave up on (out of requeues), so the collected run names each cell's
+// cause.
 func writeMissingCellRecords(b *executor.Batch, s *executor.Submission, log interface {
 	Warn(string, ...any)
 }) {
@@ -128,16 +134,35 @@ func writeMissingCellRecords(b *executor.Batch, s *executor.Submission, log inte
 		if c.Phase == executor.Done {
 			continue
 		}
-		if _, err := pipeline.ReadCellRecord(b.Workdir, b.RunID, b.Cells[i]); !errors.Is(err, fs.ErrNotExist) {
+		own, err := pipeline.ReadCellRecord(b.Workdir, b.RunID, b.Cells[i])
+		if err == nil && c.Phase == executor.Cancelled && c.Error != "" {
+			own.Error = c.Error + " (the cell's process: " + own.Error + ")"
+			if err := pipeline.WriteCellRecord(b.Workdir, b.RunID, b.Cells[i], own); err != nil {
+				log.Warn("could not record a cell's outcome", "cell", c.Key, "err", err)
+			}
+			continue
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		status := "failed"
 		if c.Phase == executor.Cancelled {
 			status = "cancelled"
 		}
-		if err := pipeline.WriteCellRecord(b.Workdir, b.RunID, b.Cells[i], pipeline.RunRecord{
-			ID: b.RunID, Config: b.Config.Name, File: b.File, Status: status, Error: c.Error,
-		}); err != nil {
+		// Its times are the submitter's: first submitted, last seen ending.
+		rec := pipeline.RunRecord{ID: b.RunID, Config: b.Config.Name, File: b.File, Status: status, Error: c.Error,
+			Started: s.Started, Finished: time.Now().UTC()}
+		if n := len(c.Attempts); n > 0 {
+			rec.Started = c.Attempts[0].Submitted
+			if !c.Attempts[n-1].Noticed.IsZero() {
+				rec.Finished = c.Attempts[n-1].Noticed
+			}
+		}
+		if rec.Started.IsZero() {
+			rec.Started = rec.Finished
+		}
+		rec.Seconds = rec.Finished.Sub(rec.Started).Seconds()
+		if err := pipeline.WriteCellRecord(b.Workdir, b.RunID, b.Cells[i], rec); err != nil {
 			log.Warn("could not record a cell's outcome", "cell", c.Key, "err", err)
 		}
 	}

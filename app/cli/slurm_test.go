@@ -164,11 +164,12 @@ func TestSlurmGrid(t *testing.T) {
 
 	t.Run("detached, collected by a job", func(t *testing.T) { detached(t, bin, env, dir, shared) })
 	t.Run("scancel a task: resumed", func(t *testing.T) { scancelResumes(t, bin, env, dir, shared) })
+	t.Run("scancel, no requeues: the cell fails alone", func(t *testing.T) { failsAlone(t, bin, env, dir, shared) })
 	t.Run("SIGINT cancels the array", func(t *testing.T) { sigintCancels(t, bin, env, dir, shared) })
 }
 
 // longer makes each cell train long enough to be caught mid-training.
-var longer = []string{"--set", "train.epochs=25", "--set", "train.early_stopping.patience=0"}
+var longer = []string{"--set", "train.epochs=12", "--set", "train.early_stopping.patience=0"}
 
 // waitFor polls cond every 100 ms until it holds or the time is up.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
@@ -183,9 +184,9 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 
 // startSubmitter starts `run --executor slurm` and returns it with the
 // run folder it made and its job id, once cell 0 has logged an epoch.
-func startSubmitter(t *testing.T, bin string, env []string, cfg, work string, stderr *bytes.Buffer) (*exec.Cmd, string, string) {
+func startSubmitter(t *testing.T, bin string, env []string, cfg, work string, stderr *bytes.Buffer, extra ...string) (*exec.Cmd, string, string) {
 	t.Helper()
-	args := append(append([]string{"run", cfg, "--workdir", work, "--executor", "slurm"}, slurmDemo...), longer...)
+	args := append(append(append([]string{"run", cfg, "--workdir", work, "--executor", "slurm"}, slurmDemo...), longer...), extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = stderr
@@ -245,6 +246,31 @@ func scancelResumes(t *testing.T, bin string, env []string, dir, work string) {
 	}
 }
 
+// failsAlone: with executor.slurm.max_requeues=0 a scancelled cell is
+// given up on; the other cell finishes, the run fails (exit 1) and its
+// error names the cell and why.
+func failsAlone(t *testing.T, bin string, env []string, dir, work string) {
+	cfg := gridConfig(t, dir, "alone", "[40]", "[0.008, 0.009]")
+	var stderr bytes.Buffer
+	cmd, runDir, job := startSubmitter(t, bin, env, cfg, work, &stderr, "--set", "executor.slurm.max_requeues=0")
+	if err := (&slurm.Client{Env: env}).Cancel(context.Background(), job+"_0"); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("submitter: %v, want exit 1\n%s", err, lastLines(stderr.String(), 20))
+	}
+	rec := readRunRecord(t, runDir)
+	if rec.Status == "ok" || !strings.Contains(rec.Error, "cell 40/0.008") || !strings.Contains(rec.Error, "out of requeues") ||
+		strings.Contains(rec.Error, "40/0.009") {
+		t.Errorf("run: %s: %s", rec.Status, rec.Error)
+	}
+	if h := cellHeadlines(t, rec); h["40/0.009"] == "" {
+		t.Errorf("the other cell did not finish: %v", h)
+	}
+}
+
 func sigintCancels(t *testing.T, bin string, env []string, dir, work string) {
 	cfg := gridConfig(t, dir, "sigint", "[40]", "[0.004, 0.005]")
 	var stderr bytes.Buffer
@@ -276,7 +302,8 @@ func sigintCancels(t *testing.T, bin string, env []string, dir, work string) {
 // writes run.json once the cells end, and history shows the cells.
 func detached(t *testing.T, bin string, env []string, dir, work string) {
 	cfg := gridConfig(t, dir, "detach", "[40]", "[0.006, 0.007]")
-	code, out, errs := runEnv(t, bin, env, append([]string{"run", cfg, "--workdir", work, "--executor", "slurm", "--detach"}, slurmDemo...)...)
+	// The executor from the config this time (the cells still run locally).
+	code, out, errs := runEnv(t, bin, env, append([]string{"run", cfg, "--workdir", work, "--set", "executor.kind=slurm", "--detach"}, slurmDemo...)...)
 	if code != 0 || !strings.Contains(out, "as slurm job ") {
 		t.Fatalf("--detach: exit %d\n%s\n%s", code, out, lastLines(errs, 10))
 	}
