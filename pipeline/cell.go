@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/stages"
@@ -17,6 +18,7 @@ type cellRun struct {
 	state   configState
 	outputs map[string]string // stage → OutputID of the output used
 	outDirs map[string]string // stage → output folder used
+	damaged []string          // unselected outputs not used because damaged: why
 	log     *slog.Logger
 	runID   string
 }
@@ -27,7 +29,7 @@ func (r *Runner) runCell(ctx context.Context, cell configs.Cell, cellDir string,
 	if err != nil {
 		return nil, err
 	}
-	state, err := r.loadState(cell.Config.Name)
+	state, err := r.loadState(cell.Config.Name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +67,12 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 	case p.Status == StatusUpToDate:
 		return r.useExisting(c, p, log)
 	case p.Status == StatusNotSelected:
-		// An unselected stage that is not up to date: later stages can't run on it.
-		if p.inputs != nil {
+		// An unselected stage that is not up to date: later stages can't
+		// run on it, nor on a damaged output.
+		if p.Reason != "" {
+			log.Warn("output damaged, and not selected: not used", "detail", p.Reason)
+			c.damaged = append(c.damaged, name+" output damaged: "+p.Reason)
+		} else if p.inputs != nil {
 			out := r.layout.output(name, p.Fingerprint)
 			if m, err := readStageManifest(out); err == nil {
 				// What the output holds now, not what it held when it
@@ -81,7 +87,11 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 		log.Info("not selected", "status", p.Status)
 		return &p.Step, nil
 	case p.inputs == nil:
-		return nil, &StageError{Stage: name, Err: fmt.Errorf("its inputs %v are not available: run them first (without --only)", stages.Inputs[name])}
+		err := fmt.Errorf("its inputs %v are not available: run them first (without --only/--from)", stages.Inputs[name])
+		if len(c.damaged) > 0 {
+			err = fmt.Errorf("%w; %s", err, strings.Join(c.damaged, "; "))
+		}
+		return nil, &StageError{Stage: name, Err: err}
 	}
 	return r.buildLocked(ctx, c, p, log)
 }
@@ -123,15 +133,23 @@ func (r *Runner) buildLocked(ctx context.Context, c *cellRun, p stepPlan, log *s
 
 // useExisting uses a stage's completed, up-to-date output.
 func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
-	m, err := readStageManifest(p.Output)
+	m, err := readStageManifest(p.dir)
 	if err == nil {
-		m.OutputID, err = currentOutputID(p.stage, p.Output, m)
+		m.OutputID, err = currentOutputID(p.stage, p.dir, m)
 	}
 	if err != nil {
 		return &p.Step, &StageError{Stage: p.Stage, Err: err}
 	}
 	c.use(&p, m)
 	log.Info("up to date", "output", p.Output)
+	// The state says what the config last used; a state rebuilt after
+	// damage (or from before this output) learns it here.
+	if old := c.state.Stages[p.Stage]; old.Fingerprint != p.Fingerprint || old.ConfigHash != p.configHash || old.OutputID != m.OutputID {
+		c.state.Stages[p.Stage] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID}
+		if err := r.saveState(c.cell.Config.Name, c.state); err != nil {
+			return &p.Step, err
+		}
+	}
 	return &p.Step, nil
 }
 
@@ -139,7 +157,10 @@ func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, e
 // config's latest for that stage.
 func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
 	name := p.Stage
-	p.Output = r.layout.output(name, p.Fingerprint)
+	p.setOutput(r.layout, r.layout.output(name, p.Fingerprint))
+	if p.Reason != "" {
+		log.Warn("output damaged: rebuilding it", "detail", p.Reason)
+	}
 	log.Info("running", "reason", p.Status, "fingerprint", p.Fingerprint)
 	m, err := r.execute(ctx, p, c.outDirs, log, c.runID, c.cell.Config)
 	p.Seconds = round(m.Seconds, 3)
@@ -155,8 +176,8 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	p.Status = "ran"
 	c.use(&p, m)
 	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID}
-	if err := writeJSON(r.layout.state(c.cell.Config.Name), c.state); err != nil {
-		return &p.Step, fmt.Errorf("pipeline: state of %s: %w", c.cell.Config.Name, err)
+	if err := r.saveState(c.cell.Config.Name, c.state); err != nil {
+		return &p.Step, err
 	}
 	log.Info("stage done", "seconds", p.Seconds, "output", p.Output)
 	return &p.Step, nil
@@ -165,7 +186,7 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 // use makes a completed output the one later stages read, and copies what
 // the run summary shows from its manifest into the step.
 func (c *cellRun) use(p *stepPlan, m StageManifest) {
-	c.outputs[p.Stage], c.outDirs[p.Stage] = m.OutputID, p.Output
+	c.outputs[p.Stage], c.outDirs[p.Stage] = m.OutputID, p.dir
 	p.Summary, p.Headline = m.Summary, m.Headline
 	if a, ok := p.stage.(stages.RowAccounter); ok {
 		p.RowCountKeys = a.RowCountKeys()

@@ -23,6 +23,9 @@ const (
 	HistoryInterrupted = "interrupted"
 	// HistoryNothingRan is a run that succeeded with every stage up to date.
 	HistoryNothingRan = "nothing ran"
+	// HistoryUnreadable is a run whose run.json cannot be read (damaged):
+	// its row is shown, flagged, with the error.
+	HistoryUnreadable = "unreadable"
 )
 
 // HistoryRow is one row of `pipeline history`: a run, or one cell of a
@@ -46,7 +49,9 @@ type HistoryRow struct {
 
 // History reads every run folder of the working folder, newest first. A
 // working folder that does not exist is an error (a mistyped --workdir);
-// one without runs yet is not.
+// one without runs yet is not. A run.json that cannot be read does not
+// hide the others: its run is listed with status HistoryUnreadable and
+// the error, and History returns every such error too (with the runs).
 func History(workdir string) ([]RunRecord, error) {
 	if fi, err := os.Stat(workdir); err != nil {
 		return nil, fmt.Errorf("working folder %s: %w", workdir, err)
@@ -62,18 +67,30 @@ func History(workdir string) ([]RunRecord, error) {
 		return nil, err
 	}
 	var out []RunRecord
+	var bad []error
 	for _, e := range entries {
 		if !e.IsDir() || e.Name() == "latest" {
 			continue
 		}
 		rec, err := readRun(l.run(e.Name()))
 		if err != nil {
-			return nil, err
+			bad = append(bad, err)
+			rec = unreadableRun(e.Name(), err)
 		}
 		out = append(out, rec)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
-	return out, nil
+	return out, errors.Join(bad...)
+}
+
+// unreadableRun stands for a run whose run.json is damaged: its id, its
+// start from the id, and the error.
+func unreadableRun(id string, err error) RunRecord {
+	rec := RunRecord{ID: id, Status: HistoryUnreadable, Error: CapText(err.Error())}
+	if t, err := time.Parse("20060102T150405Z", strings.SplitN(id, "-", 2)[0]); err == nil {
+		rec.Started = t
+	}
+	return rec
 }
 
 // readRun reads runs/<id>/run.json; a folder without one is an

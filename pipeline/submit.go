@@ -77,7 +77,7 @@ func (r *Runner) Submit(ctx context.Context, cfg *configs.Loaded) (sub *Submitte
 		if err != nil {
 			return nil, err
 		}
-		state, err := r.loadState(cell.Config.Name)
+		state, err := r.loadState(cell.Config.Name, true)
 		if err != nil {
 			return nil, err
 		}

@@ -146,13 +146,12 @@ func diffRuns(workdir, refA, refB string) (*RunDiff, error) {
 // runHeadline reads a run's headline metrics and evaluate's threshold from
 // run.json (a grid run: its first cell's).
 func runHeadline(dir string) ([]stages.Metric, float64, error) {
-	var rec pipeline.RunRecord
-	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	rec, err := pipeline.ReadRunDir(dir)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %w (an interrupted run has no metrics)", filepath.Join(dir, "run.json"), err)
+		return nil, 0, err
 	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, 0, fmt.Errorf("%s: %w", filepath.Join(dir, "run.json"), err)
+	if rec.Status == pipeline.HistoryInterrupted {
+		return nil, 0, fmt.Errorf("%s: %w (an interrupted run has no metrics)", filepath.Join(dir, pipeline.RunFile), fs.ErrNotExist)
 	}
 	thr := 0.5
 	for _, s := range rec.Steps {

@@ -23,6 +23,7 @@ type runFlags struct {
 	sets                        []string
 	only, from, cell, runID     string
 	force, dryRun, resume, json bool
+	verify                      bool
 	// executor overrides the config's executor.kind; detach returns once
 	// the cells are submitted.
 	executor string
@@ -77,6 +78,7 @@ the cells' states). Ctrl-C cancels the array (scancel) and exits 130.`,
 	fl.BoolVar(&f.force, "force", false, "rerun the selected stages even when up to date (earlier run folders keep their outputs)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; run nothing")
 	fl.BoolVar(&f.resume, "resume", false, "continue an interrupted train stage from its last checkpoint")
+	fl.BoolVar(&f.verify, "verify", false, "check every file of a reused output by its sha256 (default: size and mtime); a damaged output is rebuilt")
 	fl.StringVar(&f.cell, "cell", "", "run one grid cell only: its key (e.g. 40/0.0001) or index 0..N-1 in grid order")
 	fl.StringVar(&f.runID, "run-id", "", "attach to the shared run folder runs/ID (cells of one array job) instead of a new one")
 	fl.StringVar(&f.executor, "executor", "", "where the cells of a grid run: local (this process) or slurm (one job array); default: the config's executor.kind")
@@ -86,16 +88,18 @@ the cells' states). Ctrl-C cancels the array (scancel) and exits 130.`,
 
 func newStatusCmd(st *State, g *globals) *cobra.Command {
 	var sets []string
+	var verify bool
 	cmd := &cobra.Command{
-		Use:         "status CONFIG [--set key=value]...",
+		Use:         "status CONFIG [--set key=value]... [--verify]",
 		Short:       "which stages are up to date (runs nothing, starts nothing)",
 		Args:        cobra.ExactArgs(1),
 		Annotations: map[string]string{"exits": exitsStatus},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmdStatus(st, g, args[0], sets)
+			return cmdStatus(st, g, args[0], sets, verify)
 		},
 	}
 	addSetFlag(cmd, &sets)
+	cmd.Flags().BoolVar(&verify, "verify", false, "check every file of each output by its sha256, not only size and mtime (damaged outputs show as such)")
 	return cmd
 }
 
@@ -156,7 +160,7 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	log := g.logger(st)
 	opts := g.options(st, log)
 	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
-	opts.Cell, opts.RunID = f.cell, f.runID
+	opts.Cell, opts.RunID, opts.Verify = f.cell, f.runID, f.verify
 	if _, err := pipeline.SelectCells(cfg, f.cell); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -193,13 +197,15 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 // cmdStatus plans without running anything: no demo data is generated and
 // no server started (a demo whose data does not exist yet would run every
 // stage).
-func cmdStatus(st *State, g *globals, file string, sets []string) error {
+func cmdStatus(st *State, g *globals, file string, sets []string, verify bool) error {
 	cfg, err := loadConfig(file, sets)
 	if err != nil {
 		return err
 	}
 	log := g.logger(st)
-	r, err := pipeline.NewRunner(g.options(st, log))
+	opts := g.options(st, log)
+	opts.Verify = verify
+	r, err := pipeline.NewRunner(opts)
 	if err != nil {
 		return exitWith(ExitUsage, err)
 	}
