@@ -308,6 +308,11 @@ func detached(t *testing.T, bin string, env []string, dir, work string) {
 		t.Fatalf("--detach: exit %d\n%s\n%s", code, out, lastLines(errs, 10))
 	}
 	run := strings.TrimSuffix(strings.Fields(out[strings.Index(out, "into run ")+len("into run "):])[0], ")")
+	// While the cells are on Slurm, status shows their states there.
+	_, out, _ = runEnv(t, bin, env, append([]string{"status", cfg, "--workdir", work}, slurmDemo...)...)
+	if !strings.Contains(out, "run "+run+" on slurm, job(s) ") || !strings.Contains(out, "[40/0.006]") {
+		t.Errorf("status of a detached run:\n%s", out)
+	}
 	waitFor(t, "the collector's run.json", 3*time.Minute, func() bool {
 		_, err := os.Stat(filepath.Join(work, "runs", run, "run.json"))
 		return err == nil
