@@ -128,12 +128,16 @@ func diffRuns(workdir, refA, refB string) (*RunDiff, error) {
 	}
 	pa, errA := readTestPredictions(dirA)
 	pb, errB := readTestPredictions(dirB)
+	// A missing file means no intervals; a file that is there but cannot
+	// be read (truncated, not Parquet) is a broken run: say so, exit 1.
+	for _, err := range []error{errA, errB} {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("unreadable: %w", err)
+		}
+	}
 	switch {
 	case errA != nil || errB != nil:
 		d.Intervals = "intervals need predictions.parquet in both runs' evaluate output"
-		if e := errors.Join(errA, errB); !errors.Is(e, fs.ErrNotExist) {
-			d.Intervals += ": " + e.Error()
-		}
 	case !sameRows(pa, pb):
 		d.Intervals = "no intervals: the runs scored different test rows"
 	default:

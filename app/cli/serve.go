@@ -28,7 +28,7 @@ func newServeCmd(st *State, g *globals) *cobra.Command {
 		Use:                "serve --model DIR [--addr 127.0.0.1:8080] [--report DIR]",
 		Short:              "web page and JSON API for a trained model (see README: Serving)",
 		DisableFlagParsing: true, // cmdServe parses its own flags
-		Annotations:        map[string]string{"exits": "  0 shut down cleanly · 1 serving failed · 2 usage error or the model does not load"},
+		Annotations:        map[string]string{annotStop: stopBySignal, "exits": "  0 shut down cleanly · 1 serving failed · 2 usage error or the model does not load"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if code := cmdServe(st.Ctx, withoutGlobals(args), st.Stdout, st.Stderr, g.logger(st)); code != ExitOK {
 				return exitWith(code, nil)
