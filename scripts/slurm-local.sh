@@ -145,6 +145,13 @@ start() {
 stop() {
 	for p in slurmd-n1 slurmd-n2 slurmctld munged; do
 		local f="$DIR/$p.pid"
+		# Another cluster (another SLURM_LOCAL_DIR) that found our munged
+		# running reuses it: it stays up for them.
+		if [ "$p" = munged ] && alive "$f" && pgrep -x 'slurmctld|slurmd' >/dev/null; then
+			echo "slurm-local: munged (pid $(cat "$f")) left running: another cluster's daemons use it"
+			rm -f "$f"
+			continue
+		fi
 		if alive "$f"; then
 			kill "$(cat "$f")"
 			for _ in $(seq 50); do alive "$f" || break; sleep 0.1; done
