@@ -30,7 +30,7 @@ export SLURM_CONF="$CONF"
 
 usage() { echo "usage: $0 start|stop|status" >&2; exit 2; }
 
-alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+alive() { [ -s "$1" ] && kill -0 "$(cat "$1" 2>/dev/null)" 2>/dev/null; }
 
 install() {
 	command -v slurmctld >/dev/null && command -v munged >/dev/null && command -v sbatch >/dev/null && return 0
