@@ -187,6 +187,10 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	m, err := r.execute(ctx, p, c.outDirs, log, c.runID, c.cell.Config)
 	p.Seconds = round(m.Seconds, 3)
 	if err != nil {
+		if errors.Is(err, context.Canceled) && err.Error() == context.Canceled.Error() {
+			// A bare "context canceled" says nothing: name the stage it stopped.
+			err = fmt.Errorf("%s interrupted: %w", name, err)
+		}
 		p.Status = "failed"
 		p.Error = CapText(err.Error())
 		log.Error("stage failed", "err", p.Error)
