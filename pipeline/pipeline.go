@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/postergenre/postergenre/configs"
@@ -75,6 +76,12 @@ type Step struct {
 	Headline []stages.Metric `json:"headline,omitempty"`
 	// RowCountKeys name the Summary entries that count rows (stages.RowAccounter).
 	RowCountKeys []string `json:"row_count_keys,omitempty"`
+	// Changed names the config values behind "params changed"
+	// ("train.epochs: 12 → 3"), when the previous run recorded them.
+	Changed []string `json:"changed,omitempty"`
+	// Note says more about the status (--dry-run --resume: whether the
+	// train stage would resume, and from which epoch).
+	Note string `json:"note,omitempty"`
 }
 
 // Runner runs configs in one working folder.
@@ -217,7 +224,14 @@ func PrintPlan(w io.Writer, steps []Step) {
 		if fp == "" {
 			fp = "-"
 		}
-		fmt.Fprintf(w, "%-22s %-16s %s\n", cell+s.Stage, fp, s.Status)
+		status := s.Status
+		if len(s.Changed) > 0 {
+			status += ": " + strings.Join(s.Changed, ", ")
+		}
+		if s.Note != "" {
+			status += " (" + s.Note + ")"
+		}
+		fmt.Fprintf(w, "%-22s %-16s %s\n", cell+s.Stage, fp, status)
 	}
 }
 
