@@ -172,6 +172,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 				return nil, err
 			}
 			p.Cell = cell.Key
+			r.resumeNote(&p)
 			if p.Status == StatusUpToDate {
 				m, err := readStageManifest(p.Output)
 				if err == nil {
@@ -233,6 +234,34 @@ func PrintPlan(w io.Writer, steps []Step) {
 		}
 		fmt.Fprintf(w, "%-22s %-16s %s\n", cell+s.Stage, fp, status)
 	}
+}
+
+// resumeNote says, under --resume, whether a stage that would run resumes
+// and from where, or why it would start over.
+func (r *Runner) resumeNote(p *stepPlan) {
+	res, ok := p.stage.(stages.Resumer)
+	if !r.opts.Resume || !ok || p.Status == StatusUpToDate || p.Status == StatusNotSelected {
+		return
+	}
+	prev := ""
+	if p.Fingerprint != "" {
+		if _, err := os.Stat(r.layout.interrupted(p.Stage, p.Fingerprint)); err == nil {
+			prev = r.layout.interrupted(p.Stage, p.Fingerprint)
+		}
+	}
+	if prev == "" {
+		prev = p.prevOutput
+	}
+	if prev == "" {
+		p.Note = "--resume: no interrupted attempt for these inputs and params, would start over"
+		return
+	}
+	at, err := res.ResumePoint(prev)
+	if err != nil {
+		p.Note = "--resume: would start over: " + err.Error()
+		return
+	}
+	p.Note = "would resume from " + at
 }
 
 // ensureDirs creates the working folder's skeleton.

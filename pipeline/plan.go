@@ -106,8 +106,10 @@ func (r *Runner) outputStatus(p *stepPlan, state configState) (string, error) {
 	case !hadPrev:
 		return StatusNeverRun, nil
 	case prev.ConfigHash != p.configHash:
-		for _, c := range diffFlat(prev.Params, p.params) {
-			p.Changed = append(p.Changed, c.Key+": "+orNone(c.A)+" → "+orNone(c.B))
+		if prev.Params != nil { // recorded since this field exists
+			for _, c := range diffFlat(prev.Params, p.params) {
+				p.Changed = append(p.Changed, c.Key+": "+orNone(c.A)+" → "+orNone(c.B))
+			}
 		}
 		return StatusParamsChanged, nil
 	}
