@@ -36,14 +36,14 @@ const (
 
 // State is the process seen by a command.
 type State struct {
-	Ctx    context.Context
-	Args   []string // without the program name
+	Ctx  context.Context
+	Args []string // without the program name
 	// Program is how the binary was invoked (os.Args[0]), for command
 	// lines printed to paste; "" prints "pipeline".
 	Program string
-	Stdout io.Writer
-	Stderr io.Writer
-	Getenv func(string) string
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Getenv  func(string) string
 	// IsTerminal reports whether stderr is a terminal: text logs and
 	// progress bars there; JSON logs and progress log lines otherwise.
 	IsTerminal bool
