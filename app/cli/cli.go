@@ -220,6 +220,7 @@ Exit codes:
 		newGCCmd(st, g),
 		newTagCmd(st, g),
 		newExpCmd(st, g),
+		newCompareCmd(st, g),
 		newPredictCmd(st, g),
 		newMirrorCmd(st),
 		newVersionCmd(st),
