@@ -151,9 +151,18 @@ const layoutJS = `(() => {
 // layout; with shot != "" it also saves a full-page screenshot there.
 func Measure(t testing.TB, ctx context.Context, width int, url, shot string) Layout {
 	t.Helper()
-	var l Layout
-	if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(width), 900), chromedp.Navigate(url), chromedp.WaitReady("body", chromedp.ByQuery), chromedp.Evaluate(layoutJS, &l)); err != nil {
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(int64(width), 900), chromedp.Navigate(url), chromedp.WaitReady("body", chromedp.ByQuery)); err != nil {
 		t.Fatalf("browser: %s: %v", url, err)
+	}
+	return MeasureNow(t, ctx, shot)
+}
+
+// MeasureNow measures the page as it is now (after the test acted on it).
+func MeasureNow(t testing.TB, ctx context.Context, shot string) Layout {
+	t.Helper()
+	var l Layout
+	if err := chromedp.Run(ctx, chromedp.Evaluate(layoutJS, &l)); err != nil {
+		t.Fatalf("browser: %v", err)
 	}
 	if shot != "" {
 		var png []byte
