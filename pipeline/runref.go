@@ -67,6 +67,9 @@ func cellFolder(config, key string) string {
 // "/CELL", CELL being the cell's folder name or key ("40/0.0001"). A
 // grid run named without a cell is an error listing its cells.
 func ResolveRunRef(workdir, ref string) (RunRef, error) {
+	if _, err := os.Stat(workdir); err != nil {
+		return RunRef{}, fmt.Errorf("working folder %s: %w", workdir, err)
+	}
 	runPart, cell := ref, ""
 	if t, ok, err := lookupTag(workdir, ref); err != nil {
 		return RunRef{}, err
