@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -54,27 +53,7 @@ func History(workdir string) ([]RunRecord, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("working folder %s: not a folder", workdir)
 	}
-	l := layout{root: workdir}
-	entries, err := os.ReadDir(l.runs())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []RunRecord
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == "latest" {
-			continue
-		}
-		rec, err := readRun(l.run(e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
-	return out, nil
+	return readRuns(layout{root: workdir})
 }
 
 // readRun reads runs/<id>/run.json; a folder without one is an
@@ -199,7 +178,7 @@ func PrintHistory(w io.Writer, rows []HistoryRow, width int) {
 		if i > 0 {
 			drop = 3 + i
 		}
-		header = append(header, texttable.Column{Name: strings.ToUpper(k) + "(BASE)", Min: 13, Drop: drop})
+		header = append(header, texttable.Column{Name: strings.ToUpper(k) + "(base)", Min: 13, Drop: drop})
 	}
 	header = append(header, texttable.Column{Name: "CHANGED", Min: 12, Drop: 100})
 	var table [][]string
