@@ -118,7 +118,9 @@ func reportOf(workdir, runDir string, rec *pipeline.RunRecord) string {
 // printNext shows the commands that read the run, ready to paste.
 func printNext(st *State, workdir string) {
 	wd := ""
-	if workdir != defaultWorkdir(st) {
+	a, errA := filepath.Abs(workdir)
+	b, errB := filepath.Abs(defaultWorkdir(st))
+	if errA != nil || errB != nil || a != b {
 		wd = " --workdir " + shellQuote(workdir)
 	}
 	p := shellQuote(st.program())
