@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/stages"
@@ -17,6 +18,7 @@ type cellRun struct {
 	state   configState
 	outputs map[string]string // stage → OutputID of the output used
 	outDirs map[string]string // stage → output folder used
+	damaged []string          // unselected outputs not used because damaged: why
 	log     *slog.Logger
 	runID   string
 }
@@ -27,7 +29,7 @@ func (r *Runner) runCell(ctx context.Context, cell configs.Cell, cellDir string,
 	if err != nil {
 		return nil, err
 	}
-	state, err := r.loadState(cell.Config.Name)
+	state, err := r.loadState(cell.Config.Name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -69,19 +71,14 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 	}
 	switch {
 	case p.Status == StatusUpToDate:
-		m, err := readStageManifest(p.Output)
-		if err == nil {
-			m.OutputID, err = currentOutputID(st, p.Output, m)
-		}
-		if err != nil {
-			return &p.Step, &StageError{Stage: name, Err: err}
-		}
-		c.use(&p, m)
-		log.Info("up to date", "output", p.Output)
-		return &p.Step, nil
+		return r.useExisting(c, p, log)
 	case p.Status == StatusNotSelected:
-		// An unselected stage that is not up to date: later stages can't run on it.
-		if p.inputs != nil {
+		// An unselected stage that is not up to date: later stages can't
+		// run on it, nor on a damaged output.
+		if p.Reason != "" {
+			log.Warn("output damaged, and not selected: not used", "detail", p.Reason)
+			c.damaged = append(c.damaged, name+" output damaged: "+p.Reason)
+		} else if p.inputs != nil {
 			out := r.layout.output(name, p.Fingerprint)
 			if m, err := readStageManifest(out); err == nil {
 				// What the output holds now, not what it held when it
@@ -96,16 +93,80 @@ func (r *Runner) runStep(ctx context.Context, c *cellRun, st stages.Stage) (*Ste
 		log.Info("not selected", "status", p.Status)
 		return &p.Step, nil
 	case p.inputs == nil:
-		return nil, &StageError{Stage: name, Err: fmt.Errorf("its inputs %v are not available: run them first (without --only)", stages.Inputs[name])}
+		err := fmt.Errorf("its inputs %v are not available: run them first (without --only/--from)", stages.Inputs[name])
+		if len(c.damaged) > 0 {
+			err = fmt.Errorf("%w; %s", err, strings.Join(c.damaged, "; "))
+		}
+		return nil, &StageError{Stage: name, Err: err}
+	}
+	return r.buildLocked(ctx, c, p, log)
+}
+
+// buildLocked runs a due stage under its output's build lock. Another
+// process building the same output (another cell of the grid, another
+// config sharing the stage) is waited for; when it has committed the
+// output meanwhile, that output is used instead of building it again
+// (unless this run forces the stage).
+func (r *Runner) buildLocked(ctx context.Context, c *cellRun, p stepPlan, log *slog.Logger) (step *Step, err error) {
+	name := p.Stage
+	lock, err := waitLock(ctx, r.layout.buildLock(name, p.Fingerprint), "build "+name+" "+p.Fingerprint, r.opts.Lease, func(holder string) {
+		log.Info("waiting for another process building this output", "fingerprint", p.Fingerprint, "holder", holder)
+	})
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &p.Step, err
+		}
+		return &p.Step, &StageError{Stage: name, Err: err}
+	}
+	logTakeOver(log, lock)
+	defer func() {
+		if rerr := lock.Release(); rerr != nil {
+			log.Warn("could not release a build lock", "err", rerr)
+		}
+	}()
+	if p.Status != StatusForced {
+		status, err := r.outputStatus(&p, c.state)
+		if err != nil {
+			return &p.Step, &StageError{Stage: name, Err: err}
+		}
+		if status == StatusUpToDate {
+			p.Status = status
+			return r.useExisting(c, p, log.With("built_by", "another process, while this one waited"))
+		}
 	}
 	return r.runPlanned(ctx, c, p, log)
+}
+
+// useExisting uses a stage's completed, up-to-date output.
+func (r *Runner) useExisting(c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
+	m, err := readStageManifest(p.dir)
+	if err == nil {
+		m.OutputID, err = currentOutputID(p.stage, p.dir, m)
+	}
+	if err != nil {
+		return &p.Step, &StageError{Stage: p.Stage, Err: err}
+	}
+	c.use(&p, m)
+	log.Info("up to date", "output", p.Output)
+	// The state says what the config last used; a state rebuilt after
+	// damage (or from before this output) learns it here.
+	if old := c.state.Stages[p.Stage]; old.Fingerprint != p.Fingerprint || old.ConfigHash != p.configHash || old.OutputID != m.OutputID {
+		c.state.Stages[p.Stage] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID}
+		if err := r.saveState(c.cell.Config.Name, c.state); err != nil {
+			return &p.Step, err
+		}
+	}
+	return &p.Step, nil
 }
 
 // runPlanned runs a stage that is due and records its output as the
 // config's latest for that stage.
 func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *slog.Logger) (*Step, error) {
 	name := p.Stage
-	p.Output = r.layout.output(name, p.Fingerprint)
+	p.setOutput(r.layout, r.layout.output(name, p.Fingerprint))
+	if p.Reason != "" {
+		log.Warn("output damaged: rebuilding it", "detail", p.Reason)
+	}
 	log.Info("running", "reason", p.Status, "fingerprint", p.Fingerprint)
 	m, err := r.execute(ctx, p, c.outDirs, log, c.runID, c.cell.Config)
 	p.Seconds = round(m.Seconds, 3)
@@ -121,8 +182,8 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	p.Status = "ran"
 	c.use(&p, m)
 	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID, Params: p.params}
-	if err := writeJSON(r.layout.state(c.cell.Config.Name), c.state); err != nil {
-		return &p.Step, fmt.Errorf("pipeline: state of %s: %w", c.cell.Config.Name, err)
+	if err := r.saveState(c.cell.Config.Name, c.state); err != nil {
+		return &p.Step, err
 	}
 	log.Info("stage done", "seconds", p.Seconds, "output", p.Output)
 	return &p.Step, nil
@@ -131,7 +192,7 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 // use makes a completed output the one later stages read, and copies what
 // the run summary shows from its manifest into the step.
 func (c *cellRun) use(p *stepPlan, m StageManifest) {
-	c.outputs[p.Stage], c.outDirs[p.Stage] = m.OutputID, p.Output
+	c.outputs[p.Stage], c.outDirs[p.Stage] = m.OutputID, p.dir
 	p.Summary, p.Headline = m.Summary, m.Headline
 	if a, ok := p.stage.(stages.RowAccounter); ok {
 		p.RowCountKeys = a.RowCountKeys()

@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,8 +205,8 @@ func TestErrorsAreReportedNotDropped(t *testing.T) {
 	})
 	t.Run("runs/latest that cannot be replaced", func(t *testing.T) {
 		h := newHarness(t)
-		// A non-empty folder where the link's temporary name goes.
-		blocker := filepath.Join(h.workdir, "runs", "latest.tmp", "x")
+		// A non-empty folder where the link goes: a rename cannot replace it.
+		blocker := filepath.Join(h.workdir, "runs", "latest", "x")
 		if err := os.MkdirAll(blocker, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -216,15 +215,29 @@ func TestErrorsAreReportedNotDropped(t *testing.T) {
 			t.Errorf("want the link error, got %v", err)
 		}
 	})
-	t.Run("unreadable state file", func(t *testing.T) {
+	t.Run("unreadable state file: moved aside and rebuilt, the run proceeds", func(t *testing.T) {
 		h := newHarness(t)
 		if err := os.MkdirAll(filepath.Join(h.workdir, "state"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(filepath.Join(h.workdir, "state", "t.json"), []byte("{not json"), 0o644)
-		var se *pipeline.StageError
-		if _, _, err := h.run(pipeline.Options{}); err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), "state of t") {
-			t.Errorf("want the state error, got %v", err)
+		state := filepath.Join(h.workdir, "state", "t.json")
+		os.WriteFile(state, []byte("{not json"), 0o644)
+		if p := h.plan(pipeline.Options{}); p[stages.Scrape] != pipeline.StatusNeverRun {
+			t.Errorf("plan with a corrupt state: %v", p)
+		}
+		if _, ran, err := h.run(pipeline.Options{}); err != nil || len(ran) != 5 {
+			t.Fatalf("run with a corrupt state: ran %v, %v; want every stage run", ran, err)
+		}
+		if aside, _ := filepath.Glob(state + ".corrupt-*"); len(aside) != 1 {
+			t.Errorf("corrupt state not moved aside: %v", aside)
+		} else if b, _ := os.ReadFile(aside[0]); string(b) != "{not json" {
+			t.Errorf("moved-aside state holds %q", b)
+		}
+		var s struct {
+			Stages map[string]any `json:"stages"`
+		}
+		if b, err := os.ReadFile(state); err != nil || json.Unmarshal(b, &s) != nil || len(s.Stages) != 5 {
+			t.Errorf("rebuilt state: %s (%v)", b, err)
 		}
 	})
 }
@@ -263,5 +276,85 @@ func TestRunFolderOutlivesForce(t *testing.T) {
 	}
 	if _, err := os.ReadFile(filepath.Join(h.workdir, "runs", first.ID, "model")); err != nil {
 		t.Errorf("first run's model link: %v", err)
+	}
+}
+
+// TestHistoryWithADamagedRecord: one corrupt run.json does not empty the
+// history: the other runs are listed, the damaged one is a row flagged
+// unreadable, and the error names its file.
+func TestHistoryWithADamagedRecord(t *testing.T) {
+	h := newHarness(t)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		rec, _, err := h.run(pipeline.Options{Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, rec.ID)
+	}
+	bad := filepath.Join(h.workdir, "runs", ids[1], "run.json")
+	if err := os.WriteFile(bad, []byte("{x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := pipeline.History(h.workdir)
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("error %v, want one naming %s", err, bad)
+	}
+	status := map[string]string{}
+	for _, r := range runs {
+		status[r.ID] = r.Status
+	}
+	if len(runs) != 3 || status[ids[0]] != "ok" || status[ids[1]] != pipeline.HistoryUnreadable || status[ids[2]] != "ok" {
+		t.Errorf("history %v, want 3 runs with %s unreadable", status, ids[1])
+	}
+	var out bytes.Buffer
+	pipeline.PrintHistory(&out, pipeline.HistoryRows(h.workdir, runs), 0)
+	if !strings.Contains(out.String(), pipeline.HistoryUnreadable) || strings.Count(out.String(), "\n") != 4 {
+		t.Errorf("history table:\n%s", out.String())
+	}
+}
+
+// TestLayoutAndReadRun: readers outside the pipeline find records through
+// pipeline.Layout and pipeline.ReadRun: a run's record, the working folder
+// of a stage output or of a grid cell's run-folder entry, and the completed
+// outputs of a stage (not staging).
+func TestLayoutAndReadRun(t *testing.T) {
+	h := newHarness(t)
+	rec, _, err := h.run(pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pipeline.ReadRun(h.workdir, rec.ID)
+	if err != nil || got.ID != rec.ID || got.Status != "ok" || len(got.Steps) != 5 {
+		t.Errorf("ReadRun: %+v, %v", got, err)
+	}
+	if _, err := pipeline.ReadRun(h.workdir, "../x"); err == nil {
+		t.Error("ReadRun accepted a path for an id")
+	}
+	l := pipeline.Layout{Root: h.workdir}
+	outs, err := l.Outputs(stages.Train)
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("Outputs(train): %v, %v", outs, err)
+	}
+	os.MkdirAll(filepath.Join(l.StageDir(stages.Train), ".staging-x"), 0o755)
+	if outs2, _ := l.Outputs(stages.Train); len(outs2) != 1 {
+		t.Errorf("staging listed as an output: %v", outs2)
+	}
+	deep := filepath.Join(l.Run(rec.ID), "cell-a", "train", "model")
+	os.MkdirAll(deep, 0o755)
+	for _, p := range []string{outs[0], deep, l.Run(rec.ID)} {
+		if wd, ok := pipeline.WorkdirOf(p); !ok || wd != h.workdir {
+			t.Errorf("WorkdirOf(%s) = %s, %v; want %s", p, wd, ok, h.workdir)
+		}
+	}
+	if _, ok := pipeline.WorkdirOf(t.TempDir()); ok {
+		t.Error("WorkdirOf found a working folder where there is none")
+	}
+	for _, s := range rec.Steps {
+		if filepath.IsAbs(s.Output) {
+			t.Errorf("%s: output recorded as an absolute path %s", s.Stage, s.Output)
+		} else if _, err := os.Stat(filepath.Join(l.Resolve(s.Output), "_stage.json")); err != nil {
+			t.Errorf("%s: output %s does not resolve: %v", s.Stage, s.Output, err)
+		}
 	}
 }

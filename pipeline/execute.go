@@ -40,7 +40,10 @@ func (r *Runner) execute(ctx context.Context, p stepPlan, inputs map[string]stri
 		return m, errors.Join(err, a.discard(ok && k.KeepsFailedAttempt()))
 	}
 	m.Summary, m.Headline = res.Summary, res.Headline
-	if m.OutputID, err = outputID(st, a.staging); err != nil {
+	if m.Files, err = scanOutput(a.staging, volatileOf(st)); err != nil {
+		return m, errors.Join(fmt.Errorf("record the output's files: %w", err), a.discard(false))
+	}
+	if m.OutputID, err = outputID(st, a.staging, m.Files); err != nil {
 		return m, errors.Join(err, a.discard(false))
 	}
 	if err := writeJSON(filepath.Join(a.staging, StageManifestFile), m); err != nil {
@@ -77,13 +80,13 @@ func (r *Runner) env(p stepPlan, a attempt, inputs map[string]string, log *slog.
 	return env
 }
 
-// outputID identifies a completed output: by content when the stage says
-// how (stages.OutputIdentifier), else uniquely per production.
-func outputID(st stages.Stage, dir string) (string, error) {
+// outputID identifies a completed output: as the stage says
+// (stages.OutputIdentifier), else by the content of its files.
+func outputID(st stages.Stage, dir string, files []OutputFile) (string, error) {
 	if id, ok := st.(stages.OutputIdentifier); ok {
 		return id.OutputIdentity(dir)
 	}
-	return newID(), nil
+	return contentID(files), nil
 }
 
 // currentOutputID is the identity of a completed output as it stands now:

@@ -52,12 +52,12 @@ func GC(workdir string, o GCOptions) ([]GCItem, error) {
 		return nil, fmt.Errorf("working folder %s: not a folder", workdir)
 	}
 	l := layout{root: workdir}
-	lock, err := AcquireLock(l.lock())
+	lock, err := tryLock(l.namedLock("gc"), "gc", DefaultLease)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Release()
-	runs, err := readRuns(l)
+	runs, _, err := readRuns(l) // unreadable records are kept, see gcRuns
 	if err != nil {
 		return nil, fmt.Errorf("gc: %w", err)
 	}
@@ -83,23 +83,26 @@ func GC(workdir string, o GCOptions) ([]GCItem, error) {
 }
 
 // readRuns reads every run folder's record, newest first by start time
-// (run ids have whole seconds only).
-func readRuns(l layout) ([]RunRecord, error) {
+// (run ids have whole seconds only; two runs of the same second differ by
+// a random suffix). A run.json that cannot be read does not hide the
+// others: its run is listed as HistoryUnreadable and its error returned
+// in unreadable; err is for the runs folder itself.
+func readRuns(l layout) (runs []RunRecord, unreadable []error, err error) {
 	entries, err := os.ReadDir(l.runs())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var runs []RunRecord
 	for _, e := range entries {
 		if !e.IsDir() || e.Name() == "latest" {
 			continue
 		}
 		rec, err := readRun(l.run(e.Name()))
 		if err != nil {
-			return nil, err
+			unreadable = append(unreadable, err)
+			rec = unreadableRun(e.Name(), err)
 		}
 		runs = append(runs, rec)
 	}
@@ -109,7 +112,7 @@ func readRuns(l layout) ([]RunRecord, error) {
 		}
 		return runs[i].ID > runs[j].ID
 	})
-	return runs, nil
+	return runs, unreadable, nil
 }
 
 // gcRuns picks the run folders to remove; runs is newest first. It
@@ -134,11 +137,15 @@ func gcRuns(l layout, runs []RunRecord, tags map[string]Tag, keep int) ([]RunRec
 	if keep == 0 {
 		cutoff = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) // every run is older
 	}
+	// While a run holds a run lock, a run folder without run.json may be
+	// that run in progress; a run whose record cannot be read is kept too.
+	running := runsActive(l)
 	var kept []RunRecord
 	var items []GCItem
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		if !r.Started.Before(cutoff) || r.ID == filepath.Base(latest) || tagged[r.ID] {
+		if !r.Started.Before(cutoff) || r.ID == filepath.Base(latest) || tagged[r.ID] ||
+			running && r.Status == HistoryInterrupted || r.Status == HistoryUnreadable {
 			kept = append(kept, r)
 			continue
 		}
@@ -225,4 +232,16 @@ func du(dir string) int64 {
 		return nil
 	})
 	return n
+}
+
+// runsActive reports whether any run lock of the working folder is held by
+// a live holder (a run folder without run.json may then be in progress).
+func runsActive(l layout) bool {
+	locks, _ := filepath.Glob(filepath.Join(l.locks(), "run-*.lock"))
+	for _, p := range locks {
+		if _, raw, stale := inspectLock(p, DefaultLease); raw != nil && !stale {
+			return true
+		}
+	}
+	return false
 }

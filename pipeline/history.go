@@ -23,6 +23,9 @@ const (
 	HistoryInterrupted = "interrupted"
 	// HistoryNothingRan is a run that succeeded with every stage up to date.
 	HistoryNothingRan = "nothing ran"
+	// HistoryUnreadable is a run whose run.json cannot be read (damaged):
+	// its row is shown, flagged, with the error.
+	HistoryUnreadable = "unreadable"
 )
 
 // HistoryRow is one row of `pipeline history`: a run, or one cell of a
@@ -46,26 +49,42 @@ type HistoryRow struct {
 
 // History reads every run folder of the working folder, newest first. A
 // working folder that does not exist is an error (a mistyped --workdir);
-// one without runs yet is not.
+// one without runs yet is not. A run.json that cannot be read does not
+// hide the others: its run is listed with status HistoryUnreadable and
+// the error, and History returns every such error too (with the runs).
 func History(workdir string) ([]RunRecord, error) {
 	if fi, err := os.Stat(workdir); err != nil {
 		return nil, fmt.Errorf("working folder %s: %w", workdir, err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("working folder %s: not a folder", workdir)
 	}
-	return readRuns(layout{root: workdir})
+	runs, bad, err := readRuns(layout{root: workdir})
+	if err != nil {
+		return nil, err
+	}
+	return runs, errors.Join(bad...)
+}
+
+// unreadableRun stands for a run whose run.json is damaged: its id, its
+// start from the id, and the error.
+func unreadableRun(id string, err error) RunRecord {
+	rec := RunRecord{ID: id, Status: HistoryUnreadable, Error: CapText(err.Error())}
+	if t, err := time.Parse("20060102T150405Z", strings.SplitN(id, "-", 2)[0]); err == nil {
+		rec.Started = t
+	}
+	return rec
 }
 
 // readRun reads runs/<id>/run.json; a folder without one is an
 // interrupted run, named from its resolved config.yaml.
 func readRun(dir string) (RunRecord, error) {
 	var rec RunRecord
-	err := readJSON(filepath.Join(dir, "run.json"), &rec)
+	err := readJSON(filepath.Join(dir, RunFile), &rec)
 	if err == nil {
 		return rec, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return rec, fmt.Errorf("%s: %w", filepath.Join(dir, "run.json"), err)
+		return rec, fmt.Errorf("%s: %w", filepath.Join(dir, RunFile), err)
 	}
 	rec = RunRecord{ID: filepath.Base(dir), Status: HistoryInterrupted}
 	if t, err := time.Parse("20060102T150405Z", strings.SplitN(rec.ID, "-", 2)[0]); err == nil {

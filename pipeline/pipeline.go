@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,23 @@ type Options struct {
 	DryRun bool
 	// Resume lets the train stage continue an interrupted attempt.
 	Resume bool
+	// Verify checks every file of an output by its sha256 before reusing
+	// it, not only its size and mtime.
+	Verify bool
+	// Cell runs one grid cell only (its upstream stages, train and
+	// evaluate), taking only that cell's lock: a key as configs.GridKey
+	// ("40/0.0001") or an index 0..N-1 in grid order (a Slurm array task's
+	// SLURM_ARRAY_TASK_ID). "" runs every cell.
+	Cell string
+	// RunID attaches this run to the run folder runs/<RunID> (created by
+	// whichever process comes first) instead of making a new one: each
+	// process writes its cells' folders and cells/<cell config>.json there,
+	// and the process that started them all collects the cells into
+	// run.json with CollectRun. Used with Cell by array jobs.
+	RunID string
+	// Lease is how long a lock stays valid without its heartbeat (0:
+	// DefaultLease). See lock.go for the stale-lock rule.
+	Lease  time.Duration
 	Logger *slog.Logger
 	// Progress is handed to stages for their long steps (nil: none).
 	Progress stages.Progress
@@ -58,20 +76,25 @@ const (
 	StatusParamsChanged = "params changed"
 	StatusInputChanged  = "input changed"
 	StatusRetriesDue    = "retries due"
-	StatusForced        = "forced"
-	StatusNotSelected   = "not selected"
+	// StatusDamaged is an output whose files no longer match its manifest
+	// (Step.Reason says which): it is rebuilt.
+	StatusDamaged     = "damaged"
+	StatusForced      = "forced"
+	StatusNotSelected = "not selected"
 )
 
 // Step is one stage in a plan or a run.
 type Step struct {
-	Cell        string         `json:"cell,omitempty"`
-	Stage       string         `json:"stage"`
-	Status      string         `json:"status"` // plan status, then "ran", "up to date", "failed", "not selected"
-	Fingerprint string         `json:"fingerprint,omitempty"`
-	Output      string         `json:"output,omitempty"`
-	Seconds     float64        `json:"seconds,omitempty"`
-	Error       string         `json:"error,omitempty"`
-	Summary     map[string]any `json:"summary,omitempty"`
+	Cell        string  `json:"cell,omitempty"`
+	Stage       string  `json:"stage"`
+	Status      string  `json:"status"` // plan status, then "ran", "up to date", "failed", "not selected"
+	Fingerprint string  `json:"fingerprint,omitempty"`
+	Output      string  `json:"output,omitempty"`
+	Seconds     float64 `json:"seconds,omitempty"`
+	Error       string  `json:"error,omitempty"`
+	// Reason details the status (which file of a damaged output).
+	Reason  string         `json:"reason,omitempty"`
+	Summary map[string]any `json:"summary,omitempty"`
 	// Headline is the stage's typed headline metrics (stages.Result.Headline).
 	Headline []stages.Metric `json:"headline,omitempty"`
 	// RowCountKeys name the Summary entries that count rows (stages.RowAccounter).
@@ -114,6 +137,12 @@ func NewRunner(opts Options) (*Runner, error) {
 	if opts.Build == nil {
 		return nil, errors.New("pipeline: Options.Build is required")
 	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
+	if opts.RunID != "" && !validRunID(opts.RunID) {
+		return nil, fmt.Errorf("--run-id %q: letters, digits, '.', '_' and '-' only", opts.RunID)
+	}
 	abs, err := filepath.Abs(opts.Workdir)
 	if err != nil {
 		return nil, err
@@ -147,22 +176,29 @@ func (r *Runner) selected(stage string) bool {
 	return true
 }
 
-// forced reports whether a stage reruns even when up to date.
+// forced reports whether a stage reruns even when up to date. --from
+// forces its stage and every later one: outputs are identified by content,
+// so a rerun of the first that wrote the same bytes would otherwise leave
+// the later ones up to date.
 func (r *Runner) forced(stage string) bool {
-	return r.opts.Force || (r.opts.From != "" && stage == r.opts.From)
+	return r.opts.Force || (r.opts.From != "" && indexOf(stages.Order, stage) >= indexOf(stages.Order, r.opts.From))
 }
 
 // Plan returns what a run of cfg would do, running nothing.
 func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) {
 	var steps []Step
-	for _, cell := range cfg.Cells() {
+	cells, err := SelectCells(cfg, r.opts.Cell)
+	if err != nil {
+		return nil, err
+	}
+	for _, cell := range cells {
 		c := cell.Config
 		built, err := r.build(c)
 		if err != nil {
 			return nil, err
 		}
 		outputs := map[string]string{}
-		cellState, err := r.loadState(c.Name)
+		cellState, err := r.loadState(c.Name, false)
 		if err != nil {
 			return nil, err
 		}
@@ -174,9 +210,9 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 			p.Cell = cell.Key
 			r.resumeNote(&p)
 			if p.Status == StatusUpToDate {
-				m, err := readStageManifest(p.Output)
+				m, err := readStageManifest(p.dir)
 				if err == nil {
-					m.OutputID, err = currentOutputID(built[name], p.Output, m)
+					m.OutputID, err = currentOutputID(built[name], p.dir, m)
 				}
 				if err != nil {
 					return nil, err
@@ -201,17 +237,46 @@ func (r *Runner) build(c configs.Config) (map[string]stages.Stage, error) {
 	return built, nil
 }
 
-// loadState reads state/<config>.json; a config never run has none.
-func (r *Runner) loadState(config string) (configState, error) {
+// loadState reads state/<config>.json; a config never run has none. The
+// state only tells "params changed" from "input changed", so a damaged
+// one costs nothing but that: it is ignored (planning), or moved aside
+// (a run: repair) and rebuilt from the outputs the run uses; the log says
+// which file and where it went.
+func (r *Runner) loadState(config string, repair bool) (configState, error) {
 	s := configState{Stages: map[string]stageState{}}
-	err := readJSON(r.layout.state(config), &s)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	path := r.layout.state(config)
+	err := readJSON(path, &s)
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil, errors.Is(err, fs.ErrNotExist):
+	case errors.As(err, &syntax), errors.As(err, &typ), errors.Is(err, io.ErrUnexpectedEOF):
+		s = configState{}
+		if !repair {
+			r.log.Warn("state file unreadable: ignored (a run moves it aside and rebuilds it)", "file", path, "err", err)
+			break
+		}
+		aside := path + ".corrupt-" + r.now().UTC().Format("20060102T150405Z") + "-" + newID()
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return s, fmt.Errorf("pipeline: state of %s: %s: %w; moving it aside: %w", config, path, err, rerr)
+		}
+		r.log.Warn("state file unreadable: moved aside, rebuilt from the outputs this run uses", "file", path, "moved_to", aside, "err", err)
+	default:
 		return s, fmt.Errorf("pipeline: state of %s: %w", config, err)
 	}
 	if s.Stages == nil {
 		s.Stages = map[string]stageState{}
 	}
 	return s, nil
+}
+
+// saveState writes state/<config>.json (under the config's run lock: the
+// only writer).
+func (r *Runner) saveState(config string, s configState) error {
+	if err := writeJSON(r.layout.state(config), s); err != nil {
+		return fmt.Errorf("pipeline: state of %s: %w", config, err)
+	}
+	return nil
 }
 
 // PrintPlan writes a plan as an aligned table.
@@ -228,6 +293,9 @@ func PrintPlan(w io.Writer, steps []Step) {
 		status := s.Status
 		if len(s.Changed) > 0 {
 			status += ": " + strings.Join(s.Changed, ", ")
+		}
+		if s.Reason != "" {
+			status += " (" + s.Reason + ")"
 		}
 		if s.Note != "" {
 			status += " (" + s.Note + ")"

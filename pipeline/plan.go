@@ -23,6 +23,14 @@ type stepPlan struct {
 	params     map[string]string // the section's values, dotted (for state)
 	inputs     map[string]string // upstream → OutputID, nil when an input is yet to be produced
 	prevOutput string            // the existing output for this fingerprint
+	dir        string            // the output folder (Step.Output is it relative to the working folder)
+}
+
+// setOutput sets the output folder, and Step.Output as it is recorded:
+// relative to the working folder, so a copied or moved folder's records
+// point into itself.
+func (p *stepPlan) setOutput(l layout, dir string) {
+	p.dir, p.Output = dir, l.rel(dir)
 }
 
 // planStage decides what to do with one stage. outputs maps the upstream
@@ -85,11 +93,18 @@ func settledInputs(name string, outputs map[string]string) map[string]string {
 }
 
 // outputStatus compares the output for p's fingerprint with what the
-// config last ran with; it sets p.Output when that output exists.
+// config last ran with; it sets p's output when that output exists.
 func (r *Runner) outputStatus(p *stepPlan, state configState) (string, error) {
 	out := r.layout.output(p.Stage, p.Fingerprint)
-	if _, err := readStageManifest(out); err == nil {
-		p.prevOutput, p.Output = out, out
+	if m, err := readStageManifest(out); err == nil {
+		p.prevOutput = out
+		p.setOutput(r.layout, out)
+		// A damaged output is rebuilt, never trusted; its folder is
+		// replaced when the rebuild commits.
+		if err := checkOutput(out, m, r.opts.Verify); err != nil {
+			p.Reason = r.layout.rel(err.Error())
+			return StatusDamaged, nil
+		}
 		if d, ok := p.stage.(stages.RetryDuer); ok {
 			due, err := d.RetriesDue(out, r.now())
 			if err != nil {

@@ -54,23 +54,34 @@ func (e *StageError) Error() string {
 
 func (e *StageError) Unwrap() error { return e.Err }
 
-// Run runs a config. The returned record is also written to the run folder.
-// Lock errors are *LockError; stage failures are *StageError.
+// Run runs a config (or, with Options.Cell, one of its grid cells). The
+// returned record is also written to the run folder. Lock errors are
+// *LockError; stage failures are *StageError; a --cell naming no cell is
+// *CellError.
 func (r *Runner) Run(ctx context.Context, cfg *configs.Loaded) (rec *RunRecord, err error) {
-	if err := r.ensureDirs(); err != nil {
-		return nil, err
-	}
-	lock, err := AcquireLock(r.layout.lock())
+	cells, err := SelectCells(cfg, r.opts.Cell)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, lock.Release()) }()
+	if err := r.ensureDirs(); err != nil {
+		return nil, err
+	}
+	release, err := r.lockCells(cfg, cells)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, release()) }()
 	if r.opts.Setup != nil {
-		cleanup, err := r.opts.Setup(ctx)
+		cleanup, err := r.setup(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer cleanup()
+		// Setup may change the config (the demo points scrape at its
+		// server): the cells are copies, made again.
+		if cells, err = SelectCells(cfg, r.opts.Cell); err != nil {
+			return nil, err
+		}
 	}
 
 	if r.opts.DryRun {
@@ -82,67 +93,148 @@ func (r *Runner) Run(ctx context.Context, cfg *configs.Loaded) (rec *RunRecord, 
 		return &RunRecord{Config: cfg.Name, Steps: steps, Status: "dry-run"}, nil
 	}
 
-	rec, log, closeLog, err := r.startRun(cfg)
+	rec, log, closeLog, err := r.startRun(cfg, cells)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, closeLog()) }()
-	runErr := r.runCells(ctx, cfg, rec, log)
+	runErr := r.runCells(ctx, cfg, cells, rec, log)
 	return rec, r.finishRun(rec, log, runErr)
 }
 
+// lockCells takes the run lock of every cell this run runs (of the config
+// itself when it has no grid), without waiting: a second run of the same
+// config (cell) is refused with a *LockError naming the holder, while
+// runs of other configs and other cells go on side by side.
+func (r *Runner) lockCells(cfg *configs.Loaded, cells []configs.Cell) (release func() error, err error) {
+	var held []*Lock
+	release = func() error {
+		var errs []error
+		for _, l := range held {
+			errs = append(errs, l.Release())
+		}
+		return errors.Join(errs...)
+	}
+	for _, c := range cells {
+		purpose := "run " + cfg.Name
+		if c.Key != "" {
+			purpose += " cell " + c.Key
+		}
+		l, err := tryLock(r.layout.runLock(c.Config.Name), purpose, r.opts.Lease)
+		if err != nil {
+			return nil, errors.Join(err, release())
+		}
+		logTakeOver(r.log, l)
+		held = append(held, l)
+	}
+	return release, nil
+}
+
+// setup runs Options.Setup under a lock shared by every config, waiting
+// for another process's setup to finish first (the demo generates its data
+// once, whichever cell comes first).
+func (r *Runner) setup(ctx context.Context) (func(), error) {
+	l, err := waitLock(ctx, r.layout.namedLock("setup"), "setup", r.opts.Lease, func(holder string) {
+		r.log.Info("waiting for another process's setup", "holder", holder)
+	})
+	if err != nil {
+		return nil, err
+	}
+	logTakeOver(r.log, l)
+	cleanup, err := r.opts.Setup(ctx)
+	return cleanup, errors.Join(err, l.Release())
+}
+
 // startRun creates the run folder with the resolved config and the run's
-// logger (also writing log.jsonl when Options.ExtraLog is set).
-func (r *Runner) startRun(cfg *configs.Loaded) (rec *RunRecord, log *slog.Logger, closeLog func() error, err error) {
+// logger (also writing log.jsonl when Options.ExtraLog is set). With
+// Options.RunID the run folder is shared with other processes: it is
+// created if absent and the log goes into the cell's own folder.
+func (r *Runner) startRun(cfg *configs.Loaded, cells []configs.Cell) (rec *RunRecord, log *slog.Logger, closeLog func() error, err error) {
 	rec = &RunRecord{
-		ID:      r.now().UTC().Format("20060102T150405Z") + "-" + newID(),
 		Config:  cfg.Name,
 		File:    cfg.File,
 		Started: r.now().UTC(),
 		Version: buildinfo.Version,
 		Commit:  buildinfo.Commit,
 	}
-	runDir := r.layout.run(rec.ID)
 	closeLog = func() error { return nil }
+	runDir, logDir := "", ""
+	if r.opts.RunID != "" {
+		rec.ID = r.opts.RunID
+		runDir = r.layout.run(rec.ID)
+		logDir = runDir
+		if len(cells) == 1 && cells[0].Key != "" {
+			logDir = filepath.Join(runDir, cells[0].Config.Name)
+		}
+		err = os.MkdirAll(logDir, 0o755)
+	} else {
+		rec.ID, err = r.newRunFolder()
+		runDir, logDir = r.layout.run(rec.ID), r.layout.run(rec.ID)
+	}
+	if err != nil {
+		return nil, nil, closeLog, fmt.Errorf("run folder: %w", err)
+	}
 	// A run folder that could not be set up (a full disk) is removed: it
-	// would show in history as a killed run.
+	// would show in history as a killed run. A shared one is left alone.
 	defer func() {
 		if err != nil {
-			err = fmt.Errorf("run folder %s: %w", runDir, errors.Join(err, closeLog(), os.RemoveAll(runDir)))
+			rm := error(nil)
+			if r.opts.RunID == "" {
+				rm = os.RemoveAll(runDir)
+			}
+			err = fmt.Errorf("run folder %s: %w", runDir, errors.Join(err, closeLog(), rm))
 		}
 	}()
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return nil, nil, closeLog, err
-	}
 	if err := atomicfile.WriteFile(filepath.Join(runDir, "config.yaml"), cfg.YAML(), 0o644); err != nil {
 		return nil, nil, closeLog, err
 	}
 	log = r.log.With("run", rec.ID)
 	if r.opts.ExtraLog != nil {
-		h, closer, err := r.opts.ExtraLog(runDir)
+		h, closer, err := r.opts.ExtraLog(logDir)
 		if err != nil {
 			return nil, nil, closeLog, err
 		}
 		closeLog = closer.Close
 		log = slog.New(teeHandler{r.log.Handler(), h}).With("run", rec.ID)
 	}
-	log.Info("run started", "config", cfg.Name, "file", cfg.File, "workdir", r.layout.root)
+	log.Info("run started", "config", cfg.Name, "file", cfg.File, "workdir", r.layout.root, "cell", r.opts.Cell)
 	return rec, log, closeLog, nil
 }
 
-// runCells runs every cell of cfg (one without a grid), stopping at the
-// first failure, and writes the grid table of a grid config.
-func (r *Runner) runCells(ctx context.Context, cfg *configs.Loaded, rec *RunRecord, log *slog.Logger) error {
+// newRunFolder creates runs/<id> for a new run. The id is the start time
+// and a random suffix; the folder is made with Mkdir, not MkdirAll, so two
+// processes starting in the same second can never share one.
+func (r *Runner) newRunFolder() (string, error) {
+	for {
+		id := r.now().UTC().Format("20060102T150405Z") + "-" + newID()
+		err := os.Mkdir(r.layout.run(id), 0o755)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+}
+
+// runCells runs the selected cells of cfg (one without a grid), stopping
+// at the first failure, and writes the grid table of a grid config (left to
+// CollectRun when the run folder is shared).
+func (r *Runner) runCells(ctx context.Context, cfg *configs.Loaded, cells []configs.Cell, rec *RunRecord, log *slog.Logger) error {
 	runDir := r.layout.run(rec.ID)
 	var runErr error
 	var gridRows []gridRow
-	for _, cell := range cfg.Cells() {
+	for _, cell := range cells {
 		cellDir := runDir
 		if cell.Key != "" {
 			cellDir = filepath.Join(runDir, cell.Config.Name)
 		}
+		started := r.now().UTC()
 		steps, err := r.runCell(ctx, cell, cellDir, log, rec.ID)
 		rec.Steps = append(rec.Steps, steps...)
+		if r.opts.RunID != "" {
+			err = errors.Join(err, r.writeCellRecord(cell, rec, steps, started, err))
+		}
 		if cell.Key != "" {
 			gridRows = append(gridRows, gridRow{cell: cell, steps: steps})
 		}
@@ -151,7 +243,7 @@ func (r *Runner) runCells(ctx context.Context, cfg *configs.Loaded, rec *RunReco
 			break
 		}
 	}
-	if cfg.Grid != nil {
+	if cfg.Grid != nil && r.opts.RunID == "" {
 		rec.Grid = gridTable(cfg.Grid, gridRows)
 		if err := atomicfile.WriteFile(filepath.Join(runDir, "grid.md"), []byte(rec.Grid), 0o644); err != nil {
 			runErr = errors.Join(runErr, err)
@@ -161,27 +253,22 @@ func (r *Runner) runCells(ctx context.Context, cfg *configs.Loaded, rec *RunReco
 }
 
 // finishRun records the outcome in run.json, points runs/latest at the run
-// and logs it. Every error on the way joins the run's own.
+// and logs it. Every error on the way joins the run's own. A run attached
+// to a shared run folder (Options.RunID) has written each cell's record
+// instead (<cell>/cell.json, see runCells), for CollectRun.
 func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error {
 	rec.Finished = r.now().UTC()
 	rec.Seconds = rec.Finished.Sub(rec.Started).Seconds()
-	switch {
-	case runErr == nil:
-		rec.Status = "ok"
-	case errors.Is(runErr, context.Canceled):
-		rec.Status = "cancelled"
-		rec.Error = CapText(runErr.Error())
-	default:
-		rec.Status = "failed"
-		rec.Error = CapText(runErr.Error())
-	}
+	rec.Status, rec.Error = outcome(runErr)
 	runDir := r.layout.run(rec.ID)
-	if err := writeJSON(filepath.Join(runDir, "run.json"), rec); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("run record: %w", err))
+	if r.opts.RunID == "" {
+		if err := writeJSON(filepath.Join(runDir, RunFile), rec); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("run record: %w", err))
+		}
 	}
 	// runs/latest is the newest run that made something (or failed): a
 	// run that found everything up to date has no outputs in its folder.
-	if !NothingRan(*rec) {
+	if r.opts.RunID == "" && !NothingRan(*rec) {
 		if err := r.linkLatest(rec.ID); err != nil {
 			runErr = errors.Join(runErr, err)
 		}
@@ -194,17 +281,33 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 	return runErr
 }
 
+// outcome is a run's (or cell's) status and error message.
+func outcome(err error) (status, msg string) {
+	switch {
+	case err == nil:
+		return "ok", ""
+	case errors.Is(err, context.Canceled):
+		return "cancelled", CapText(err.Error())
+	}
+	return "failed", CapText(err.Error())
+}
+
 // linkLatest points runs/latest at the run, atomically.
 func (r *Runner) linkLatest(id string) error {
-	latest := filepath.Join(r.layout.runs(), "latest")
-	tmp := latest + ".tmp"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("link runs/latest: %w", err)
-	}
+	return linkLatest(r.layout, id)
+}
+
+// linkLatest points runs/latest at run id through a temporary symlink of
+// this process's own and a rename, so concurrent runs never see it
+// missing and never trip over each other's temporary link.
+func linkLatest(l layout, id string) error {
+	latest := filepath.Join(l.runs(), "latest")
+	tmp := latest + ".tmp-" + newID()
 	if err := os.Symlink(id, tmp); err != nil {
 		return fmt.Errorf("link runs/latest: %w", err)
 	}
 	if err := os.Rename(tmp, latest); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("link runs/latest: %w", err)
 	}
 	return nil

@@ -83,7 +83,8 @@ func DeleteTag(workdir, name string) error {
 }
 
 func updateTags(workdir string, change func(map[string]Tag)) error {
-	lock, err := AcquireLock(layout{root: workdir}.lock())
+	l := layout{root: workdir}
+	lock, err := tryLock(l.namedLock("tags"), "tags", DefaultLease)
 	if err != nil {
 		return err
 	}

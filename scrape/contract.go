@@ -80,7 +80,25 @@ func storeDigest(dir string) (id string, changed int, err error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], changed, nil
 }
 
-// posterStoreOf reads which poster store an output's ledger paths are in.
+// relStore is the poster store as the summary records it: relative to the
+// output folder (staging and the committed output are siblings), so a
+// working folder copied, moved or mounted elsewhere checks its own store.
+func relStore(outDir, store string) string {
+	abs, err1 := filepath.Abs(store)
+	out, err2 := filepath.Abs(outDir)
+	if err1 != nil || err2 != nil {
+		return store
+	}
+	rel, err := filepath.Rel(out, abs)
+	if err != nil {
+		return store
+	}
+	return filepath.ToSlash(rel)
+}
+
+// posterStoreOf reads which poster store an output's ledger paths are in:
+// relative to the output folder (an absolute path from older outputs is
+// used as it is).
 func posterStoreOf(dir string) (string, error) {
 	path := filepath.Join(dir, SummaryFile)
 	b, err := os.ReadFile(path)
@@ -93,7 +111,10 @@ func posterStoreOf(dir string) (string, error) {
 	if err := json.Unmarshal(b, &sum); err != nil || sum.PosterStore == "" {
 		return "", fmt.Errorf("scrape: %s: no poster_store (%v)", path, err)
 	}
-	return sum.PosterStore, nil
+	if filepath.IsAbs(sum.PosterStore) {
+		return sum.PosterStore, nil
+	}
+	return filepath.Join(dir, filepath.FromSlash(sum.PosterStore)), nil
 }
 
 // fileSHA256 is the hex sha256 of a file, or "missing" when it cannot be

@@ -423,7 +423,7 @@ func (r *runner) summary(items []*item, csvSHA string, took time.Duration) map[s
 			return float64(int64(float64(outcomes[OutcomeDownloaded])/secs*10)) / 10
 		}(),
 		"csv_sha256":   csvSHA,
-		"poster_store": r.store,
+		"poster_store": relStore(r.env.OutDir, r.store),
 		"state_file":   StateFile,
 		"colly":        collySettings(r.f.c, r.cfg),
 	}

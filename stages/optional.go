@@ -20,12 +20,24 @@ type InputIdentifier interface {
 }
 
 // OutputIdentifier identifies a completed output by what downstream stages
-// read. Without it every production gets a fresh random identity, so a
-// forced rerun invalidates everything after it; with it (scrape) a rerun
-// that changed nothing keeps downstream outputs up to date.
+// read. Without it the pipeline identifies an output by the content of its
+// files (less VolatileFiler's), so a rerun that wrote the same bytes keeps
+// downstream outputs up to date; a stage implements it when what
+// downstream reads is not only its files (scrape: the poster store too).
 type OutputIdentifier interface {
 	// OutputIdentity reads the completed output in dir.
 	OutputIdentity(dir string) (string, error)
+}
+
+// VolatileFiler is a stage whose output holds files that differ between
+// two productions from the same inputs without meaning anything different
+// (timings). They are checked on reuse like every file but left out of the
+// output's content identity, so a rerun that produced the same data keeps
+// everything downstream up to date.
+type VolatileFiler interface {
+	// VolatileFiles lists patterns relative to the output folder
+	// (path.Match syntax; a pattern ending in "/" is a whole folder).
+	VolatileFiles() []string
 }
 
 // RetryDuer is a stage whose up-to-date output can still be due for another

@@ -25,7 +25,14 @@ var (
 	_ stages.Stage         = (*Stage)(nil)
 	_ stages.StagingKeeper = (*Stage)(nil)
 	_ stages.RunLinker     = (*Stage)(nil)
+	_ stages.VolatileFiler = (*Stage)(nil)
 )
+
+// VolatileFiles are the epoch history files: besides the losses and
+// metrics (which the checkpoints determine) they hold each epoch's
+// seconds and images per second, which differ between two identical
+// trainings and must not make evaluate rerun.
+func (*Stage) VolatileFiles() []string { return []string{HistoryFile, HistoryCSV} }
 
 // Name is stages.Train.
 func (*Stage) Name() string { return stages.Train }

@@ -120,10 +120,10 @@ func (g *globals) logger(st *State) *slog.Logger {
 
 // exit codes per command, shown in its help (and in the README).
 const (
-	exitsRun      = "  0 ok · 1 a stage failed (the cause is printed) · 2 usage or config error · 3 another run holds the lock · 130 interrupted"
+	exitsRun      = "  0 ok · 1 a stage failed (the cause is printed) · 2 usage or config error · 3 another run of the same config (grid cell) holds its lock · 130 interrupted"
 	exitsStatus   = "  0 ok · 1 could not plan (e.g. the CSV is unreadable) · 2 usage or config error"
 	exitsValidate = "  0 valid · 2 usage error or an invalid config (every problem printed)"
-	exitsHistory  = "  0 ok · 1 a run record could not be read · 2 usage error or no such working folder"
+	exitsHistory  = "  0 ok · 1 a run record could not be read (the other runs are still listed; its row says unreadable) · 2 usage error or no such working folder"
 	exitsDiff     = "  0 ok · 1 a run could not be read · 2 usage error or no such run"
 	exitsPredict  = "  0 ok · 1 an input failed (the others are still written) · 2 usage error or unreadable model"
 	exitsMirror   = "  0 stopped by a signal · 1 could not listen · 2 usage error"

@@ -96,33 +96,14 @@ func TestConcurrentDemoStarts(t *testing.T) {
 	bin := pipelineBin(t)
 	work := t.TempDir()
 	args := []string{"run", demoConfig, "--workdir", work, "--set", "demo.posters=120", "--dry-run", "--quiet", "--log-format", "json"}
-	type result struct {
-		code int
-		errs string
-	}
-	done := make(chan result, 2)
-	for range 2 {
-		go func() {
-			cmd := exec.Command(bin, args...)
-			var errb bytes.Buffer
-			cmd.Stderr = &errb
-			err := cmd.Run()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-			} else if err != nil {
-				code = -1
-			}
-			done <- result{code, errb.String()}
-		}()
-	}
+	_, first := startBin(t, bin, args...)
+	_, second := startBin(t, bin, args...)
 	codes := map[int]int{}
-	for range 2 {
+	for _, done := range []<-chan procResult{first, second} {
 		r := <-done
 		codes[r.code]++
-		if r.code != cli.ExitOK && (r.code != cli.ExitLocked || !strings.Contains(r.errs, "another run holds the lock")) {
-			t.Errorf("exit %d: %s", r.code, r.errs)
+		if r.code != cli.ExitOK && (r.code != cli.ExitLocked || !strings.Contains(r.stderr, "another run holds the lock")) {
+			t.Errorf("exit %d: %s", r.code, r.stderr)
 		}
 	}
 	if codes[cli.ExitOK] != 1 || codes[cli.ExitLocked] != 1 {

@@ -10,7 +10,7 @@ import (
 	"github.com/postergenre/postergenre/pipeline"
 )
 
-const exitsGC = "  0 ok · 1 a folder could not be removed · 2 usage error or no such working folder · 3 a run holds the lock"
+const exitsGC = "  0 ok · 1 a folder could not be removed · 2 usage error or no such working folder · 3 another gc holds its lock"
 
 func newGCCmd(st *State, g *globals) *cobra.Command {
 	var o pipeline.GCOptions
@@ -27,8 +27,10 @@ completed since is removed too.
 --outputs also removes, like dvc gc -w, every stage output that no kept run
 used and no config's state points at (what its next run reuses), and every
 interrupted attempt. A removed folder's files stay wherever a kept run
-still links them. --dry-run lists what would go, with sizes. gc takes the
-working folder's lock: it never removes a run in progress.`,
+still links them. --dry-run lists what would go, with sizes. gc never
+removes a run in progress: while any run holds a run lock it keeps every
+run folder without run.json (and it never removes a run whose run.json
+cannot be read).`,
 		Example:     "  pipeline gc --keep 30\n  pipeline gc --keep 5 --outputs --dry-run",
 		Args:        cobra.NoArgs,
 		Annotations: map[string]string{"exits": exitsGC},

@@ -24,17 +24,25 @@ headline test metrics with the baseline in brackets.`,
 		Annotations: map[string]string{"exits": exitsHistory},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			runs, err := pipeline.History(g.workdir)
-			if errors.Is(err, fs.ErrNotExist) {
+			if runs == nil && errors.Is(err, fs.ErrNotExist) {
 				return exitWith(ExitUsage, err)
+			}
+			if runs == nil && err != nil {
+				return exitWith(ExitFailed, err)
+			}
+			// Damaged run records are rows flagged "unreadable"; the
+			// others still show, and the exit is 1 naming each file.
+			rows := pipeline.HistoryRows(g.workdir, runs)
+			if asJSON {
+				if perr := pipeline.PrintHistoryJSON(st.Stdout, rows); perr != nil {
+					return perr
+				}
+			} else {
+				pipeline.PrintHistory(st.Stdout, rows, st.width(width))
 			}
 			if err != nil {
 				return exitWith(ExitFailed, err)
 			}
-			rows := pipeline.HistoryRows(g.workdir, runs)
-			if asJSON {
-				return pipeline.PrintHistoryJSON(st.Stdout, rows)
-			}
-			pipeline.PrintHistory(st.Stdout, rows, st.width(width))
 			return nil
 		},
 	}

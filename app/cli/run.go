@@ -21,8 +21,9 @@ import (
 // runFlags are run's own flags (status takes --set only).
 type runFlags struct {
 	sets                        []string
-	only, from                  string
+	only, from, cell, runID     string
 	force, dryRun, resume, json bool
+	verify                      bool
 }
 
 func newRunCmd(st *State, g *globals) *cobra.Command {
@@ -36,7 +37,18 @@ code, config section and inputs already exists.
 --force reruns every selected stage even when up to date; the new output
 replaces the shared one for later runs, while earlier run folders keep
 pointing at what they produced. --from STAGE forces that stage and reruns
-everything after it; --only STAGE runs just one (its inputs must exist).`,
+everything after it; --only STAGE runs just one (its inputs must exist).
+
+--cell KEY runs one cell of a grid config (its upstream stages, train and
+evaluate): KEY as in the grid table ("40/0.0001") or the cell's index
+0..N-1 in grid order, as a Slurm array task passes $SLURM_ARRAY_TASK_ID.
+Any number of processes, on any number of hosts sharing the working
+folder, may run different cells (or different configs) at once: each
+takes only its cells' run locks; two that need the same missing stage
+output build it once (the other waits and reuses it). A second run of the
+same config or cell exits 3. --run-id ID attaches the run to the run folder
+runs/ID shared by the cells of one submission (each cell writes
+<cell>/cell.json there; the submitting process gathers them into run.json).`,
 		Example:     "  pipeline run configs/demo.yaml\n  pipeline run configs/paper.yaml --set train.epochs=5 --from train\n  pipeline --log-format json run configs/paper.yaml >>postergenre.jsonl 2>&1",
 		Args:        cobra.ExactArgs(1),
 		Annotations: map[string]string{"exits": exitsRun},
@@ -51,21 +63,26 @@ everything after it; --only STAGE runs just one (its inputs must exist).`,
 	fl.BoolVar(&f.force, "force", false, "rerun the selected stages even when up to date (earlier run folders keep their outputs)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; run nothing")
 	fl.BoolVar(&f.resume, "resume", false, "continue an interrupted train stage from its last checkpoint")
+	fl.BoolVar(&f.verify, "verify", false, "check every file of a reused output by its sha256 (default: size and mtime); a damaged output is rebuilt")
+	fl.StringVar(&f.cell, "cell", "", "run one grid cell only: its key (e.g. 40/0.0001) or index 0..N-1 in grid order")
+	fl.StringVar(&f.runID, "run-id", "", "attach to the shared run folder runs/ID (cells of one array job) instead of a new one")
 	return cmd
 }
 
 func newStatusCmd(st *State, g *globals) *cobra.Command {
 	var sets []string
+	var verify bool
 	cmd := &cobra.Command{
-		Use:         "status CONFIG [--set key=value]...",
+		Use:         "status CONFIG [--set key=value]... [--verify]",
 		Short:       "which stages are up to date (runs nothing, starts nothing)",
 		Args:        cobra.ExactArgs(1),
 		Annotations: map[string]string{"exits": exitsStatus},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmdStatus(st, g, args[0], sets)
+			return cmdStatus(st, g, args[0], sets, verify)
 		},
 	}
 	addSetFlag(cmd, &sets)
+	cmd.Flags().BoolVar(&verify, "verify", false, "check every file of each output by its sha256, not only size and mtime (damaged outputs show as such)")
 	return cmd
 }
 
@@ -122,10 +139,15 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	log := g.logger(st)
 	opts := g.options(st, log)
 	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
+	opts.Cell, opts.RunID, opts.Verify = f.cell, f.runID, f.verify
+	if _, err := pipeline.SelectCells(cfg, f.cell); err != nil {
+		return usageErrorf("%v", err)
+	}
 	opts.Progress = progressFor(st, g, cfg, log)
 	if cfg.Demo != nil {
-		// Under the run's lock: a second demo started at the same time
-		// waits for nothing and exits 3, instead of racing on the data.
+		// Under the run's lock and the working folder's setup lock: a
+		// second run of the demo exits 3, a run of another demo cell waits
+		// for the data instead of racing on it.
 		opts.Setup = func(ctx context.Context) (func(), error) {
 			stop, err := startDemo(ctx, cfg, opts.Workdir, log)
 			if err != nil {
@@ -158,13 +180,15 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 // cmdStatus plans without running anything: no demo data is generated and
 // no server started (a demo whose data does not exist yet would run every
 // stage).
-func cmdStatus(st *State, g *globals, file string, sets []string) error {
+func cmdStatus(st *State, g *globals, file string, sets []string, verify bool) error {
 	cfg, err := loadConfig(file, sets)
 	if err != nil {
 		return err
 	}
 	log := g.logger(st)
-	r, err := pipeline.NewRunner(g.options(st, log))
+	opts := g.options(st, log)
+	opts.Verify = verify
+	r, err := pipeline.NewRunner(opts)
 	if err != nil {
 		return exitWith(ExitUsage, err)
 	}

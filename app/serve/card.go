@@ -3,13 +3,11 @@ package serve
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/postergenre/postergenre/pipeline"
@@ -104,8 +102,10 @@ func buildCard(modelDir, reportDir string, meta train.Meta) (*Card, error) {
 		c.Run = trainMan.Run
 		c.Trained = trainMan.Finished.UTC().Format(time.RFC3339)
 		c.Data.TrainRows = intOf(trainMan.Summary["train_rows"])
-		if rec, err := readRun(workdirOf(trainOut), trainMan.Run); err == nil {
-			c.Config = rec.Config
+		if wd, ok := pipeline.WorkdirOf(trainOut); ok {
+			if rec, err := pipeline.ReadRun(wd, trainMan.Run); err == nil {
+				c.Config = rec.Config
+			}
 		}
 	}
 
@@ -158,33 +158,19 @@ func findReport(modelDir, trainOut, trainID string) string {
 	if _, ok := matches(beside); ok {
 		return beside
 	}
-	evDirs, _ := filepath.Glob(filepath.Join(workdirOf(trainOut), "stages", stages.Evaluate, "*"))
+	wd, ok := pipeline.WorkdirOf(trainOut)
+	if !ok {
+		return ""
+	}
+	evDirs, _ := pipeline.Layout{Root: wd}.Outputs(stages.Evaluate)
 	var best string
 	var bestT time.Time
 	for _, d := range evDirs {
-		if strings.HasPrefix(filepath.Base(d), ".") {
-			continue
-		}
 		if t, ok := matches(d); ok && t.After(bestT) {
 			best, bestT = d, t
 		}
 	}
 	return best
-}
-
-// workdirOf is the working folder of a stage output <workdir>/stages/<stage>/<fp>.
-func workdirOf(stageOut string) string { return filepath.Dir(filepath.Dir(filepath.Dir(stageOut))) }
-
-func readRun(workdir, id string) (pipeline.RunRecord, error) {
-	var rec pipeline.RunRecord
-	if id == "" {
-		return rec, os.ErrNotExist
-	}
-	b, err := os.ReadFile(filepath.Join(workdir, "runs", id, "run.json"))
-	if err != nil {
-		return rec, err
-	}
-	return rec, json.Unmarshal(b, &rec)
 }
 
 func intOf(v any) int {
