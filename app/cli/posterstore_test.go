@@ -42,7 +42,7 @@ func TestPosterStoreChangesReachLaterStages(t *testing.T) {
 		for _, s := range rec.Steps {
 			status[s.Stage] = s.Status
 			if s.Stage == "clean" {
-				cleanDir = s.Output
+				cleanDir = pipeline.Layout{Root: work}.Resolve(s.Output)
 			}
 		}
 		return status, cleanDir
