@@ -124,6 +124,16 @@ func (r *Runner) buildLocked(ctx context.Context, c *cellRun, p stepPlan, log *s
 			log.Warn("could not release a build lock", "err", rerr)
 		}
 	}()
+	if w, ok := p.stage.(stages.PosterStoreWriter); ok && w.WritesPosterStore() {
+		store, err := r.waitNamed(ctx, "poster-store", "write the poster store", log)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return &p.Step, err
+			}
+			return &p.Step, &StageError{Stage: name, Err: err}
+		}
+		defer store.Release()
+	}
 	if p.Status != StatusForced {
 		status, err := r.outputStatus(&p, c.state)
 		if err != nil {
@@ -135,6 +145,18 @@ func (r *Runner) buildLocked(ctx context.Context, c *cellRun, p stepPlan, log *s
 		}
 	}
 	return r.runPlanned(ctx, c, p, log)
+}
+
+// waitNamed takes a lock shared by every config (locks/<name>.lock),
+// waiting for its holder.
+func (r *Runner) waitNamed(ctx context.Context, name, purpose string, log *slog.Logger) (*Lock, error) {
+	l, err := waitLock(ctx, r.layout.namedLock(name), purpose, r.opts.Lease, func(holder string) {
+		log.Info("waiting for another process to "+purpose, "holder", holder)
+	})
+	if err == nil {
+		logTakeOver(log, l)
+	}
+	return l, err
 }
 
 // useExisting uses a stage's completed, up-to-date output.

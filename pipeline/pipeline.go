@@ -177,11 +177,11 @@ func (r *Runner) selected(stage string) bool {
 }
 
 // forced reports whether a stage reruns even when up to date. --from
-// forces its stage and every later one: outputs are identified by content,
-// so a rerun of the first that wrote the same bytes would otherwise leave
-// the later ones up to date.
+// forces its own stage only: the later ones rerun when its new output
+// differs from the one they were made from (outputs are identified by
+// content), as after any other change.
 func (r *Runner) forced(stage string) bool {
-	return r.opts.Force || (r.opts.From != "" && indexOf(stages.Order, stage) >= indexOf(stages.Order, r.opts.From))
+	return r.opts.Force || (r.opts.From != "" && stage == r.opts.From)
 }
 
 // Plan returns what a run of cfg would do, running nothing.

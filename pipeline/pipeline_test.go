@@ -171,7 +171,7 @@ func TestCachingReruns(t *testing.T) {
 		{"back to the first params: cached", pipeline.Options{}, nil, ""},
 		{"--only train --force", pipeline.Options{Only: "train", Force: true}, nil, "train"},
 		{"a forced train that wrote the same bytes leaves evaluate up to date", pipeline.Options{}, nil, ""},
-		{"--from encode forces encode and everything after it", pipeline.Options{From: "encode"}, nil, "encode,train,evaluate"},
+		{"--from encode reruns encode; same bytes, so train and evaluate are reused", pipeline.Options{From: "encode"}, nil, "encode"},
 		{"--force", pipeline.Options{Force: true}, nil, "scrape,clean,encode,train,evaluate"},
 	}
 	for _, tt := range tests {

@@ -134,13 +134,10 @@ func (r *Runner) lockCells(cfg *configs.Loaded, cells []configs.Cell) (release f
 // for another process's setup to finish first (the demo generates its data
 // once, whichever cell comes first).
 func (r *Runner) setup(ctx context.Context) (func(), error) {
-	l, err := waitLock(ctx, r.layout.namedLock("setup"), "setup", r.opts.Lease, func(holder string) {
-		r.log.Info("waiting for another process's setup", "holder", holder)
-	})
+	l, err := r.waitNamed(ctx, "setup", "set up (the demo's data)", r.log)
 	if err != nil {
 		return nil, err
 	}
-	logTakeOver(r.log, l)
 	cleanup, err := r.opts.Setup(ctx)
 	return cleanup, errors.Join(err, l.Release())
 }

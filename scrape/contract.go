@@ -17,11 +17,17 @@ import (
 
 // What the scrape stage tells the pipeline beyond stages.Stage.
 var (
-	_ stages.InputIdentifier  = (*Stage)(nil)
-	_ stages.OutputIdentifier = (*Stage)(nil)
-	_ stages.RetryDuer        = (*Stage)(nil)
-	_ stages.RowAccounter     = (*Stage)(nil)
+	_ stages.InputIdentifier   = (*Stage)(nil)
+	_ stages.OutputIdentifier  = (*Stage)(nil)
+	_ stages.RetryDuer         = (*Stage)(nil)
+	_ stages.RowAccounter      = (*Stage)(nil)
+	_ stages.PosterStoreWriter = (*Stage)(nil)
 )
+
+// WritesPosterStore is true: two scrapes of different CSVs into one store
+// at once would overwrite each other's state file and remove each other's
+// temporary files, so the pipeline runs them one at a time.
+func (*Stage) WritesPosterStore() bool { return true }
 
 // InputIdentity is the sha256 of the CSV: the stage's input from outside
 // the pipeline ("csv=<hex>"). It reads the CSV (a URL with the scrape

@@ -40,6 +40,15 @@ type VolatileFiler interface {
 	VolatileFiles() []string
 }
 
+// PosterStoreWriter is a stage that writes the poster store shared by every
+// config of a working folder (scrape: posters and the store's state file,
+// and it clears temporary files an interrupted writer left). The pipeline
+// runs at most one such stage per working folder at a time, across
+// processes and hosts.
+type PosterStoreWriter interface {
+	WritesPosterStore() bool
+}
+
 // RetryDuer is a stage whose up-to-date output can still be due for another
 // run (scrape: failed downloads older than retry_failed_after).
 type RetryDuer interface {

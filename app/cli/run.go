@@ -37,7 +37,10 @@ code, config section and inputs already exists.
 --force reruns every selected stage even when up to date; the new output
 replaces the shared one for later runs, while earlier run folders keep
 pointing at what they produced. --from STAGE forces that stage and reruns
-everything after it; --only STAGE runs just one (its inputs must exist).
+each later one whose input it changed (outputs are identified by content:
+a rerun that wrote the same bytes leaves the later stages up to date; add
+--force to rerun them all); --only STAGE runs just one (its inputs must
+exist).
 
 --cell KEY runs one cell of a grid config (its upstream stages, train and
 evaluate): KEY as in the grid table ("40/0.0001") or the cell's index
@@ -59,7 +62,7 @@ runs/ID shared by the cells of one submission (each cell writes
 	fl := cmd.Flags()
 	addSetFlag(cmd, &f.sets)
 	fl.StringVar(&f.only, "only", "", "run only this stage (its inputs must exist): "+strings.Join(stages.Order, ", "))
-	fl.StringVar(&f.from, "from", "", "rerun this stage and everything after it")
+	fl.StringVar(&f.from, "from", "", "rerun this stage, and the later ones its new output changes (with --force: all of them)")
 	fl.BoolVar(&f.force, "force", false, "rerun the selected stages even when up to date (earlier run folders keep their outputs)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan; run nothing")
 	fl.BoolVar(&f.resume, "resume", false, "continue an interrupted train stage from its last checkpoint")
