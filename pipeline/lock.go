@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // Locks are lock files created with O_EXCL, which works on every local and
@@ -227,7 +229,7 @@ func (l *Lock) Release() error {
 // inspectLock reads a lock file: who holds it (for messages), its raw
 // bytes (for a race-free takeover) and whether it is stale.
 func inspectLock(path string, lease time.Duration) (holder string, raw []byte, stale bool) {
-	raw, err := os.ReadFile(path)
+	raw, err := regular.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "released", nil, false // gone meanwhile: the next attempt creates it
 	}
@@ -274,7 +276,7 @@ func takeOver(path string, raw []byte, lease time.Duration) error {
 	}
 	g.Close()
 	defer os.Remove(guard)
-	now, err := os.ReadFile(path)
+	now, err := regular.ReadFile(path)
 	if err != nil || string(now) != string(raw) {
 		return nil // released or renewed meanwhile: compete again
 	}

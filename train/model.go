@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"os"
 	"path/filepath"
 
 	tf "github.com/wamuir/graft/tensorflow"
 
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/internal/tfsession"
 )
 
@@ -33,7 +33,7 @@ func readMeta(dir string) (Meta, error) {
 
 // readJSON reads the JSON file at path into v; a syntax error names the file.
 func readJSON(path string, v any) error {
-	raw, err := os.ReadFile(path)
+	raw, err := regular.ReadFile(path)
 	if err != nil {
 		return err
 	}
@@ -56,6 +56,11 @@ func LoadModel(dir string) (*Model, error) {
 func LoadModelPrecision(dir, precision string) (*Model, error) {
 	meta, err := readMeta(dir)
 	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	// TensorFlow reads the checkpoint itself, beyond any context: a named
+	// pipe there would block it for good.
+	if err := regular.CheckTree(dir); err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
 	if precision == "" {

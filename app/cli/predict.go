@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/train"
 )
 
@@ -257,7 +258,7 @@ func predictOne(ctx context.Context, m *train.Model, path string) ([]float32, er
 
 func readInput(ctx context.Context, path string) ([]byte, error) {
 	if !isURL(path) {
-		f, err := os.Open(path)
+		f, err := regular.Open(path)
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train"
@@ -192,7 +193,7 @@ func modelID(dir string, meta train.Meta) (string, error) {
 	files = append(files, ckpt...)
 	h := sha256.New()
 	for _, f := range files {
-		fh, err := os.Open(f)
+		fh, err := regular.Open(f)
 		if err != nil {
 			return "", fmt.Errorf("model id: %w", err)
 		}

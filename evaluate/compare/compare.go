@@ -22,6 +22,7 @@ import (
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate"
 	"github.com/postergenre/postergenre/internal/metrics"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -46,7 +47,7 @@ func ReadTestPredictions(evalDir string) (Predictions, error) {
 	if _, err := os.Stat(path); err != nil {
 		return Predictions{}, err
 	}
-	f, err := os.Open(path)
+	f, err := regular.Open(path) // a regular file: a FIFO is an error, never a hang
 	if err != nil {
 		return Predictions{}, err
 	}
