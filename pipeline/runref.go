@@ -67,8 +67,11 @@ func cellFolder(config, key string) string {
 // "/CELL", CELL being the cell's folder name or key ("40/0.0001"). A
 // grid run named without a cell is an error listing its cells.
 func ResolveRunRef(workdir, ref string) (RunRef, error) {
-	if _, err := os.Stat(workdir); err != nil {
-		return RunRef{}, fmt.Errorf("working folder %s: %w", workdir, err)
+	if _, err := os.Stat(ref); err != nil {
+		// Not a run folder's path: a name in the working folder.
+		if _, err := os.Stat(workdir); err != nil {
+			return RunRef{}, fmt.Errorf("working folder %s: %w", workdir, err)
+		}
 	}
 	runPart, cell := ref, ""
 	if t, ok, err := lookupTag(workdir, ref); err != nil {
@@ -90,6 +93,9 @@ func ResolveRunRef(workdir, ref string) (RunRef, error) {
 	rec, err := readRun(dir)
 	if err != nil {
 		return RunRef{}, err
+	}
+	if rec.ID == "" {
+		rec.ID = filepath.Base(dir)
 	}
 	r := RunRef{Dir: dir, Record: rec}
 	cells := cellsOf(rec.Steps)

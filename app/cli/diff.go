@@ -123,7 +123,7 @@ func diffRuns(workdir, refA, refB string) (*RunDiff, error) {
 	d.Metrics = compare.Headlines(a.headline, b.headline)
 	switch {
 	case a.predsErr != nil || b.predsErr != nil:
-		d.Intervals = "no intervals: they need predictions.parquet in both runs' evaluate output"
+		d.Intervals = "no intervals: intervals need predictions.parquet in both runs' evaluate output"
 	case compare.RowsDiffer(a.preds.Rows, b.preds.Rows) != "":
 		d.Intervals = compare.RowsDiffer(a.preds.Rows, b.preds.Rows)
 	default:
