@@ -128,6 +128,7 @@ const (
 	exitsPredict  = "  0 ok · 1 an input failed (the others are still written) · 2 usage error or unreadable model"
 	exitsMirror   = "  0 stopped by a signal · 1 could not listen · 2 usage error"
 	exitsVersion  = "  0 ok · 1 TensorFlow could not list its devices"
+	exitsCollect  = "  0 every cell ok · 1 a cell failed or has no record (each named) · 2 usage or config error"
 )
 
 // A command whose normal end is a signal (serve, mirror) says so in its
@@ -227,6 +228,7 @@ Exit codes:
 
 	root.AddCommand(
 		newRunCmd(st, g),
+		newCollectCmd(st, g),
 		newStatusCmd(st, g),
 		newValidateCmd(st, g),
 		newHistoryCmd(st, g),

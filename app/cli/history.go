@@ -17,7 +17,9 @@ func newHistoryCmd(st *State, g *globals) *cobra.Command {
 		Short: "past runs, one row per grid cell: status, what changed, commit, key metrics",
 		Long: `Past runs of the working folder, newest first, one row per grid cell: the
 status ("nothing ran" when every stage was up to date, "interrupted" for a
-run folder without run.json: the run was killed), the config values that
+run folder without run.json: the run was killed; for a run whose cells
+are still on an executor, one row per cell with its state there, e.g.
+"slurm running n1"), the config values that
 changed since the previous run of the same config, the commit and the
 headline test metrics with the baseline in brackets.`,
 		Args:        cobra.NoArgs,
@@ -32,7 +34,7 @@ headline test metrics with the baseline in brackets.`,
 			}
 			// Damaged run records are rows flagged "unreadable"; the
 			// others still show, and the exit is 1 naming each file.
-			rows := pipeline.HistoryRows(g.workdir, runs)
+			rows := withExecutorStates(st.Ctx, g.workdir, pipeline.HistoryRows(g.workdir, runs))
 			if asJSON {
 				if perr := pipeline.PrintHistoryJSON(st.Stdout, rows); perr != nil {
 					return perr
