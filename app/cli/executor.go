@@ -76,7 +76,7 @@ func cmdRunOn(st *State, g *globals, file string, f runFlags, cfg *configs.Loade
 	started := time.Now().UTC()
 	sub, err := r.Submit(st.Ctx, cfg)
 	if err != nil {
-		return runError(st, cfg, file, nil, err)
+		return runError(st, cfg, resumeCommand(st.program(), file, g.workdir, f), nil, err)
 	}
 	defer sub.Release()
 	workdir, _ := filepath.Abs(opts.Workdir)
@@ -168,10 +168,11 @@ func writeMissingCellRecords(b *executor.Batch, s *executor.Submission, log inte
 	}
 }
 
-// runError maps a run's error to its exit code.
-func runError(st *State, cfg *configs.Loaded, file string, rec *pipeline.RunRecord, err error) error {
+// runError maps a run's error to its exit code; resume is the command
+// that continues an interrupted run (resumeCommand).
+func runError(st *State, cfg *configs.Loaded, resume string, rec *pipeline.RunRecord, err error) error {
 	if st.Ctx.Err() != nil {
-		return exitWith(ExitInterrupted, interrupted(cfg, file, rec))
+		return exitWith(ExitInterrupted, interrupted(cfg, resume, rec))
 	}
 	var lockErr *pipeline.LockError
 	if errors.As(err, &lockErr) {

@@ -11,6 +11,7 @@ import (
 
 func newHistoryCmd(st *State, g *globals) *cobra.Command {
 	var asJSON bool
+	var width int
 	cmd := &cobra.Command{
 		Use:   "history [--json]",
 		Short: "past runs, one row per grid cell: status, what changed, commit, key metrics",
@@ -39,7 +40,7 @@ headline test metrics with the baseline in brackets.`,
 					return perr
 				}
 			} else {
-				pipeline.PrintHistory(st.Stdout, rows)
+				pipeline.PrintHistory(st.Stdout, rows, st.width(width))
 			}
 			if err != nil {
 				return exitWith(ExitFailed, err)
@@ -48,5 +49,6 @@ headline test metrics with the baseline in brackets.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per row")
+	addWidthFlag(cmd, &width)
 	return cmd
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/train"
@@ -38,26 +40,44 @@ type genreProb struct {
 	Probability float32 `json:"probability"`
 }
 
-func cmdPredict(st *State, args []string) int {
-	fs := newFlagSet(st, "predict", "predict --model DIR [--top 3] [--format text|json|csv] INPUT...\n\nINPUT is an image file, a folder of images, or an http(s) URL.\nA folder's images are written one CSV row each (path, imdb id, one probability per genre).")
-	var (
-		modelDir string
-		top      int
-		format   string
-		prec     string
-	)
-	fs.StringVar(&modelDir, "model", "", "model folder: a train output's model/ (e.g. work/runs/latest/model)")
-	fs.IntVar(&top, "top", 3, "genres to show per input (text and json)")
-	fs.StringVar(&format, "format", "", "text, json or csv (default: text; csv when an input is a folder)")
-	fs.StringVar(&prec, "precision", "", "float32 or bfloat16 (default: the precision model.json says the model was trained with)")
-	inputs, err := parse(fs, args)
-	if err != nil {
-		return flagExit(err)
+// predictFlags are predict's flags.
+type predictFlags struct {
+	model, format, prec string
+	top                 int
+}
+
+func newPredictCmd(st *State, g *globals) *cobra.Command {
+	var f predictFlags
+	cmd := &cobra.Command{
+		Use:   "predict --model MODEL [--top 3] [--format text|json|csv] INPUT...",
+		Short: "genres of poster images (files, folders, URLs) from a trained model",
+		Long: `Genres of poster images from a trained model.
+
+INPUT is an image file, a folder of images, or an http(s) URL. A folder's
+images are written one CSV row each (path, imdb id, one probability per
+genre). MODEL is a model folder, or a run, grid cell or tag of the working
+folder (e.g. latest, champion, RUN/CELL): its model.`,
+		Example:     "  pipeline predict --model latest poster.jpg\n  pipeline predict --model champion --format csv posters/",
+		Args:        cobra.MinimumNArgs(1),
+		Annotations: map[string]string{"exits": exitsPredict},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := cmdPredict(st, g, f, args); code != ExitOK {
+				return exitWith(code, nil)
+			}
+			return nil
+		},
 	}
-	if modelDir == "" || len(inputs) == 0 {
-		fs.Usage()
-		return ExitUsage
-	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "model folder (e.g. work/runs/latest/model), or a run, RUN/CELL or tag of the working folder (required)")
+	fl.IntVar(&f.top, "top", 3, "genres to show per input (text and json)")
+	fl.StringVar(&f.format, "format", "", "text, json or csv (default: text; csv when an input is a folder)")
+	fl.StringVar(&f.prec, "precision", "", "float32 or bfloat16 (default: the precision model.json says the model was trained with)")
+	cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func cmdPredict(st *State, g *globals, f predictFlags, inputs []string) int {
+	format, top := f.format, f.top
 	if format == "" {
 		format = "text"
 		for _, in := range inputs {
@@ -74,6 +94,12 @@ func cmdPredict(st *State, args []string) int {
 		fmt.Fprintf(st.Stderr, "predict: --top must be >= 1, got %d\n", top)
 		return ExitUsage
 	}
+	m, err := resolveModel(g.workdir, f.model)
+	if err != nil {
+		fmt.Fprintf(st.Stderr, "predict: %v\n", err)
+		return ExitUsage
+	}
+	modelDir, prec := m.dir, f.prec
 	model, err := train.LoadModelPrecision(modelDir, prec)
 	if err != nil {
 		fmt.Fprintf(st.Stderr, "predict: %v\n", err)

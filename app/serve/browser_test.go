@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/postergenre/postergenre/app/serve"
+	"github.com/postergenre/postergenre/internal/browsertest"
 )
 
 // chromium finds a Chromium binary: $CHROMIUM, else Debian's chromium
@@ -143,5 +144,37 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("screenshot: %s", path)
+	}
+}
+
+// TestPageOnAPhone loads the page at 390 px (a phone) with a prediction
+// shown: nothing passes the right edge (the cards used to be cut there)
+// and no text is under 10 px. SERVE_SCREENSHOTS=DIR keeps serve-390.png.
+func TestPageOnAPhone(t *testing.T) {
+	srv, _ := newServer(t, serve.Options{})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	data, _ := poster(t, 2, 5)
+	file := filepath.Join(t.TempDir(), "poster.jpg")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browsertest.Open(t, 390, 900)
+	browsertest.Measure(t, ctx, 390, ts.URL+"/", "")
+	err := chromedp.Run(ctx,
+		chromedp.WaitVisible(`#metrics tbody tr`, chromedp.ByQuery),
+		chromedp.SetUploadFiles(`#file`, []string{file}, chromedp.ByQuery),
+		chromedp.WaitVisible(`body[data-state="done"] #genres li`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	shot := ""
+	if d := os.Getenv("SERVE_SCREENSHOTS"); d != "" {
+		shot = filepath.Join(d, "serve-390.png")
+	}
+	l := browsertest.MeasureNow(t, ctx, shot)
+	if l.ScrollWidth > 390 || len(l.Overflowing) > 0 || l.MinFont < 10 {
+		t.Errorf("at 390 px: scrollWidth %d, overflowing %v, smallest text %.1f px", l.ScrollWidth, l.Overflowing, l.MinFont)
 	}
 }

@@ -26,6 +26,7 @@ type Card struct {
 	ID        string   `json:"id"`
 	Config    string   `json:"config,omitempty"` // the config name of the run that trained it
 	Run       string   `json:"run,omitempty"`
+	Alias     string   `json:"alias,omitempty"`   // the tag it was served by (pipeline tag), e.g. champion
 	Trained   string   `json:"trained,omitempty"` // RFC 3339, when training finished
 	Genres    []string `json:"genres"`
 	Loss      string   `json:"loss"`
