@@ -103,11 +103,13 @@ type effNet struct {
 	w        *efficientnet.Weights
 	fineTune int
 
-	x, out tf.Output
-	built  bool
+	x, out, fmap tf.Output
+	built        bool
 }
 
 func (e *effNet) dim() int { return efficientnet.Features }
+
+func (e *effNet) featureMap() tf.Output { return e.fmap }
 
 func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
 	if e.built && e.x == x {
@@ -122,7 +124,7 @@ func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpda
 		e.b.vars = append(e.b.vars, &variable{name: v.Name, handle: v.Handle, read: v.Read, dtype: tf.Float,
 			init: v.Init, model: true, train: true})
 	}
-	e.x, e.out, e.built = x, m.Features, true
+	e.x, e.out, e.fmap, e.built = x, m.Features, m.FeatureMap, true
 	return m.Features, nil
 }
 
@@ -133,6 +135,8 @@ func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpda
 type featureInput struct{ n int }
 
 func (f featureInput) dim() int { return f.n }
+
+func (featureInput) featureMap() tf.Output { return tf.Output{} }
 
 func (f featureInput) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
 	return op.Reshape(uniq(s), x, op.Const(uniq(s), []int64{-1, int64(f.n)})), nil

@@ -80,6 +80,12 @@ type netGraph struct {
 	trainLoss tf.Output // training-mode loss (dropout, batch statistics)
 	trainProb tf.Output // training-mode probabilities, for training accuracy
 	step      tf.Output // global step (int64)
+	// Explanations and the poster detector (inference graphs only, see
+	// explain.go): camSel [N,G] weighs each row's logits whose gradient
+	// Grad-CAM takes, cam [N,h,w] is the map, embed [N,D] the features the
+	// poster detector measures.
+	camSel, cam, embed tf.Output
+	camMap             tf.Output // the feature map Grad-CAM weighs [N,h,w,K]
 
 	// Targets.
 	initOp, trainOp         *tf.Operation
@@ -163,6 +169,9 @@ type bnUpdate struct {
 type backbone interface {
 	features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate)
 	dim() int
+	// featureMap is the last convolutional feature map [N,h,w,K] of the
+	// latest features call (Grad-CAM's input); zero without one.
+	featureMap() tf.Output
 }
 
 // convStack is the paper's backbone: 3×3 valid convs, each with optional
@@ -171,9 +180,12 @@ type convStack struct {
 	layers    []convLayer
 	batchNorm bool
 	flat      int64
+	lastMap   tf.Output
 }
 
 func (c *convStack) dim() int { return int(c.flat) }
+
+func (c *convStack) featureMap() tf.Output { return c.lastMap }
 
 // declareConvStack declares the conv variables for spec (fh×fw = the
 // spatial size left by the stack).
@@ -213,6 +225,9 @@ func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output
 			ups = append(ups, u...)
 		}
 		h = op.Relu(uniq(s), h)
+		// Grad-CAM reads the last ReLU before its pooling: twice the
+		// resolution of the pooled map.
+		c.lastMap = h
 		h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
 	}
 	return op.Reshape(uniq(s), h, op.Const(uniq(s), []int64{-1, c.flat})), ups
@@ -239,6 +254,10 @@ type network struct {
 	backbone backbone
 	head     []denseLayer
 	step     *variable // global step (training only): seeds dropout
+	// hidden is the last hidden layer's activations of the latest
+	// inference pass (zero without hidden layers): part of the poster
+	// detector's features.
+	hidden tf.Output
 }
 
 // declareHead declares the dense layers after a backbone of dim features.
@@ -270,6 +289,9 @@ func (n *network) logits(s *op.Scope, x tf.Output, training bool) (tf.Output, []
 			break
 		}
 		h = op.Relu(uniq(s), h)
+		if !training {
+			n.hidden = h
+		}
 		if training && n.spec.Dropout > 0 {
 			h = dropout(s, h, n.spec.Dropout, n.spec.Seed, int64(i), n.step.read)
 		}
@@ -333,6 +355,11 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 	es := root.SubScope("eval")
 	evalLogits, _ := net.logits(es, x, false)
 	g.probs = probabilities(es, evalLogits, spec.Loss)
+	if !spec.Training && !spec.FeatureInput {
+		if err := g.addExplain(root, evalLogits, bb.featureMap(), net.hidden); err != nil {
+			return nil, err
+		}
+	}
 	if spec.TTAFlip {
 		// Width is axis 2 of NHWC; per-channel standardisation commutes with the flip.
 		flipped, _ := net.logits(es, op.ReverseV2(uniq(es), x, op.Const(uniq(es), []int32{2})), false)

@@ -22,6 +22,7 @@ type Model struct {
 	net  *netGraph
 	sess *tf.Session
 	sc   *scaler
+	det  *detector // nil: no calibrated poster detector
 	// precision the session runs at.
 	precision tfsession.Precision
 }
@@ -102,7 +103,12 @@ func LoadModelPrecision(dir, precision string) (*Model, error) {
 		sess.Close()
 		return nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
 	}
-	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing), precision: prec}, nil
+	det, err := loadDetector(dir, meta.PosterDetector)
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing), precision: prec, det: det}, nil
 }
 
 // Precision is the numeric precision the model's session runs at.

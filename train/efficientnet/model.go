@@ -40,6 +40,10 @@ type Variable struct {
 type Model struct {
 	// Features is [B,1280]: the global average of the head's activations.
 	Features tf.Output
+	// FeatureMap is the head's activations [B,h,w,1280] (h, w = the input's
+	// size / 32, rounded up): the last convolutional feature map, which
+	// Grad-CAM weighs.
+	FeatureMap tf.Output
 	// Logits is [B,1000] (ImageNet-1k, standard class order) when
 	// Options.Logits is set.
 	Logits tf.Output
@@ -72,7 +76,7 @@ func (w *Weights) Build(s *op.Scope, images tf.Output, o Options) (*Model, error
 		x = b.mbconv(s.SubScope(fmt.Sprintf("blocks_%d", blk.index)), x, blk, trainable(1+blk.index))
 	}
 	x = b.convBN(s.SubScope("head"), x, "_conv_head.weight", "_bn1", 1, true, trainable(Layers-1), "head")
-	m := &Model{Variables: b.vars}
+	m := &Model{Variables: b.vars, FeatureMap: x}
 	m.Features = op.Mean(s.SubScope("pool"), x, op.Const(s.SubScope("pool"), []int32{1, 2}))
 	if o.Logits {
 		fs := s.SubScope("classifier")
