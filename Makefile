@@ -54,12 +54,15 @@ build: deps
 	@mkdir -p bin
 	go build -ldflags "$(LDFLAGS)" -o bin/pipeline ./cmd/pipeline
 
+# The demo runs in the default working folder (work/, as every README
+# command): after it, `bin/pipeline history`, `status configs/demo.yaml`,
+# `predict --model latest …` and `serve --model latest` find it.
 run: build
-	./bin/pipeline run configs/demo.yaml --workdir $(WORKDIR)/demo
+	./bin/pipeline run configs/demo.yaml --workdir $(WORKDIR)
 
 # The web page and API for the demo's model (after `make run`).
 serve: build
-	./bin/pipeline serve --model $(WORKDIR)/demo/runs/latest/model
+	./bin/pipeline serve --workdir $(WORKDIR) --model latest
 
 test: build pydeps
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
@@ -79,10 +82,11 @@ fmt:
 	gofmt -w .
 
 # Real-data targets: SHARED points at the read-only data folder.
-scrape-real: build
+# Each installs what its script calls (.venv's python: pydeps).
+scrape-real: build pydeps
 	./scripts/scrape-real.sh $(SHARED) $(WORKDIR)/real
 
-encode-real: build
+encode-real: build pydeps
 	./scripts/encode-real.sh $(SHARED) $(WORKDIR)/real
 
 # Every benchmark part, or PARTS="scrape encode backbone train precision nightly

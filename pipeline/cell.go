@@ -42,6 +42,12 @@ func (r *Runner) runCell(ctx context.Context, cell configs.Cell, cellDir string,
 			return steps, err
 		}
 	}
+	if count(steps, "ran") == 0 {
+		// Nothing ran: the record (run.json) lists the outputs used, and
+		// the run folder of the run that made them holds their files. A
+		// cron run that finds everything up to date needs no space.
+		return steps, nil
+	}
 	if err := linkRun(cellDir, c.outDirs, built); err != nil {
 		return steps, err
 	}
@@ -114,7 +120,7 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	}
 	p.Status = "ran"
 	c.use(&p, m)
-	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID}
+	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID, Params: p.params}
 	if err := writeJSON(r.layout.state(c.cell.Config.Name), c.state); err != nil {
 		return &p.Step, fmt.Errorf("pipeline: state of %s: %w", c.cell.Config.Name, err)
 	}

@@ -172,7 +172,7 @@ func TestHistoryShowsAnyTopK(t *testing.T) {
 		{ID: "a", Config: "k3", Status: "ok", Steps: []pipeline.Step{{Stage: "evaluate", Headline: []stages.Metric{metric("paper_accuracy", 0.4), metric("top3_hit", 0.7)}}}},
 	}
 	var out bytes.Buffer
-	pipeline.PrintHistory(&out, pipeline.HistoryRows(t.TempDir(), runs))
+	pipeline.PrintHistory(&out, pipeline.HistoryRows(t.TempDir(), runs), 0)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("history:\n%s", out.String())

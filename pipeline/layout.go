@@ -101,4 +101,7 @@ type stageState struct {
 	Fingerprint string `json:"fingerprint"`
 	ConfigHash  string `json:"config_hash"`
 	OutputID    string `json:"output_id"`
+	// Params are the section's values (dotted keys) the output was made
+	// with, so that "params changed" can name what changed.
+	Params map[string]string `json:"params,omitempty"`
 }

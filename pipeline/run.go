@@ -15,6 +15,7 @@ import (
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/buildinfo"
+	"github.com/postergenre/postergenre/stages"
 )
 
 // RunRecord is runs/<id>/run.json.
@@ -178,8 +179,12 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 	if err := writeJSON(filepath.Join(runDir, "run.json"), rec); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("run record: %w", err))
 	}
-	if err := r.linkLatest(rec.ID); err != nil {
-		runErr = errors.Join(runErr, err)
+	// runs/latest is the newest run that made something (or failed): a
+	// run that found everything up to date has no outputs in its folder.
+	if !NothingRan(*rec) {
+		if err := r.linkLatest(rec.ID); err != nil {
+			runErr = errors.Join(runErr, err)
+		}
 	}
 	attrs := []any{"status", rec.Status, "seconds", round(rec.Seconds, 2), "ran", count(rec.Steps, "ran"), "up_to_date", count(rec.Steps, StatusUpToDate), "run_dir", runDir}
 	if runErr != nil {
@@ -203,6 +208,21 @@ func (r *Runner) linkLatest(id string) error {
 		return fmt.Errorf("link runs/latest: %w", err)
 	}
 	return nil
+}
+
+// NothingRan reports a successful run that found every stage up to date:
+// its folder holds only its record (run.json, config.yaml, log.jsonl).
+func NothingRan(rec RunRecord) bool { return rec.Status == "ok" && count(rec.Steps, "ran") == 0 }
+
+// Experiment reports a run that trained or evaluated something: what gc
+// keeps (--keep N counts these) and exp lists.
+func Experiment(rec RunRecord) bool {
+	for _, s := range rec.Steps {
+		if s.Status == "ran" && (s.Stage == stages.Train || s.Stage == stages.Evaluate) {
+			return true
+		}
+	}
+	return false
 }
 
 func count(steps []Step, status string) int {

@@ -103,13 +103,14 @@ type effNet struct {
 	w        *efficientnet.Weights
 	fineTune int
 
-	x, out, fmap tf.Output
-	built        bool
+	x, out tf.Output
+	maps   []tf.Output
+	built  bool
 }
 
 func (e *effNet) dim() int { return efficientnet.Features }
 
-func (e *effNet) featureMap() tf.Output { return e.fmap }
+func (e *effNet) featureMaps() []tf.Output { return e.maps }
 
 func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
 	if e.built && e.x == x {
@@ -124,7 +125,7 @@ func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpda
 		e.b.vars = append(e.b.vars, &variable{name: v.Name, handle: v.Handle, read: v.Read, dtype: tf.Float,
 			init: v.Init, model: true, train: true})
 	}
-	e.x, e.out, e.fmap, e.built = x, m.Features, m.FeatureMap, true
+	e.x, e.out, e.maps, e.built = x, m.Features, append(append([]tf.Output(nil), m.StageMaps...), m.FeatureMap), true
 	return m.Features, nil
 }
 
@@ -136,7 +137,7 @@ type featureInput struct{ n int }
 
 func (f featureInput) dim() int { return f.n }
 
-func (featureInput) featureMap() tf.Output { return tf.Output{} }
+func (featureInput) featureMaps() []tf.Output { return nil }
 
 func (f featureInput) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
 	return op.Reshape(uniq(s), x, op.Const(uniq(s), []int64{-1, int64(f.n)})), nil

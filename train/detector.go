@@ -20,19 +20,22 @@ import (
 	"github.com/postergenre/postergenre/internal/atomicfile"
 )
 
-// Poster or not: the detector measures how far an image's features (the
-// global average of the feature map Grad-CAM reads, then the last hidden
-// layer's activations: Model.analyzePixels' embed) lie from the training
-// posters' features, as the squared Mahalanobis distance under their mean
-// and a Ledoit–Wolf shrunk covariance. The mean and the covariance come
-// from training posters only; the validation posters set the threshold
-// (the DetectorPass quantile of their distances: that share passes) and
-// the score (the share of validation posters at least as far: 1 at the
-// centre, 0.05 at the threshold, 0 beyond every validation poster).
+// Poster or not: the detector measures how far an image's features lie
+// from the training posters' features, layer by layer (explain.go's embed:
+// each convolutional stage's per-channel mean and spread, the last map's
+// mean, the last hidden layer), as the squared Mahalanobis distance under
+// that block's mean and Ledoit–Wolf shrunk covariance, divided by the
+// block's width (≈1 per block for a typical poster) and summed over the
+// blocks, so that one layer far off is enough (Lee et al. 2018 combine
+// layers likewise). The means and covariances come from training posters
+// only; the validation posters set the threshold (the DetectorPass
+// quantile of their distances: that share passes) and the score (the
+// share of validation posters at least as far: 1 at the centre, 0.05 at
+// the threshold, 0 beyond every validation poster).
 
 // Detector constants.
 const (
-	DetectorFile   = "detector.bin" // in ModelDir: mean then precision matrix, little-endian float32
+	DetectorFile   = "detector.bin" // in ModelDir: per block, mean then precision matrix, little-endian float32
 	DetectorMethod = "mahalanobis_ledoit_wolf"
 	DetectorPass   = 0.95 // share of validation posters that pass
 	// detectorMaxTrain caps the training posters the covariance is fitted
@@ -56,14 +59,15 @@ type PosterDetector struct {
 	Method   string `json:"method"`
 	Features string `json:"features"`
 	Dim      int    `json:"dim"`
+	Blocks   []int  `json:"blocks"` // the features' blocks (layers), in order; their widths sum to Dim
 	File     string `json:"file"`
 	SHA256   string `json:"sha256"`
 	// TrainPosters fitted the mean and covariance; ValidationPosters set
 	// the threshold.
-	TrainPosters      int     `json:"train_posters"`
-	ValidationPosters int     `json:"validation_posters"`
-	Shrinkage         float64 `json:"shrinkage"`
-	// Threshold on the squared distance: an image passes at or below it.
+	TrainPosters      int       `json:"train_posters"`
+	ValidationPosters int       `json:"validation_posters"`
+	Shrinkage         []float64 `json:"shrinkage"` // Ledoit–Wolf's, per block
+	// Threshold on the distance: an image passes at or below it.
 	Threshold float64 `json:"threshold"`
 	// TargetPass is the share of validation posters meant to pass,
 	// ValidationPass the share that did.
@@ -82,36 +86,46 @@ type PosterCheck struct {
 	// the training posters as this image.
 	Score           float64 `json:"poster_score"`
 	LooksLikePoster bool    `json:"looks_like_poster"`
-	Distance        float64 `json:"distance"` // squared Mahalanobis
+	Distance        float64 `json:"distance"` // Σ over blocks of squared Mahalanobis / width
 }
 
 // detector is a loaded PosterDetector.
 type detector struct {
-	rec  PosterDetector
-	mean []float64
+	rec    PosterDetector
+	blocks []detBlock
+}
+
+// detBlock is one layer's part of the features.
+type detBlock struct {
+	off  int       // first feature
+	mean []float64 // width D
 	prec []float64 // D×D, row-major
 }
 
 func (d *detector) distance(x []float32) float64 {
-	D := len(d.mean)
-	diff := make([]float64, D)
-	for i := range D {
-		diff[i] = float64(x[i]) - d.mean[i]
-	}
 	var s float64
-	for i := range D {
-		row := d.prec[i*D : (i+1)*D]
-		var r float64
-		for j, v := range row {
-			r += v * diff[j]
+	for _, b := range d.blocks {
+		D := len(b.mean)
+		diff := make([]float64, D)
+		for i := range D {
+			diff[i] = float64(x[b.off+i]) - b.mean[i]
 		}
-		s += diff[i] * r
+		var m float64
+		for i := range D {
+			row := b.prec[i*D : (i+1)*D]
+			var r float64
+			for j, v := range row {
+				r += v * diff[j]
+			}
+			m += diff[i] * r
+		}
+		s += m / float64(D)
 	}
 	return s
 }
 
 func (d *detector) check(x []float32) *PosterCheck {
-	if len(x) != len(d.mean) {
+	if len(x) != d.rec.Dim {
 		return nil
 	}
 	dist := d.distance(x)
@@ -153,15 +167,26 @@ func loadDetector(dir string, rec *PosterDetector) (*detector, error) {
 	if hex.EncodeToString(sum[:]) != rec.SHA256 {
 		return nil, fmt.Errorf("poster detector %s: sha256 differs from model.json's", rec.File)
 	}
-	D := rec.Dim
-	if len(raw) != 4*(D+D*D) {
-		return nil, fmt.Errorf("poster detector %s: %d bytes, want %d for dim %d", rec.File, len(raw), 4*(D+D*D), D)
+	want, total := 0, 0
+	for _, D := range rec.Blocks {
+		want += 4 * (D + D*D)
+		total += D
 	}
-	vals := make([]float64, D+D*D)
+	if len(raw) != want || total != rec.Dim {
+		return nil, fmt.Errorf("poster detector %s: %d bytes and blocks %v, want %d bytes for dim %d", rec.File, len(raw), rec.Blocks, want, rec.Dim)
+	}
+	vals := make([]float64, len(raw)/4)
 	for i := range vals {
 		vals[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
 	}
-	return &detector{rec: *rec, mean: vals[:D], prec: vals[D:]}, nil
+	d := &detector{rec: *rec}
+	off := 0
+	for _, D := range rec.Blocks {
+		d.blocks = append(d.blocks, detBlock{off: off, mean: vals[:D], prec: vals[D : D+D*D]})
+		vals = vals[D+D*D:]
+		off += D
+	}
+	return d, nil
 }
 
 // HasDetector reports whether the model carries a calibrated poster
@@ -288,7 +313,7 @@ func Calibrate(ctx context.Context, modelDir, encDir string, log *slog.Logger) (
 	if len(trainX) < 2 || len(valX) < 1 {
 		return nil, fmt.Errorf("calibrate: %w: %d training and %d validation posters, need at least 2 and 1", ErrTooFewPosters, len(trainX), len(valX))
 	}
-	det, err := fitDetector(trainX, valX)
+	det, err := fitDetector(trainX, valX, m.net.embedDims)
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
@@ -298,39 +323,52 @@ func Calibrate(ctx context.Context, modelDir, encDir string, log *slog.Logger) (
 		return nil, err
 	}
 	log.Info("poster detector", "train_posters", det.rec.TrainPosters, "validation_posters", det.rec.ValidationPosters,
-		"dim", det.rec.Dim, "shrinkage", det.rec.Shrinkage, "validation_pass", det.rec.ValidationPass)
+		"dim", det.rec.Dim, "blocks", det.rec.Blocks, "validation_pass", det.rec.ValidationPass)
 	return &det.rec, nil
 }
 
 func (m *Model) embedDescription() string {
-	what := "global average of the last convolutional feature map (the one Grad-CAM reads)"
+	what := "per convolutional layer, each channel's spatial mean and standard deviation; the last feature map's channel means (the map Grad-CAM reads)"
 	if m.meta.Backbone != "" {
-		what = "global average of the backbone's head activations (its features, the map Grad-CAM reads)"
+		what = "per backbone stage, each channel's spatial mean and standard deviation; the head's channel means (the backbone's features, the map Grad-CAM reads)"
 	}
 	if len(m.meta.Dense) > 0 {
-		what += ", then the last hidden dense layer's activations"
+		what += "; the last hidden dense layer's activations"
 	}
 	return what
 }
 
-// fitDetector estimates the mean and shrunk covariance on train and sets
-// the threshold and the score's quantiles on val.
-func fitDetector(train, val [][]float32) (*detector, error) {
-	D := len(train[0])
-	mean, cov, shrink := ledoitWolf(train)
-	prec, err := invertSPD(cov, D)
-	if err != nil {
-		return nil, err
+// fitDetector estimates each block's mean and shrunk covariance on train
+// and sets the threshold and the score's quantiles on val.
+func fitDetector(train, val [][]float32, dims []int) (*detector, error) {
+	d := &detector{}
+	var shrinks []float64
+	off := 0
+	for bi, D := range dims {
+		rows := make([][]float32, len(train))
+		for i, r := range train {
+			rows[i] = r[off : off+D]
+		}
+		mean, cov, shrink := ledoitWolf(rows)
+		prec, err := invertSPD(cov, D)
+		if err != nil {
+			return nil, fmt.Errorf("block %d: %w", bi, err)
+		}
+		// Store in float32, as the file will hold them, so that the
+		// validation distances are the ones a loaded detector computes.
+		for i := range mean {
+			mean[i] = float64(float32(mean[i]))
+		}
+		for i := range prec {
+			prec[i] = float64(float32(prec[i]))
+		}
+		d.blocks = append(d.blocks, detBlock{off: off, mean: mean, prec: prec})
+		shrinks = append(shrinks, shrink)
+		off += D
 	}
-	// Store in float32, as the file will hold them, so that the validation
-	// distances are the ones a loaded detector computes.
-	for i := range mean {
-		mean[i] = float64(float32(mean[i]))
+	if off != len(train[0]) {
+		return nil, fmt.Errorf("features have %d values, blocks %v sum to %d", len(train[0]), dims, off)
 	}
-	for i := range prec {
-		prec[i] = float64(float32(prec[i]))
-	}
-	d := &detector{mean: mean, prec: prec}
 	dist := make([]float64, len(val))
 	for i, v := range val {
 		dist[i] = d.distance(v)
@@ -340,15 +378,17 @@ func fitDetector(train, val [][]float32) (*detector, error) {
 	for i := range q {
 		q[i] = quantile(dist, float64(i)/100)
 	}
-	thr := quantile(dist, DetectorPass)
+	// The smallest order statistic that at least DetectorPass of the
+	// validation posters do not exceed.
+	thr := dist[max(0, int(math.Ceil(DetectorPass*float64(len(dist))))-1)]
 	pass := 0
 	for _, v := range dist {
 		if v <= thr {
 			pass++
 		}
 	}
-	d.rec = PosterDetector{Method: DetectorMethod, Dim: D, File: DetectorFile, TrainPosters: len(train),
-		ValidationPosters: len(val), Shrinkage: shrink, Threshold: thr, TargetPass: DetectorPass,
+	d.rec = PosterDetector{Method: DetectorMethod, Dim: off, Blocks: dims, File: DetectorFile, TrainPosters: len(train),
+		ValidationPosters: len(val), Shrinkage: shrinks, Threshold: thr, TargetPass: DetectorPass,
 		ValidationPass: float64(pass) / float64(len(val)), Quantiles: q}
 	return d, nil
 }
@@ -483,10 +523,11 @@ func invertSPD(a []float64, D int) ([]float64, error) {
 
 // writeDetector writes DetectorFile, then model.json with the record.
 func writeDetector(dir string, d *detector) error {
-	D := len(d.mean)
-	raw := make([]byte, 0, 4*(D+D*D))
-	for _, v := range append(append([]float64(nil), d.mean...), d.prec...) {
-		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(float32(v)))
+	var raw []byte
+	for _, b := range d.blocks {
+		for _, v := range append(append([]float64(nil), b.mean...), b.prec...) {
+			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(float32(v)))
+		}
 	}
 	sum := sha256.Sum256(raw)
 	d.rec.SHA256 = hex.EncodeToString(sum[:])

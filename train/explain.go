@@ -7,6 +7,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/postergenre/postergenre/internal/heatmap"
 )
 
 // Why a genre, and is it a poster: Grad-CAM heatmaps (Selvaraju et al.
@@ -24,12 +26,19 @@ import (
 var ErrNoExplain = errors.New("this model has no convolutional feature map to explain")
 
 // addExplain adds the Grad-CAM map and the detector features to an
-// inference graph. fmap is the backbone's feature map (zero when it has
-// none), hidden the last hidden layer's activations (zero without one).
-func (g *netGraph) addExplain(root *op.Scope, logits, fmap, hidden tf.Output) error {
-	if fmap.Op == nil {
+// inference graph. maps are the backbone's feature maps, bottom to top
+// (none for a head fed features); hidden is the last hidden layer's
+// activations (zero without one).
+//
+// The detector's features are one block per layer: each lower map's
+// per-channel spatial mean and standard deviation (the image statistics a
+// layer sees: a flat colour, noise or a page of text moves them far from a
+// poster's), the last map's per-channel mean, and hidden.
+func (g *netGraph) addExplain(root *op.Scope, logits tf.Output, maps []tf.Output, hidden tf.Output) error {
+	if len(maps) == 0 {
 		return nil
 	}
+	fmap := maps[len(maps)-1]
 	s := root.SubScope("explain")
 	g.camMap = fmap
 	g.camSel = op.Placeholder(s.SubScope("genre"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1, int64(g.spec.Genres))))
@@ -41,33 +50,48 @@ func (g *netGraph) addExplain(root *op.Scope, logits, fmap, hidden tf.Output) er
 	spatial := op.Const(uniq(s), []int32{1, 2})
 	alpha := op.Mean(uniq(s), grads[0], spatial, op.MeanKeepDims(true))
 	g.cam = op.Relu(uniq(s), op.Sum(uniq(s), op.Mul(uniq(s), fmap, alpha), op.Const(uniq(s), []int32{3})))
-	g.embed = op.Mean(uniq(s), fmap, spatial)
-	if hidden.Op != nil {
-		g.embed = op.ConcatV2(uniq(s), []tf.Output{g.embed, hidden}, op.Const(uniq(s), int32(1)))
+
+	var parts []tf.Output
+	g.embedDims = nil
+	for i, m := range maps {
+		k, err := channels(m)
+		if err != nil {
+			return err
+		}
+		mean := op.Mean(uniq(s), m, spatial)
+		if i == len(maps)-1 {
+			parts = append(parts, mean)
+			g.embedDims = append(g.embedDims, k)
+			break
+		}
+		sq := op.Mean(uniq(s), op.Square(uniq(s), m), spatial)
+		std := op.Sqrt(uniq(s), op.Maximum(uniq(s), op.Sub(uniq(s), sq, op.Square(uniq(s), mean)), op.Const(uniq(s), float32(0))))
+		parts = append(parts, op.ConcatV2(uniq(s), []tf.Output{mean, std}, op.Const(uniq(s), int32(1))))
+		g.embedDims = append(g.embedDims, 2*k)
 	}
+	if hidden.Op != nil {
+		k, err := channels(hidden)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, hidden)
+		g.embedDims = append(g.embedDims, k)
+	}
+	g.embed = op.ConcatV2(uniq(s), parts, op.Const(uniq(s), int32(1)))
 	return root.Err()
 }
 
-// Heatmap is one genre's Grad-CAM map over the model's input.
-type Heatmap struct {
-	Genre string `json:"genre"`
-	// Rows × Cols cells, row-major, scaled so the largest is 1 (all 0 when
-	// nothing in the poster speaks for the genre).
-	Rows   int       `json:"rows"`
-	Cols   int       `json:"cols"`
-	Values []float32 `json:"values"`
-	// Max is the largest cell before scaling (comparable between genres of
-	// one poster).
-	Max float32 `json:"max"`
-	// Where the cells lie on the model's input (InputWidth × InputHeight
-	// pixels): cell (i, j)'s receptive field is centred at
-	// (OriginX + j·Stride, OriginY + i·Stride).
-	InputWidth  int     `json:"input_width"`
-	InputHeight int     `json:"input_height"`
-	OriginX     float64 `json:"origin_x"`
-	OriginY     float64 `json:"origin_y"`
-	Stride      float64 `json:"stride"`
+// channels is the static size of a tensor's last dimension.
+func channels(t tf.Output) (int, error) {
+	shape, err := t.Shape().ToSlice()
+	if err != nil || len(shape) == 0 || shape[len(shape)-1] < 1 {
+		return 0, fmt.Errorf("explain: %s has no static channel count (%v)", t.Op.Name(), err)
+	}
+	return int(shape[len(shape)-1]), nil
 }
+
+// Heatmap is one genre's Grad-CAM map over the model's input.
+type Heatmap = heatmap.Map
 
 // Analysis is one poster's probabilities, its poster check and the
 // requested heatmaps.
@@ -101,6 +125,20 @@ func (m *Model) CanExplain() bool { return m.net.cam.Op != nil }
 // run: the image is fed once per explained genre (at least once).
 func (m *Model) Analyze(img image.Image, explain []int) (*Analysis, error) {
 	pix := m.meta.Preprocess.Image(img)
+	out, err := m.analyzePixels(pix, explain)
+	if err != nil {
+		return nil, err
+	}
+	out.Input = pix
+	return out, nil
+}
+
+// AnalyzePixels is Analyze for a poster already prepared (Height×Width×3
+// bytes of RGB, as the encode stage's shards hold them).
+func (m *Model) AnalyzePixels(pix []byte, explain []int) (*Analysis, error) {
+	if len(pix) != m.meta.Height*m.meta.Width*3 {
+		return nil, fmt.Errorf("analyze: %d bytes, want %d×%d×3", len(pix), m.meta.Width, m.meta.Height)
+	}
 	out, err := m.analyzePixels(pix, explain)
 	if err != nil {
 		return nil, err

@@ -86,6 +86,7 @@ type netGraph struct {
 	// poster detector measures.
 	camSel, cam, embed tf.Output
 	camMap             tf.Output // the feature map Grad-CAM weighs [N,h,w,K]
+	embedDims          []int     // embed's blocks, one per layer (detector.go)
 
 	// Targets.
 	initOp, trainOp         *tf.Operation
@@ -169,9 +170,10 @@ type bnUpdate struct {
 type backbone interface {
 	features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate)
 	dim() int
-	// featureMap is the last convolutional feature map [N,h,w,K] of the
-	// latest features call (Grad-CAM's input); zero without one.
-	featureMap() tf.Output
+	// featureMaps are the convolutional feature maps [N,h,w,K] of the
+	// latest features call, bottom to top; the last is Grad-CAM's input.
+	// None for a head fed features.
+	featureMaps() []tf.Output
 }
 
 // convStack is the paper's backbone: 3×3 valid convs, each with optional
@@ -180,12 +182,12 @@ type convStack struct {
 	layers    []convLayer
 	batchNorm bool
 	flat      int64
-	lastMap   tf.Output
+	maps      []tf.Output
 }
 
 func (c *convStack) dim() int { return int(c.flat) }
 
-func (c *convStack) featureMap() tf.Output { return c.lastMap }
+func (c *convStack) featureMaps() []tf.Output { return c.maps }
 
 // declareConvStack declares the conv variables for spec (fh×fw = the
 // spatial size left by the stack).
@@ -216,6 +218,7 @@ func (b *builder) declareConvStack(fh, fw int) *convStack {
 func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate) {
 	h := x
 	var ups []bnUpdate
+	c.maps = nil
 	for _, l := range c.layers {
 		h = op.Conv2D(uniq(s), h, l.kernel.read, []int64{1, 1, 1, 1}, "VALID")
 		h = op.BiasAdd(uniq(s), h, l.bias.read)
@@ -227,7 +230,7 @@ func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output
 		h = op.Relu(uniq(s), h)
 		// Grad-CAM reads the last ReLU before its pooling: twice the
 		// resolution of the pooled map.
-		c.lastMap = h
+		c.maps = append(c.maps, h)
 		h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
 	}
 	return op.Reshape(uniq(s), h, op.Const(uniq(s), []int64{-1, c.flat})), ups
@@ -356,7 +359,7 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 	evalLogits, _ := net.logits(es, x, false)
 	g.probs = probabilities(es, evalLogits, spec.Loss)
 	if !spec.Training && !spec.FeatureInput {
-		if err := g.addExplain(root, evalLogits, bb.featureMap(), net.hidden); err != nil {
+		if err := g.addExplain(root, evalLogits, bb.featureMaps(), net.hidden); err != nil {
 			return nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/stages"
@@ -35,7 +36,21 @@ func (*Stage) Version() string { return "2" }
 
 // KeepsFailedAttempt is true: a failed or interrupted attempt's checkpoints
 // are what --resume continues from (env.Prev).
+var _ stages.Resumer = (*Stage)(nil)
+
 func (*Stage) KeepsFailedAttempt() bool { return true }
+
+// ResumePoint reads the last checkpoint of the attempt in prev.
+func (*Stage) ResumePoint(prev string) (string, error) {
+	st, err := readLatest(filepath.Join(prev, CheckpointDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", errors.New("the previous attempt has no checkpoint")
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("the checkpoint of epoch %d", st.Epoch), nil
+}
 
 // RunLinks links the trained model into the run folder as <run>/model.
 func (*Stage) RunLinks() []stages.RunLink {

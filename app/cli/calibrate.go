@@ -33,8 +33,8 @@ this itself; use this for models trained before it did.`,
 			if err != nil {
 				return exitWith(ExitFailed, err)
 			}
-			fmt.Fprintf(st.Stdout, "%s: poster detector on %d training posters (dim %d, shrinkage %.3f); %.1f%% of %d validation posters pass (threshold %.4g)\n",
-				modelDir, det.TrainPosters, det.Dim, det.Shrinkage, 100*det.ValidationPass, det.ValidationPosters, det.Threshold)
+			fmt.Fprintf(st.Stdout, "%s: poster detector on %d training posters (dim %d in blocks %v); %.1f%% of %d validation posters pass (threshold %.4g)\n",
+				modelDir, det.TrainPosters, det.Dim, det.Blocks, 100*det.ValidationPass, det.ValidationPosters, det.Threshold)
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 
 func newHistoryCmd(st *State, g *globals) *cobra.Command {
 	var asJSON bool
+	var width int
 	cmd := &cobra.Command{
 		Use:   "history [--json]",
 		Short: "past runs, one row per grid cell: status, what changed, commit, key metrics",
@@ -33,10 +34,11 @@ headline test metrics with the baseline in brackets.`,
 			if asJSON {
 				return pipeline.PrintHistoryJSON(st.Stdout, rows)
 			}
-			pipeline.PrintHistory(st.Stdout, rows)
+			pipeline.PrintHistory(st.Stdout, rows, st.width(width))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per row")
+	addWidthFlag(cmd, &width)
 	return cmd
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/heatmap"
 	"github.com/postergenre/postergenre/internal/poster"
@@ -44,28 +46,52 @@ type genreProb struct {
 	Probability float32 `json:"probability"`
 }
 
-func cmdPredict(st *State, args []string) int {
-	fs := newFlagSet(st, "predict", "predict --model DIR [--top 3] [--format text|json|csv] [--explain DIR] INPUT...\n\nINPUT is an image file, a folder of images, or an http(s) URL.\nA folder's images are written one CSV row each (path, imdb id, one probability per genre,\nposter_score, looks_like_poster). poster_score in [0,1] is the share of the model's\nvalidation posters that are further from its training posters than the image;\nlooks_like_poster is false below 0.05 (95% of validation posters pass). Both are\nempty for a model trained before the detector existed (see pipeline calibrate).")
-	var (
-		modelDir string
-		top      int
-		format   string
-		prec     string
-		explain  string
-	)
-	fs.StringVar(&modelDir, "model", "", "model folder: a train output's model/ (e.g. work/runs/latest/model)")
-	fs.IntVar(&top, "top", 3, "genres to show per input (text and json)")
-	fs.StringVar(&format, "format", "", "text, json or csv (default: text; csv when an input is a folder)")
-	fs.StringVar(&explain, "explain", "", "write a Grad-CAM overlay PNG per input into this folder (<name>.<top genre>.png: where the poster speaks for its top genre)")
-	fs.StringVar(&prec, "precision", "", "float32 or bfloat16 (default: the precision model.json says the model was trained with)")
-	inputs, err := parse(fs, args)
-	if err != nil {
-		return flagExit(err)
+// predictFlags are predict's flags.
+type predictFlags struct {
+	model, format, prec, explain string
+	top                          int
+}
+
+func newPredictCmd(st *State, g *globals) *cobra.Command {
+	var f predictFlags
+	cmd := &cobra.Command{
+		Use:   "predict --model MODEL [--top 3] [--format text|json|csv] [--explain DIR] INPUT...",
+		Short: "genres of poster images (files, folders, URLs) from a trained model",
+		Long: `Genres of poster images from a trained model.
+
+INPUT is an image file, a folder of images, or an http(s) URL. A folder's
+images are written one CSV row each (path, imdb id, one probability per
+genre, poster_score, looks_like_poster). MODEL is a model folder, or a run,
+grid cell or tag of the working folder (e.g. latest, champion, RUN/CELL): its
+model.
+
+poster_score in [0,1] is the share of the model's validation posters that
+lie further from its training posters than the image; looks_like_poster is
+false below 0.05 (95% of validation posters pass) and then the genres are
+unreliable. Both are empty for a model trained before the detector existed
+(pipeline calibrate adds it).`,
+		Example:     "  pipeline predict --model latest poster.jpg\n  pipeline predict --model champion --format csv posters/\n  pipeline predict --model latest --explain heatmaps/ posters/",
+		Args:        cobra.MinimumNArgs(1),
+		Annotations: map[string]string{"exits": exitsPredict},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if code := cmdPredict(st, g, f, args); code != ExitOK {
+				return exitWith(code, nil)
+			}
+			return nil
+		},
 	}
-	if modelDir == "" || len(inputs) == 0 {
-		fs.Usage()
-		return ExitUsage
-	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "model folder (e.g. work/runs/latest/model), or a run, RUN/CELL or tag of the working folder (required)")
+	fl.IntVar(&f.top, "top", 3, "genres to show per input (text and json)")
+	fl.StringVar(&f.format, "format", "", "text, json or csv (default: text; csv when an input is a folder)")
+	fl.StringVar(&f.explain, "explain", "", "write a Grad-CAM overlay PNG per input into this folder (<name>.<top genre>.png: where the poster speaks for its top genre)")
+	fl.StringVar(&f.prec, "precision", "", "float32 or bfloat16 (default: the precision model.json says the model was trained with)")
+	cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+func cmdPredict(st *State, g *globals, f predictFlags, inputs []string) int {
+	format, top := f.format, f.top
 	if format == "" {
 		format = "text"
 		for _, in := range inputs {
@@ -82,6 +108,12 @@ func cmdPredict(st *State, args []string) int {
 		fmt.Fprintf(st.Stderr, "predict: --top must be >= 1, got %d\n", top)
 		return ExitUsage
 	}
+	m, err := resolveModel(g.workdir, f.model)
+	if err != nil {
+		fmt.Fprintf(st.Stderr, "predict: %v\n", err)
+		return ExitUsage
+	}
+	modelDir, prec := m.dir, f.prec
 	model, err := train.LoadModelPrecision(modelDir, prec)
 	if err != nil {
 		fmt.Fprintf(st.Stderr, "predict: %v\n", err)
@@ -95,8 +127,8 @@ func cmdPredict(st *State, args []string) int {
 	if !model.HasDetector() {
 		fmt.Fprintf(st.Stderr, "predict: %s: %v; poster_score and looks_like_poster are left empty\n", modelDir, train.ErrNoDetector)
 	}
-	if explain != "" {
-		if err := os.MkdirAll(explain, 0o755); err != nil {
+	if f.explain != "" {
+		if err := os.MkdirAll(f.explain, 0o755); err != nil {
 			fmt.Fprintf(st.Stderr, "predict: --explain: %v\n", err)
 			return ExitUsage
 		}
@@ -106,7 +138,7 @@ func cmdPredict(st *State, args []string) int {
 	for _, in := range expandInputs(inputs) {
 		p := prediction{Input: in.path, ImdbID: imdbIDOf(in.path)}
 		if in.err == nil {
-			in.err = predictOne(st.Ctx, model, in.path, explain, &p)
+			in.err = predictOne(st.Ctx, model, in.path, f.explain, &p)
 		}
 		if in.err != nil {
 			p.Error = in.err.Error()
@@ -281,13 +313,12 @@ func predictOne(ctx context.Context, m *train.Model, path, explainDir string, p 
 	if err != nil {
 		return err
 	}
-	name := explainName(path) + "." + hm.Genre + ".png"
-	p.Explained = filepath.Join(explainDir, name)
+	p.Explained = filepath.Join(explainDir, explainName(path)+"."+hm.Genre+".png")
 	return atomicfile.WriteFile(p.Explained, png, 0o644)
 }
 
 // explainName is the overlay's file stem: the input's base name without its
-// extension (a URL's last path element, made safe for a file name).
+// extension (for a URL, the whole URL made safe for a file name).
 func explainName(path string) string {
 	base := filepath.Base(path)
 	if isURL(path) {

@@ -146,7 +146,7 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 		return nil
 	}
 	if st.Ctx.Err() != nil {
-		return exitWith(ExitInterrupted, interrupted(cfg, file, rec))
+		return exitWith(ExitInterrupted, interrupted(cfg, resumeCommand(st.program(), file, g.workdir, f), rec))
 	}
 	var lockErr *pipeline.LockError
 	if errors.As(err, &lockErr) {
@@ -194,7 +194,7 @@ func cmdStatus(st *State, g *globals, file string, sets []string) error {
 }
 
 // interrupted says what an interrupted run kept and how to continue.
-func interrupted(cfg *configs.Loaded, file string, rec *pipeline.RunRecord) error {
+func interrupted(cfg *configs.Loaded, resume string, rec *pipeline.RunRecord) error {
 	var kept, stopped []string
 	keeps := false
 	if rec != nil {
@@ -226,15 +226,48 @@ func interrupted(cfg *configs.Loaded, file string, rec *pipeline.RunRecord) erro
 	}
 	switch {
 	case keeps:
-		fmt.Fprintf(&b, "; the unfinished %s attempt is kept: `pipeline run %s --resume` continues it from its last checkpoint", strings.Join(stopped, ", "), file)
+		fmt.Fprintf(&b, "; the unfinished %s attempt is kept: `%s` continues it from its last checkpoint", strings.Join(stopped, ", "), resume)
 	case len(stopped) > 0:
 		fmt.Fprintf(&b, "; the unfinished %s output was discarded", strings.Join(stopped, ", "))
 		if slices.Contains(stopped, stages.Scrape) {
 			b.WriteString(" (the posters it downloaded stay in the store)")
 		}
-		fmt.Fprintf(&b, ": `pipeline run %s --resume` continues from there", file)
+		fmt.Fprintf(&b, ": `%s` continues from there", resume)
 	default:
-		fmt.Fprintf(&b, ": `pipeline run %s --resume` continues", file)
+		fmt.Fprintf(&b, ": `%s` continues", resume)
 	}
 	return errors.New(b.String())
+}
+
+// resumeCommand is the command line that continues an interrupted run
+// when pasted into a shell: the same config, working folder (absolute),
+// every --set and --only, plus --resume.
+func resumeCommand(program, file, workdir string, f runFlags) string {
+	if abs, err := filepath.Abs(workdir); err == nil {
+		workdir = abs
+	}
+	args := []string{shellQuote(program), "run", shellQuote(file), "--workdir", shellQuote(workdir)}
+	for _, s := range f.sets {
+		args = append(args, "--set", shellQuote(s))
+	}
+	if f.only != "" {
+		args = append(args, "--only", f.only)
+	}
+	return strings.Join(append(args, "--resume"), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_./=:,+@%.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (st *State) program() string {
+	if st.Program == "" {
+		return "pipeline"
+	}
+	return st.Program
 }

@@ -37,7 +37,7 @@ func chromium() string {
 // would), waits for the genre bars and reads them from the DOM; they must
 // be the API's answer for that poster, and the heatmap of the top genre
 // must be shown over the poster; a click on another genre shows its map.
-// Then it uploads noise, which must bring the "does not look like a movie
+// Then it uploads a flat colour, which must bring the "does not look like a movie
 // poster" message. With SERVE_SCREENSHOT=path it also saves a screenshot of
 // the page with the prediction and its heatmap, and of the non-poster
 // beside it (path with "-nonposter" before the extension).
@@ -141,8 +141,8 @@ func TestBrowser(t *testing.T) {
 	checkHeatmap(t, ctx, genres)
 	screenshot(t, ctx, "")
 
-	noise := filepath.Join(t.TempDir(), "noise.png")
-	if err := os.WriteFile(noise, nonPoster(t, "noise"), 0o644); err != nil {
+	noise := filepath.Join(t.TempDir(), "flat.png")
+	if err := os.WriteFile(noise, nonPoster(t, "flat"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var note string

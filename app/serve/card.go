@@ -27,24 +27,25 @@ type Card struct {
 	ID        string   `json:"id"`
 	Config    string   `json:"config,omitempty"` // the config name of the run that trained it
 	Run       string   `json:"run,omitempty"`
+	Alias     string   `json:"alias,omitempty"`   // the tag it was served by (pipeline tag), e.g. champion
 	Trained   string   `json:"trained,omitempty"` // RFC 3339, when training finished
 	Genres    []string `json:"genres"`
 	Loss      string   `json:"loss"`
 	Threshold float64  `json:"threshold"`
 	// Decision says in words which genres the API lists as predicted.
-	Decision  string    `json:"decision"`
-	Input     string    `json:"input"` // e.g. "73×107, stretch, catmull-rom, standardized"
-	BestEpoch int       `json:"best_epoch"`
-	TFVersion string    `json:"tf_version,omitempty"`
-	Device    string    `json:"device,omitempty"`
-	Data      CardData  `json:"data"`
-	Metrics   []Metric  `json:"metrics,omitempty"` // evaluate's headline on test; empty when no report was found
-	Report    string    `json:"report,omitempty"`  // the evaluate output the metrics come from
-	Notes     []string  `json:"notes,omitempty"`   // why something is missing
+	Decision  string   `json:"decision"`
+	Input     string   `json:"input"` // e.g. "73×107, stretch, catmull-rom, standardized"
+	BestEpoch int      `json:"best_epoch"`
+	TFVersion string   `json:"tf_version,omitempty"`
+	Device    string   `json:"device,omitempty"`
+	Data      CardData `json:"data"`
+	Metrics   []Metric `json:"metrics,omitempty"` // evaluate's headline on test; empty when no report was found
+	Report    string   `json:"report,omitempty"`  // the evaluate output the metrics come from
+	Notes     []string `json:"notes,omitempty"`   // why something is missing
 	// PosterCheck says how the poster-or-not detector was calibrated ("" for
 	// a model without one; Notes then says so).
-	PosterCheck string `json:"poster_check,omitempty"`
-	loadedAt  time.Time // for /healthz's uptime; not part of the card
+	PosterCheck string    `json:"poster_check,omitempty"`
+	loadedAt    time.Time // for /healthz's uptime; not part of the card
 }
 
 // CardData counts the rows the model was trained and judged on.

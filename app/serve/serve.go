@@ -56,6 +56,9 @@ type Options struct {
 	// ReportDir is the evaluate output with the model's test metrics; ""
 	// looks for it beside the model (see findReport).
 	ReportDir string
+	// Alias is the tag the model was named by (`pipeline tag`), shown on
+	// the model card; "" when it was named otherwise.
+	Alias string
 }
 
 func (o Options) withDefaults() Options {
@@ -108,6 +111,7 @@ func New(model *train.Model, modelDir string, opts Options, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
+	card.Alias = opts.Alias
 	s := &Server{
 		model: model, meta: meta, card: card, opts: opts, log: log,
 		slots:   make(chan struct{}, opts.Concurrency),

@@ -39,6 +39,7 @@ async function loadCard() {
   row("config", card.config);
   row("trained", card.trained ? card.trained.replace("T", " ").replace("Z", " UTC") : "");
   row("run", card.run);
+  row("alias", card.alias);
   row("genres", (card.genres || []).join(", "));
   row("output", card.loss === "softmax_ce" ? "softmax (one distribution over the genres)" : "sigmoid (one probability per genre)");
   row("decision", "probability ≥ " + card.threshold.toFixed(2));
