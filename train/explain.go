@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
@@ -204,21 +205,26 @@ func (m *Model) analyzePixels(pix []byte, explain []int) (*Analysis, error) {
 	return a, nil
 }
 
-// heatmap scales a raw map and records its geometry.
+// heatmap scales a raw map to 0..1 (min-max, as Grad-CAM maps are shown:
+// a constant floor, the evidence every part of an image gives alike, says
+// nothing about where) and records its geometry.
 func (m *Model) heatmap(genre string, raw [][]float32) Heatmap {
 	h := Heatmap{Genre: genre, Rows: len(raw), InputWidth: m.meta.Width, InputHeight: m.meta.Height}
 	if h.Rows > 0 {
 		h.Cols = len(raw[0])
 	}
+	h.Min = float32(math.Inf(1))
 	for _, row := range raw {
 		for _, v := range row {
 			h.Values = append(h.Values, v)
 			h.Max = max(h.Max, v)
+			h.Min = min(h.Min, v)
 		}
 	}
-	if h.Max > 0 {
-		for i := range h.Values {
-			h.Values[i] /= h.Max
+	for i, v := range h.Values {
+		h.Values[i] = 0
+		if h.Max > h.Min {
+			h.Values[i] = (v - h.Min) / (h.Max - h.Min)
 		}
 	}
 	h.OriginX, h.OriginY, h.Stride = m.net.camGeometry(h.Rows, h.Cols)

@@ -15,13 +15,15 @@ import (
 // Map is one genre's Grad-CAM map over a model's input.
 type Map struct {
 	Genre string `json:"genre"`
-	// Rows × Cols cells, row-major, scaled so the largest is 1 (all 0 when
-	// nothing in the poster speaks for the genre).
+	// Rows × Cols cells, row-major, scaled from Min..Max to 0..1 (all 0
+	// when the map is flat).
 	Rows   int       `json:"rows"`
 	Cols   int       `json:"cols"`
 	Values []float32 `json:"values"`
-	// Max is the largest cell before scaling (comparable between genres of
-	// one poster).
+	// Min and Max are the smallest and largest cell before scaling (Max is
+	// comparable between genres of one poster; 0 when nothing in it speaks
+	// for the genre).
+	Min float32 `json:"min"`
 	Max float32 `json:"max"`
 	// Where the cells lie on the model's input (InputWidth × InputHeight
 	// pixels, indices from 0): cell (i, j)'s receptive field is centred on
