@@ -54,8 +54,10 @@ func TestDemoEndToEnd(t *testing.T) {
 	rep.Summary = m
 	acc, _ := rep.Summary["paper_accuracy"].(float64)
 	base, _ := rep.Summary["paper_accuracy_baseline"].(float64)
-	if acc < 0.9 || acc < base+0.4 {
-		t.Errorf("demo paper accuracy %.3f (baseline %.3f): want >= 0.9", acc, base)
+	// The demo teaches: well above the baseline, below 1 (a share of its
+	// posters look like another genre), so its curves show something.
+	if acc < 0.6 || acc > 0.97 || acc < base+0.3 {
+		t.Errorf("demo paper accuracy %.3f (baseline %.3f): want 0.6..0.97 and 0.3 above the baseline", acc, base)
 	}
 	for _, f := range []string{"report.md", "report.json", "examples.md", "plots/training_curves.png"} {
 		if _, err := os.Stat(filepath.Join(runDir, "report", f)); err != nil {
