@@ -18,6 +18,8 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/train/efficientnet"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 // Poster or not: the detector measures how far an image's features lie
@@ -58,10 +60,15 @@ var ErrTooFewPosters = errors.New("too few posters to calibrate the poster detec
 type PosterDetector struct {
 	Method   string `json:"method"`
 	Features string `json:"features"`
-	Dim      int    `json:"dim"`
-	Blocks   []int  `json:"blocks"` // the features' blocks (layers), in order; their widths sum to Dim
-	File     string `json:"file"`
-	SHA256   string `json:"sha256"`
+	// Backbone names the pretrained network the features come from when it
+	// is not the model's own (a network trained from scratch), with the
+	// sha256 of its weights.
+	Backbone      string `json:"backbone,omitempty"`
+	WeightsSHA256 string `json:"weights_sha256,omitempty"`
+	Dim           int    `json:"dim"`
+	Blocks        []int  `json:"blocks"` // the features' blocks (layers), in order; their widths sum to Dim
+	File          string `json:"file"`
+	SHA256        string `json:"sha256"`
 	// TrainPosters fitted the mean and covariance; ValidationPosters set
 	// the threshold.
 	TrainPosters      int       `json:"train_posters"`
@@ -237,7 +244,11 @@ func (m *Model) Embed(pixels []byte, n int) ([][]float32, error) {
 		if err != nil {
 			return nil, err
 		}
-		res, err := m.sess.Run(map[tf.Output]*tf.Tensor{m.net.images: xt}, []tf.Output{m.net.embed}, nil)
+		feeds := map[tf.Output]*tf.Tensor{m.net.images: xt}
+		if err := m.feedRaw(feeds, pixels[i*per:j*per], 1); err != nil {
+			return nil, err
+		}
+		res, err := m.sess.Run(feeds, []tf.Output{m.net.embed}, nil)
 		if err != nil {
 			return nil, fmt.Errorf("embed: %w", err)
 		}
@@ -285,11 +296,14 @@ func Calibrate(ctx context.Context, modelDir, encDir string, log *slog.Logger) (
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m, err := LoadModel(modelDir)
+	m, err := loadModel(modelDir, "", true)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Close()
+	if m.net.rawImages.Op == nil && m.meta.Backbone == "" {
+		log.Warn("poster detector on the network's own features: the EfficientNet-Lite0 weights are not installed (make deps), and photographs may pass as posters")
+	}
 	ds, err := openDataset(encDir)
 	if err != nil {
 		return nil, err
@@ -318,6 +332,10 @@ func Calibrate(ctx context.Context, modelDir, encDir string, log *slog.Logger) (
 		return nil, fmt.Errorf("calibrate: %w", err)
 	}
 	det.rec.Features = m.embedDescription()
+	if m.net.rawImages.Op != nil {
+		det.rec.Backbone = trainconfig.BackboneEfficientNetLite0
+		det.rec.WeightsSHA256 = efficientnet.WeightsSHA256
+	}
 	det.rec.EncodeManifestSHA256 = ds.manifestSHA
 	if err := writeDetector(modelDir, det); err != nil {
 		return nil, err
@@ -328,6 +346,9 @@ func Calibrate(ctx context.Context, modelDir, encDir string, log *slog.Logger) (
 }
 
 func (m *Model) embedDescription() string {
+	if m.net.rawImages.Op != nil {
+		return "a frozen ImageNet EfficientNet-Lite0 beside the network, on the same input pixels: per stage, each channel's spatial mean and standard deviation; the head's channel means"
+	}
 	what := "per convolutional layer, each channel's spatial mean and standard deviation; the last feature map's channel means (the map Grad-CAM reads)"
 	if m.meta.Backbone != "" {
 		what = "per backbone stage, each channel's spatial mean and standard deviation; the head's channel means (the backbone's features, the map Grad-CAM reads)"

@@ -10,6 +10,7 @@ import (
 	"github.com/wamuir/graft/tensorflow/op"
 
 	"github.com/postergenre/postergenre/internal/heatmap"
+	"github.com/postergenre/postergenre/train/efficientnet"
 )
 
 // Why a genre, and is it a poster: Grad-CAM heatmaps (Selvaraju et al.
@@ -52,24 +53,11 @@ func (g *netGraph) addExplain(root *op.Scope, logits tf.Output, maps []tf.Output
 	alpha := op.Mean(uniq(s), grads[0], spatial, op.MeanKeepDims(true))
 	g.cam = op.Relu(uniq(s), op.Sum(uniq(s), op.Mul(uniq(s), fmap, alpha), op.Const(uniq(s), []int32{3})))
 
-	var parts []tf.Output
-	g.embedDims = nil
-	for i, m := range maps {
-		k, err := channels(m)
-		if err != nil {
-			return err
-		}
-		mean := op.Mean(uniq(s), m, spatial)
-		if i == len(maps)-1 {
-			parts = append(parts, mean)
-			g.embedDims = append(g.embedDims, k)
-			break
-		}
-		sq := op.Mean(uniq(s), op.Square(uniq(s), m), spatial)
-		std := op.Sqrt(uniq(s), op.Maximum(uniq(s), op.Sub(uniq(s), sq, op.Square(uniq(s), mean)), op.Const(uniq(s), float32(0))))
-		parts = append(parts, op.ConcatV2(uniq(s), []tf.Output{mean, std}, op.Const(uniq(s), int32(1))))
-		g.embedDims = append(g.embedDims, 2*k)
+	parts, dims, err := mapStats(s, maps)
+	if err != nil {
+		return err
 	}
+	g.embedDims = dims
 	if hidden.Op != nil {
 		k, err := channels(hidden)
 		if err != nil {
@@ -80,6 +68,51 @@ func (g *netGraph) addExplain(root *op.Scope, logits tf.Output, maps []tf.Output
 	}
 	g.embed = op.ConcatV2(uniq(s), parts, op.Const(uniq(s), int32(1)))
 	return root.Err()
+}
+
+// addDetectorBackbone replaces the detector's features with those of a
+// frozen EfficientNet-Lite0 (ImageNet) on the raw pixels, for a network
+// trained from scratch: its own features, learnt to tell four genres apart,
+// do not separate posters from photographs, ImageNet's do. Same blocks as
+// addExplain gives a backbone model: each stage's channel means and
+// spreads, the head's means.
+func (g *netGraph) addDetectorBackbone(root *op.Scope, w *efficientnet.Weights) error {
+	s := root.SubScope("detector")
+	g.rawImages = op.Placeholder(s.SubScope("raw_images"), tf.Float, op.PlaceholderShape(tf.MakeShape(-1)))
+	x := op.Reshape(uniq(s), g.rawImages, op.Const(uniq(s), []int64{-1, int64(g.spec.Height), int64(g.spec.Width), 3}))
+	m, err := w.Build(s.SubScope("backbone"), x, efficientnet.Options{Prefix: "detector"})
+	if err != nil {
+		return fmt.Errorf("detector backbone: %w", err)
+	}
+	parts, dims, err := mapStats(s, append(append([]tf.Output(nil), m.StageMaps...), m.FeatureMap))
+	if err != nil {
+		return err
+	}
+	g.embedDims = dims
+	g.embed = op.ConcatV2(uniq(s), parts, op.Const(uniq(s), int32(1)))
+	return root.Err()
+}
+
+// mapStats is the detector's blocks for feature maps, bottom to top: each
+// lower map's per-channel spatial mean and standard deviation, the last
+// map's per-channel mean.
+func mapStats(s *op.Scope, maps []tf.Output) (parts []tf.Output, dims []int, err error) {
+	spatial := op.Const(uniq(s), []int32{1, 2})
+	for i, m := range maps {
+		k, err := channels(m)
+		if err != nil {
+			return nil, nil, err
+		}
+		mean := op.Mean(uniq(s), m, spatial)
+		if i == len(maps)-1 {
+			return append(parts, mean), append(dims, k), nil
+		}
+		sq := op.Mean(uniq(s), op.Square(uniq(s), m), spatial)
+		std := op.Sqrt(uniq(s), op.Maximum(uniq(s), op.Sub(uniq(s), sq, op.Square(uniq(s), mean)), op.Const(uniq(s), float32(0))))
+		parts = append(parts, op.ConcatV2(uniq(s), []tf.Output{mean, std}, op.Const(uniq(s), int32(1))))
+		dims = append(dims, 2*k)
+	}
+	return parts, dims, nil
 }
 
 // channels is the static size of a tensor's last dimension.
@@ -148,7 +181,30 @@ func (m *Model) AnalyzePixels(pix []byte, explain []int) (*Analysis, error) {
 	return out, nil
 }
 
+// Explain returns only the Grad-CAM heatmaps of the genre indices of
+// prepared pixels (as Analysis.Input holds them): the second run of an
+// explanation of the top genre, which needs no poster check again.
+func (m *Model) Explain(pix []byte, genres []int) ([]Heatmap, error) {
+	if len(genres) == 0 {
+		return nil, nil
+	}
+	if len(pix) != m.meta.Height*m.meta.Width*3 {
+		return nil, fmt.Errorf("explain: %d bytes, want %d×%d×3", len(pix), m.meta.Width, m.meta.Height)
+	}
+	a, err := m.run(pix, genres, false)
+	if err != nil {
+		return nil, err
+	}
+	return a.Heatmaps, nil
+}
+
 func (m *Model) analyzePixels(pix []byte, explain []int) (*Analysis, error) {
+	return m.run(pix, explain, true)
+}
+
+// run feeds pix once per explained genre (at least once) and fetches the
+// probabilities, the detector's features (check) and the maps.
+func (m *Model) run(pix []byte, explain []int, check bool) (*Analysis, error) {
 	net := m.net
 	G := len(m.meta.Genres)
 	for _, c := range explain {
@@ -170,8 +226,12 @@ func (m *Model) analyzePixels(pix []byte, explain []int) (*Analysis, error) {
 	}
 	feeds := map[tf.Output]*tf.Tensor{net.images: xt}
 	fetches := []tf.Output{net.probs}
-	if net.embed.Op != nil && m.det != nil {
+	check = check && net.embed.Op != nil && m.det != nil
+	if check {
 		fetches = append(fetches, net.embed)
+		if err := m.feedRaw(feeds, pix, n); err != nil {
+			return nil, err
+		}
 	}
 	if len(explain) > 0 {
 		sel := make([][]float32, n)
@@ -192,7 +252,7 @@ func (m *Model) analyzePixels(pix []byte, explain []int) (*Analysis, error) {
 	}
 	a := &Analysis{Probs: res[0].Value().([][]float32)[0]}
 	k := 1
-	if net.embed.Op != nil && m.det != nil {
+	if check {
 		a.Poster = m.det.check(res[k].Value().([][]float32)[0])
 		k++
 	}
@@ -204,6 +264,27 @@ func (m *Model) analyzePixels(pix []byte, explain []int) (*Analysis, error) {
 	}
 	return a, nil
 }
+
+// feedRaw adds the raw pixels (n copies of pix) to feeds when the graph
+// has a detector backbone.
+func (m *Model) feedRaw(feeds map[tf.Output]*tf.Tensor, pix []byte, n int) error {
+	if m.net.rawImages.Op == nil {
+		return nil
+	}
+	raw := make([]float32, 0, n*len(pix))
+	for range n {
+		raw = rawScaler.convert(raw, pix)
+	}
+	t, err := tf.NewTensor(raw)
+	if err != nil {
+		return err
+	}
+	feeds[m.net.rawImages] = t
+	return nil
+}
+
+// rawScaler maps pixels to 0..255 floats (the detector backbone's input).
+var rawScaler = newScaler(Preprocessing{Input: InputRaw})
 
 // heatmap scales a raw map to 0..1 (min-max, as Grad-CAM maps are shown:
 // a constant floor, the evidence every part of an image gives alike, says

@@ -40,6 +40,10 @@ type netSpec struct {
 	WeightDecay    float64
 	EMADecay       float64
 	TTAFlip        bool
+	// DetectorWeights, for an inference graph of a network without a
+	// pretrained backbone, adds EfficientNet-Lite0 beside it, fed the raw
+	// pixels (rawImages): the poster detector's features (explain.go).
+	DetectorWeights *efficientnet.Weights
 	// Training adds the training forward pass (dropout, batch statistics),
 	// the loss gradients, Adam and the full checkpoint ops.
 	Training bool
@@ -85,6 +89,7 @@ type netGraph struct {
 	// Grad-CAM takes, cam [N,h,w] is the map, embed [N,D] the features the
 	// poster detector measures.
 	camSel, cam, embed tf.Output
+	rawImages          tf.Output // flat float32 0..255 [N*H*W*3], fed only with DetectorWeights
 	camMap             tf.Output // the feature map Grad-CAM weighs [N,h,w,K]
 	embedDims          []int     // embed's blocks, one per layer (detector.go)
 
@@ -361,6 +366,11 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 	if !spec.Training && !spec.FeatureInput {
 		if err := g.addExplain(root, evalLogits, bb.featureMaps(), net.hidden); err != nil {
 			return nil, err
+		}
+		if spec.DetectorWeights != nil && !spec.hasBackbone() {
+			if err := g.addDetectorBackbone(root, spec.DetectorWeights); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if spec.TTAFlip {

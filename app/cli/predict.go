@@ -304,12 +304,12 @@ func predictOne(ctx context.Context, m *train.Model, path, explainDir string, p 
 			best = i
 		}
 	}
-	e, err := m.Analyze(img, []int{best})
+	maps, err := m.Explain(a.Input, []int{best})
 	if err != nil {
 		return err
 	}
-	hm := e.Heatmaps[0]
-	png, err := heatmap.PNG(hm.Overlay(e.Input, heatmap.Scale(hm.InputWidth, hm.InputHeight)))
+	hm := maps[0]
+	png, err := heatmap.PNG(hm.Overlay(a.Input, heatmap.Scale(hm.InputWidth, hm.InputHeight)))
 	if err != nil {
 		return err
 	}

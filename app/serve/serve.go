@@ -427,7 +427,7 @@ func (s *Server) predict(data []byte, explain string) (*Prediction, *apiError) {
 	predicted := time.Now()
 	var expl *Explanation
 	if explain != "" {
-		if expl, e = s.explanation(img, a); e != nil {
+		if expl, e = s.explanation(a); e != nil {
 			return nil, e
 		}
 		expl.Millis = float64(time.Since(predicted).Microseconds()) / 1000
@@ -467,7 +467,7 @@ func (s *Server) predict(data []byte, explain string) (*Prediction, *apiError) {
 
 // explanation renders the heatmap a holds, or (explain=top) computes the
 // top genre's.
-func (s *Server) explanation(img image.Image, a *train.Analysis) (*Explanation, *apiError) {
+func (s *Server) explanation(a *train.Analysis) (*Explanation, *apiError) {
 	if len(a.Heatmaps) == 0 {
 		best := 0
 		for i, v := range a.Probs {
@@ -475,10 +475,11 @@ func (s *Server) explanation(img image.Image, a *train.Analysis) (*Explanation, 
 				best = i
 			}
 		}
-		var err error
-		if a, err = s.model.Analyze(img, []int{best}); err != nil {
+		maps, err := s.model.Explain(a.Input, []int{best})
+		if err != nil {
 			return nil, errf(http.StatusInternalServerError, "model", "explain: %v", err)
 		}
+		a.Heatmaps = maps
 	}
 	hm := a.Heatmaps[0]
 	png, err := heatmap.PNG(hm.Overlay(a.Input, heatmap.Scale(hm.InputWidth, hm.InputHeight)))

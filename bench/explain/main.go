@@ -220,7 +220,7 @@ func benchCost(m *train.Model, pix [][]byte, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if _, err := m.AnalyzePixels(pix[0], []int{argmax(a.Probs)}); err != nil {
+		if _, err := m.Explain(pix[0], []int{argmax(a.Probs)}); err != nil {
 			return err
 		}
 	}
@@ -232,12 +232,12 @@ func benchCost(m *train.Model, pix [][]byte, w io.Writer) error {
 			return err
 		}
 		t1 := time.Now()
-		e, err := m.AnalyzePixels(p, []int{argmax(a.Probs)})
+		maps, err := m.Explain(p, []int{argmax(a.Probs)})
 		if err != nil {
 			return err
 		}
-		hm := e.Heatmaps[0]
-		if _, err := heatmap.PNG(hm.Overlay(e.Input, heatmap.Scale(hm.InputWidth, hm.InputHeight))); err != nil {
+		hm := maps[0]
+		if _, err := heatmap.PNG(hm.Overlay(p, heatmap.Scale(hm.InputWidth, hm.InputHeight))); err != nil {
 			return err
 		}
 		t2 := time.Now()
