@@ -3,6 +3,7 @@ module github.com/postergenre/postergenre
 go 1.26
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/chromedp/chromedp v0.11.2
 	github.com/gocolly/colly/v2 v2.3.0
 	github.com/nlpodyssey/gopickle v0.3.0

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -93,7 +93,11 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("clean: reading ledger: %w", err)
 	}
-	t, err := s.triage(in, lim, ledger)
+	csvPath, err := scrape.CSVPath(in, env.Workdir)
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("clean: scrape input: %w", err)
+	}
+	t, err := s.triage(csvPath, lim, ledger)
 	if err != nil {
 		return stages.Result{}, err
 	}
@@ -136,14 +140,13 @@ type triaged struct {
 // triage reads every CSV row as scrape read it (same reader, same limits)
 // and gives each exactly one fate: rejected here (fields, duplicate id, no
 // poster in the ledger), or a candidate for the poster check.
-func (s *Stage) triage(in string, lim scrape.Limits, ledger []scrape.LedgerRow) (triaged, error) {
+func (s *Stage) triage(csvPath string, lim scrape.Limits, ledger []scrape.LedgerRow) (triaged, error) {
 	byLine := make(map[int64]scrape.LedgerRow, len(ledger))
 	for _, l := range ledger {
 		byLine[l.Line] = l
 	}
 	var t triaged
 	seen := map[int64][]string{} // kept id → its fields, for dedupe
-	csvPath := filepath.Join(in, scrape.CSVFile)
 	err := readCSV(csvPath, lim, func(rec moviegenre.Row) {
 		t.csvRows++
 		row, rej := s.checkFields(rec)
@@ -264,7 +267,7 @@ func writeOutputs(out string, rows []Row, rejects []Reject, lim scrape.Limits, c
 
 // readCSV calls fn with every data row of the MovieGenre CSV at path.
 func readCSV(path string, lim scrape.Limits, fn func(moviegenre.Row)) error {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return err
 	}
@@ -350,7 +353,7 @@ func checkPoster(store string, row *Row, ledgerSHA string, verify bool, maxPixel
 		}
 		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: reason, Detail: err.Error()}
 	}
-	b, err := os.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
+	b, err := regular.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
 	if err != nil {
 		return rej(ReasonNoPoster, err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/evaluate/evaluateconfig"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train/trainconfig"
@@ -95,6 +96,11 @@ type Loaded struct {
 	File string
 	// lines maps a path (/train/epochs) to "file:line" of the value that set it last.
 	lines map[string]string
+	// decodeProblems are the values of the wrong type (or unknown keys)
+	// found while decoding; typeBad holds their paths, which Validate then
+	// leaves out (the value checked there is not the one written).
+	decodeProblems []string
+	typeBad        map[string]bool
 }
 
 // Error is a failed load or validation: every problem, each on its own line.
@@ -109,8 +115,7 @@ func (e *Error) Error() string { return strings.Join(e.Problems, "\n") }
 // /train/optimizer/learning_rate) and validates the result. On failure the
 // error is an *Error listing every problem found.
 func Load(file string, overrides []string) (*Loaded, error) {
-	l := &Loaded{Config: Default(), File: file, lines: map[string]string{}}
-	var problems []string
+	l := &Loaded{Config: Default(), File: file, lines: map[string]string{}, typeBad: map[string]bool{}}
 	if err := l.layer(file, map[string]bool{}); err != nil {
 		var ce *Error
 		if errors.As(err, &ce) {
@@ -118,18 +123,50 @@ func Load(file string, overrides []string) (*Loaded, error) {
 		}
 		return nil, &Error{Problems: []string{err.Error()}}
 	}
+	// A value of the wrong type keeps the value before it (a default or the
+	// base's), so the rest of the config is still checked: every problem is
+	// reported at once, not the type errors alone.
+	problems := l.decodeProblems
 	for _, o := range overrides {
 		if err := l.set(o); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}
+	if err := l.Validate(); err != nil {
+		var ce *Error
+		if !errors.As(err, &ce) {
+			return nil, err
+		}
+		problems = append(problems, ce.Problems...)
+	}
 	if len(problems) > 0 {
+		sortByLine(problems)
 		return nil, &Error{Problems: problems}
 	}
-	if err := l.Validate(); err != nil {
-		return nil, err
-	}
 	return l, nil
+}
+
+var problemLineRe = regexp.MustCompile(`^(.+?):(\d+): `)
+
+// sortByLine orders problems as a reader goes through the file: by file,
+// then line; those without a line (a --set, a missing key) keep their
+// order after the located ones of their file.
+func sortByLine(problems []string) {
+	key := func(p string) (string, int) {
+		if m := problemLineRe.FindStringSubmatch(p); m != nil {
+			n, _ := strconv.Atoi(m[2])
+			return m[1], n
+		}
+		return "\xff", 0
+	}
+	sort.SliceStable(problems, func(i, j int) bool {
+		fi, li := key(problems[i])
+		fj, lj := key(problems[j])
+		if fi != fj {
+			return fi < fj
+		}
+		return li < lj
+	})
 }
 
 // layer decodes one file (its base first) onto l.Config.
@@ -142,7 +179,7 @@ func (l *Loaded) layer(file string, seen map[string]bool) error {
 		return fmt.Errorf("%s: extends cycle", file)
 	}
 	seen[abs] = true
-	data, err := os.ReadFile(file)
+	data, err := regular.ReadFile(file)
 	if err != nil {
 		return fmt.Errorf("read config: %w", err)
 	}
@@ -172,17 +209,25 @@ func (l *Loaded) layer(file string, seen map[string]bool) error {
 	}
 
 	// Every problem is its own entry, so "N problem(s)" counts them all.
-	var problems []string
 	for _, np := range nonIntegers(&root, reflect.TypeFor[Config](), "") {
-		problems = append(problems, fmt.Sprintf("%s:%d: %s: %s", file, np.line, np.path, np.msg))
+		l.decodeProblems = append(l.decodeProblems, fmt.Sprintf("%s:%d: %s: %s", file, np.line, np.path, np.msg))
+		l.typeBad[np.path] = true
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&l.Config); err != nil {
-		problems = append(problems, yamlProblem(file, err, lines)...)
-	}
-	if len(problems) > 0 {
-		return &Error{Problems: problems}
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return &Error{Problems: yamlProblem(file, err, lines)}
+		}
+		// yaml.v3 decodes every other value before it reports type errors.
+		l.decodeProblems = append(l.decodeProblems, yamlProblem(file, err, lines)...)
+		for _, m := range te.Errors {
+			if sm := yamlLineRe.FindStringSubmatch(m); sm != nil {
+				line, _ := strconv.Atoi(sm[1])
+				l.typeBad[pathAtLine(lines, line)] = true
+			}
+		}
 	}
 	for p, line := range lines {
 		l.lines[p] = fmt.Sprintf("%s:%d", file, line)
@@ -402,6 +447,7 @@ func (l *Loaded) set(kv string) error {
 		return fmt.Errorf("--set %s: extends cannot be set from the command line: write a config file that extends the base instead", kv)
 	}
 	if nps := nonIntegers(node, reflect.TypeFor[Config](), ""); len(nps) > 0 {
+		l.typeBad[path] = true
 		return fmt.Errorf("--set %s: %s: %s", kv, nps[0].path, nps[0].msg)
 	}
 	doc, err := yaml.Marshal(node)
@@ -419,6 +465,7 @@ func (l *Loaded) set(kv string) error {
 		if sm := yamlLineRe.FindStringSubmatch(msg); sm != nil {
 			msg = sm[2]
 		}
+		l.typeBad[path] = true
 		return fmt.Errorf("--set %s: %s: %s", kv, path, friendlyYAML(msg))
 	}
 	// Problems found later by Validate name the override, value included.
@@ -463,10 +510,16 @@ func (l *Loaded) Validate() error {
 	if l.Grid != nil {
 		l.Grid.validate(&ps)
 	}
-	if len(ps) == 0 {
+	kept := ps[:0]
+	for _, p := range ps {
+		if !l.typeBad[p.Path] {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 {
 		return nil
 	}
-	return &Error{Problems: l.locate(ps)}
+	return &Error{Problems: l.locate(kept)}
 }
 
 // validate appends every problem of a grid.

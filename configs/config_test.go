@@ -27,6 +27,22 @@ func TestLoadFailures(t *testing.T) {
 			"testdata/out-of-range.yaml:9: /train/dropout: must be in [0, 1), got 1.5",
 			"testdata/out-of-range.yaml:11: /encode/split: train+validation+test must sum to 1, got 1.1",
 		}},
+		// A value of the wrong type does not hide the other problems.
+		{"type-and-range.yaml", nil, []string{
+			"testdata/type-and-range.yaml:5: /scrape/parallelism: must be in 1..256, got 0",
+			`testdata/type-and-range.yaml:6: /scrape/timeout: must be a duration such as "30s", got str "soon"`,
+			"testdata/type-and-range.yaml:8: /train/epochs: must be an integer, got 1e9",
+			"testdata/type-and-range.yaml:9: /train/batch_size: must be in 1..4096, got 0",
+			"testdata/type-and-range.yaml:10: /train/dropout: must be in [0, 1), got 1.5",
+			"testdata/type-and-range.yaml:12: /train/optimizer/learning_rate: must be > 0 and <= 1, got -1",
+			`testdata/type-and-range.yaml:13: /train/loss: must be "softmax_ce" or "sigmoid_bce", got "hinge"`,
+			`testdata/type-and-range.yaml:14: /train/device: must be "auto", "cpu" or "gpu", got "tpu"`,
+			"testdata/type-and-range.yaml:16: /encode/split: train+validation+test must sum to 1, got 1.1",
+		}},
+		{"ok.yaml", []string{"train.epochs=zero", "train.dropout=2"}, []string{
+			`--set train.epochs=zero: /train/epochs: must be an integer, got str "zero"`,
+			"--set train.dropout=2: /train/dropout: must be in [0, 1), got 2",
+		}},
 		{"missing-required.yaml", nil, []string{
 			"testdata/missing-required.yaml: /name: required",
 			"testdata/missing-required.yaml: /scrape/csv: required",

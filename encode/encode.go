@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -236,7 +236,7 @@ func (s *Stage) process(store string, j job, width, height int, maxPixels int64)
 			res = rej(ReasonPanic, fmt.Sprint(r))
 		}
 	}()
-	b, err := os.ReadFile(filepath.Join(store, filepath.FromSlash(j.row.PosterPath)))
+	b, err := regular.ReadFile(filepath.Join(store, filepath.FromSlash(j.row.PosterPath)))
 	if err != nil {
 		return rej(ReasonUnreadable, err.Error())
 	}

@@ -8,10 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/internal/parquetio"
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // This file is the one reader of an encode output folder: train and evaluate
@@ -30,7 +30,7 @@ func ReadManifest(dir string) (Manifest, error) {
 func ReadManifestSHA256(dir string) (Manifest, string, error) {
 	var m Manifest
 	path := filepath.Join(dir, ManifestFile)
-	raw, err := os.ReadFile(path)
+	raw, err := regular.ReadFile(path)
 	if err != nil {
 		return m, "", fmt.Errorf("encode output: %w", err)
 	}

@@ -3,7 +3,6 @@ package evaluate
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/parquet-go/parquet-go"
@@ -12,6 +11,7 @@ import (
 	"github.com/postergenre/postergenre/evaluate/report"
 	"github.com/postergenre/postergenre/evaluate/scoring"
 	"github.com/postergenre/postergenre/internal/parquetio"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape"
 )
 
@@ -83,5 +83,5 @@ func PosterReader(store string) report.PosterFunc {
 	if store == "" {
 		return nil
 	}
-	return func(id int64) ([]byte, error) { return os.ReadFile(filepath.Join(store, scrape.PosterFile(id))) }
+	return func(id int64) ([]byte, error) { return regular.ReadFile(filepath.Join(store, scrape.PosterFile(id))) }
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // ConfigChange is one resolved config value that differs between two runs.
@@ -73,7 +75,7 @@ func ResolveRun(workdir, ref string) (string, error) {
 // flattenConfigFile reads a resolved config.yaml as dotted keys → values
 // (lists and maps of scalars as their YAML flow form).
 func flattenConfigFile(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

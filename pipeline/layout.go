@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -67,7 +68,7 @@ func ReadStageManifest(dir string) (StageManifest, error) { return readStageMani
 
 func readStageManifest(dir string) (StageManifest, error) {
 	var m StageManifest
-	b, err := os.ReadFile(filepath.Join(dir, StageManifestFile))
+	b, err := regular.ReadFile(filepath.Join(dir, StageManifestFile))
 	if err != nil {
 		return m, err
 	}
@@ -85,7 +86,7 @@ func writeJSON(path string, v any) error {
 }
 
 func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // ErrLocked is returned when another run holds the working folder's lock.
@@ -38,7 +40,7 @@ func AcquireLock(path string) (*Lock, error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder := "holder unknown"
-		if b, rerr := os.ReadFile(path); rerr == nil && len(b) > 0 {
+		if b, rerr := regular.ReadFile(path); rerr == nil && len(b) > 0 {
 			holder = strings.TrimSpace(string(b))
 		}
 		f.Close()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -110,7 +111,7 @@ func replaceSymlink(target, link string) error {
 func copyDir(src, dst string) error { return walkCopy(src, dst, false) }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := regular.Open(src)
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"time"
 
 	"github.com/postergenre/postergenre/internal/parquetio"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -28,13 +30,12 @@ var (
 // timeout and retries) and keeps the bytes for Run, which then scrapes
 // and stores exactly what was hashed, without reading it again.
 func (s *Stage) InputIdentity(ctx context.Context) (string, error) {
-	data, err := LoadCSV(ctx, s.Cfg)
+	src, err := openCSV(ctx, s.Cfg)
 	if err != nil {
 		return "", err
 	}
-	s.csv.put(data)
-	sum := sha256.Sum256(data)
-	return "csv=" + hex.EncodeToString(sum[:]), nil
+	s.csv.put(src)
+	return "csv=" + src.sha256, nil
 }
 
 // OutputIdentity identifies an output by what downstream stages read: the
@@ -56,12 +57,7 @@ func storeDigest(dir string) (id string, changed int, err error) {
 		return "", 0, err
 	}
 	h := sha256.New()
-	csv, err := os.Open(filepath.Join(dir, CSVFile))
-	if err != nil {
-		return "", 0, fmt.Errorf("scrape: output identity: %w", err)
-	}
-	defer csv.Close()
-	if _, err := io.Copy(h, csv); err != nil {
+	if err := hashStoredCSV(h, dir); err != nil {
 		return "", 0, fmt.Errorf("scrape: output identity: %w", err)
 	}
 	err = forEachLedgerRow(filepath.Join(dir, LedgerFile), func(row LedgerRow) {
@@ -80,10 +76,31 @@ func storeDigest(dir string) (id string, changed int, err error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], changed, nil
 }
 
+// hashStoredCSV adds the output's CSV to h: the bytes of its copy, or the
+// sha256 its reference recorded (the CSV it names is hashed again by
+// InputIdentity on every plan, and a change reruns scrape).
+func hashStoredCSV(h io.Writer, dir string) error {
+	csv, err := regular.Open(filepath.Join(dir, CSVFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		ref, rerr := readCSVRef(dir)
+		if rerr != nil {
+			return rerr
+		}
+		fmt.Fprintf(h, "csv-ref %s\n", ref.SHA256)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer csv.Close()
+	_, err = io.Copy(h, csv)
+	return err
+}
+
 // posterStoreOf reads which poster store an output's ledger paths are in.
 func posterStoreOf(dir string) (string, error) {
 	path := filepath.Join(dir, SummaryFile)
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return "", fmt.Errorf("scrape: %w", err)
 	}
@@ -99,7 +116,7 @@ func posterStoreOf(dir string) (string, error) {
 // fileSHA256 is the hex sha256 of a file, or "missing" when it cannot be
 // read.
 func fileSHA256(path string) string {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return "missing"
 	}
@@ -137,7 +154,7 @@ func (s *Stage) RetriesDue(dir string, now time.Time) (bool, error) {
 		return err == nil, err
 	}
 	path := filepath.Join(dir, SummaryFile)
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return false, fmt.Errorf("scrape: %w", err)
 	}

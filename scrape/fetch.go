@@ -341,7 +341,7 @@ func (f *fetcher) classify(cl *call) *failure {
 		return &failure{reason: "interrupted", err: errInterrupted}
 	}
 	if cl.abort != "" {
-		return &failure{reason: cl.abort, err: cl.err}
+		return &failure{reason: cl.abort, err: withURL(cl.url, cl.err)}
 	}
 	if cl.status != 0 && cl.status != http.StatusOK {
 		fl := &failure{
@@ -367,15 +367,24 @@ func (f *fetcher) classify(cl *call) *failure {
 	case errors.Is(err, colly.ErrRobotsTxtBlocked):
 		return &failure{reason: ReasonRobots, err: fmt.Errorf("%s: %w", cl.url, err)}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return &failure{reason: ReasonTimeout, err: err, retryable: true}
+		return &failure{reason: ReasonTimeout, err: withURL(cl.url, err), retryable: true}
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &failure{reason: ReasonTruncated, err: err, retryable: true}
+		return &failure{reason: ReasonTruncated, err: withURL(cl.url, err), retryable: true}
 	case errors.As(err, &ue), errors.As(err, &ne):
 		return &failure{reason: ReasonConnection, err: err, retryable: true}
 	default:
 		// URL parse errors, forbidden domains, MAX_REQUESTS...
 		return &failure{reason: ReasonBadURL, err: fmt.Errorf("%s: %w", cl.url, err)}
 	}
+}
+
+// withURL names u in err unless it already does (a *url.Error does), so
+// every ledger error says which URL failed, not only "unexpected EOF".
+func withURL(u string, err error) error {
+	if u == "" || strings.Contains(err.Error(), u) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", u, err)
 }
 
 // parseRetryAfter reads a Retry-After value: seconds or an HTTP date.

@@ -2,12 +2,15 @@ package scrape
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +18,20 @@ import (
 
 func TestParseCSVHeader(t *testing.T) {
 	cfg := Config{CSV: "/data/m.csv", MaxPixels: 1}
-	if _, err := parseCSV([]byte("id,link\r\n1,x\r\n"), cfg); err == nil || !strings.Contains(err.Error(), "/data/m.csv: header") {
+	parse := func(data string) ([]csvRow, error) {
+		p := filepath.Join(t.TempDir(), "m.csv")
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return parseCSV(context.Background(), p, cfg, nil)
+	}
+	if _, err := parse("id,link\r\n1,x\r\n"); err == nil || !strings.Contains(err.Error(), "/data/m.csv: header") {
 		t.Fatalf("want a header error naming the file, got %v", err)
 	}
-	if _, err := parseCSV(nil, cfg); err == nil {
+	if _, err := parse(""); err == nil {
 		t.Fatal("want an error for an empty CSV")
 	}
-	rows, err := parseCSV([]byte("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n1,l,Am\xe9lie,1,Drama,p\r\n0,l,T,1,G,p\r\n"), cfg)
+	rows, err := parse("imdbId,Imdb Link,Title,IMDB Score,Genre,Poster\r\n1,l,Am\xe9lie,1,Drama,p\r\n0,l,T,1,G,p\r\n")
 	if err != nil || len(rows) != 2 || rows[0].Err != nil || rows[0].ID != 1 || rows[0].Line != 2 || rows[1].Err == nil || rows[1].Line != 3 {
 		t.Fatalf("rows %+v, err %v", rows, err)
 	}

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // LimitsFile holds the input bounds scrape applied (Limits), beside its
@@ -46,7 +46,7 @@ func WriteLimits(dir string, l Limits) error {
 // file: it was made under the defaults of that time, which it returns.
 func ReadLimits(dir string) (Limits, error) {
 	path := filepath.Join(dir, LimitsFile)
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Limits{MaxPixels: poster.DefaultMaxPixels, CSV: moviegenre.DefaultLimits()}, nil
 	}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/parquetio"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -99,7 +100,8 @@ type runner struct {
 	prog  *progress
 }
 
-// Run implements stages.Stage.
+// Run implements stages.Stage: read the CSV's rows, fetch what they need
+// into the store, then write the ledger and the summary.
 func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) {
 	start := time.Now()
 	cfg := s.Cfg
@@ -115,83 +117,118 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if env.PosterStore == "" || env.OutDir == "" {
 		return stages.Result{}, errors.New("scrape: env needs OutDir and PosterStore")
 	}
-
-	// The bytes InputIdentity hashed for this run's fingerprint, or (Run
-	// called alone) read now.
-	data := s.csv.take()
-	if data == nil {
-		var err error
-		if data, err = LoadCSV(ctx, cfg); err != nil {
-			return stages.Result{}, err
-		}
-	}
-	if err := atomicfile.WriteFile(filepath.Join(env.OutDir, CSVFile), data, 0o644); err != nil {
-		return stages.Result{}, fmt.Errorf("scrape: %w", err)
-	}
-	sum := sha256.Sum256(data)
-	rows, err := parseCSV(data, cfg)
+	rows, csvSHA, err := s.readRows(ctx, cfg, env)
 	if err != nil {
 		return stages.Result{}, err
 	}
-	if len(rows) == 0 {
-		// Nothing to scrape, clean or train on: say so here, not at train.
-		return stages.Result{}, fmt.Errorf("scrape: %s: no data rows (only a header)", cfg.CSV)
-	}
-	if err := os.MkdirAll(env.PosterStore, 0o755); err != nil {
-		return stages.Result{}, fmt.Errorf("scrape: poster store: %w", err)
-	}
-	if n, err := removeStaleTemps(env.PosterStore); err != nil {
-		return stages.Result{}, err
-	} else if n > 0 {
-		log.Info("removed temporary files left by an interrupted run", "files", n, "store", env.PosterStore)
-	}
-	state, err := loadState(env.PosterStore)
+	r, err := newRunner(ctx, cfg, env, log)
 	if err != nil {
 		return stages.Result{}, err
 	}
-	f, err := newFetcher(ctx, cfg)
-	if err != nil {
-		return stages.Result{}, err
-	}
-	r := &runner{cfg: cfg, env: env, log: log, store: env.PosterStore, state: state, f: f}
-
 	items := r.plan(rows, time.Now())
-	r.prog = startProgress(len(items), env.Progress, log, cfg.ProgressEvery)
-	runErr := r.stream(ctx, items)
-	r.prog.finish()
-	f.c.Wait() // every colly goroutine has ended (requests are cancelled with ctx)
-	if err := state.flush(); err != nil {
-		return stages.Result{}, errors.Join(runErr, err)
-	}
-	if runErr != nil {
-		return stages.Result{}, runErr
-	}
-	if err := ctx.Err(); err != nil {
+	if err := r.fetchAll(ctx, items); err != nil {
 		return stages.Result{}, err
 	}
-
-	ledger := make([]LedgerRow, len(items))
-	for i, it := range items {
-		ledger[i] = it.out
-	}
-	if err := writeLedger(filepath.Join(env.OutDir, LedgerFile), ledger); err != nil {
-		return stages.Result{}, err
-	}
-	if err := WriteLimits(env.OutDir, limitsOf(cfg)); err != nil {
-		return stages.Result{}, fmt.Errorf("scrape: %w", err)
-	}
-	summary := r.summary(items, hex.EncodeToString(sum[:]), time.Since(start))
-	js, err := json.MarshalIndent(summary, "", "  ")
+	summary, err := r.writeOutputs(items, csvSHA, time.Since(start))
 	if err != nil {
-		return stages.Result{}, fmt.Errorf("scrape: summary: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(env.OutDir, SummaryFile), append(js, '\n'), 0o644); err != nil {
-		return stages.Result{}, fmt.Errorf("scrape: %w", err)
+		return stages.Result{}, err
 	}
 	log.Info("scrape done", "rows", summary["rows"], "outcomes", summary["outcomes"],
 		"reasons", summary["reasons"], "requests", summary["requests"],
 		"seconds", summary["seconds"], "next_retry_at", summary["next_retry_at"])
 	return stages.Result{Summary: summary}, nil
+}
+
+// readRows stores the CSV that InputIdentity hashed for this run's
+// fingerprint (or, Run called alone, reads it now) in the output and
+// parses its rows, streaming. It returns the rows and the CSV's sha256.
+func (s *Stage) readRows(ctx context.Context, cfg Config, env stages.Env) ([]csvRow, string, error) {
+	src := s.csv.take()
+	if src == nil {
+		var err error
+		if src, err = openCSV(ctx, cfg); err != nil {
+			return nil, "", err
+		}
+	}
+	defer src.remove()
+	path, err := storeCSV(ctx, src, env)
+	if err != nil {
+		return nil, "", fmt.Errorf("scrape: %w", err)
+	}
+	var check *csvSource
+	if path == src.path {
+		check = src // read from the source again: it must not have changed
+	}
+	rows, err := parseCSV(ctx, path, cfg, check)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(rows) == 0 {
+		// Nothing to scrape, clean or train on: say so here, not at train.
+		return nil, "", fmt.Errorf("scrape: %s: no data rows (only a header)", cfg.CSV)
+	}
+	return rows, src.sha256, nil
+}
+
+// newRunner prepares the poster store (stale temporaries removed, state
+// loaded) and the fetcher.
+func newRunner(ctx context.Context, cfg Config, env stages.Env, log *slog.Logger) (*runner, error) {
+	if err := os.MkdirAll(env.PosterStore, 0o755); err != nil {
+		return nil, fmt.Errorf("scrape: poster store: %w", err)
+	}
+	if n, err := removeStaleTemps(env.PosterStore); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("removed temporary files left by an interrupted run", "files", n, "store", env.PosterStore)
+	}
+	state, err := loadState(env.PosterStore)
+	if err != nil {
+		return nil, err
+	}
+	f, err := newFetcher(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &runner{cfg: cfg, env: env, log: log, store: env.PosterStore, state: state, f: f}, nil
+}
+
+// fetchAll streams the items through the fetch and store steps, then
+// flushes the state; an interruption returns ctx's error.
+func (r *runner) fetchAll(ctx context.Context, items []*item) error {
+	r.prog = startProgress(len(items), r.env.Progress, r.log, r.cfg.ProgressEvery)
+	runErr := r.stream(ctx, items)
+	r.prog.finish()
+	r.f.c.Wait() // every colly goroutine has ended (requests are cancelled with ctx)
+	if err := r.state.flush(); err != nil {
+		return errors.Join(runErr, err)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return ctx.Err()
+}
+
+// writeOutputs writes the ledger, the limits and the summary.
+func (r *runner) writeOutputs(items []*item, csvSHA string, took time.Duration) (map[string]any, error) {
+	ledger := make([]LedgerRow, len(items))
+	for i, it := range items {
+		ledger[i] = it.out
+	}
+	if err := writeLedger(filepath.Join(r.env.OutDir, LedgerFile), ledger); err != nil {
+		return nil, err
+	}
+	if err := WriteLimits(r.env.OutDir, limitsOf(r.cfg)); err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	summary := r.summary(items, csvSHA, took)
+	js, err := json.MarshalIndent(summary, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("scrape: summary: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(r.env.OutDir, SummaryFile), append(js, '\n'), 0o644); err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	return summary, nil
 }
 
 // plan decides, row by row and in CSV order, what each row needs.
@@ -327,7 +364,7 @@ func (r *runner) fetchStep(it *item) {
 
 func (r *runner) verifyStored(it *item) bool {
 	st := it.cached.Stored
-	data, err := os.ReadFile(filepath.Join(r.store, PosterFile(it.row.ID)))
+	data, err := regular.ReadFile(filepath.Join(r.store, PosterFile(it.row.ID)))
 	if err != nil {
 		return false
 	}

@@ -292,6 +292,10 @@ func TestStageOutcomes(t *testing.T) {
 		if r.Line != int64(i+2) || r.ImdbID != int64(i+1) || got != c.want {
 			t.Errorf("%s: line %d id %d %+v (%s), want line %d %+v", c.path, r.Line, r.ImdbID, got, r.Error, i+2, c.want)
 		}
+		// Every failure's error names the URL that failed.
+		if r.Outcome == scrape.OutcomeFailed && r.Reason != scrape.ReasonRobots && !strings.Contains(r.Error, "/p/"+strconv.Itoa(i+1)+"/") {
+			t.Errorf("%s: ledger error %q does not name the URL", c.path, r.Error)
+		}
 		if r.Outcome == scrape.OutcomeDownloaded {
 			data, err := os.ReadFile(filepath.Join(d.store, r.Path))
 			if err != nil || r.Path != scrape.PosterFile(r.ImdbID) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // StateFile is the scrape state kept in the poster store, shared by every
@@ -60,7 +61,7 @@ type stateFile struct {
 
 func loadState(store string) (*storeState, error) {
 	st := &storeState{path: filepath.Join(store, StateFile), entries: map[int64]*stateEntry{}}
-	data, err := os.ReadFile(st.path)
+	data, err := regular.ReadFile(st.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/train/efficientnet"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
@@ -166,7 +167,7 @@ func loadDetector(dir string, rec *PosterDetector) (*detector, error) {
 	if rec == nil {
 		return nil, nil
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, rec.File))
+	raw, err := regular.ReadFile(filepath.Join(dir, rec.File))
 	if err != nil {
 		return nil, fmt.Errorf("poster detector: %w", err)
 	}

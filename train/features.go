@@ -19,6 +19,7 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/train/efficientnet"
 )
 
@@ -218,7 +219,7 @@ func readFeatureCache(dir string, key featureKey, m encode.Manifest) (*featureSe
 			return nil, fmt.Errorf("%s: %d rows cached, manifest has %d", split, n, want)
 		}
 		path := filepath.Join(dir, split+".f32")
-		f, err := os.Open(path)
+		f, err := regular.Open(path)
 		if err != nil {
 			return nil, err
 		}

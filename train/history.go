@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/metrics"
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // historyHeader is history.csv's header row.
@@ -55,7 +55,7 @@ func csvNum(v metrics.Num) string {
 
 // ReadHistory reads history.jsonl from a train output folder.
 func ReadHistory(dir string) ([]EpochStats, error) {
-	f, err := os.Open(filepath.Join(dir, HistoryFile))
+	f, err := regular.Open(filepath.Join(dir, HistoryFile))
 	if err != nil {
 		return nil, err
 	}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"os"
 	"path/filepath"
 
 	tf "github.com/wamuir/graft/tensorflow"
 
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/internal/tfsession"
 	"github.com/postergenre/postergenre/train/efficientnet"
 	"github.com/postergenre/postergenre/train/trainconfig"
@@ -37,7 +37,7 @@ func readMeta(dir string) (Meta, error) {
 
 // readJSON reads the JSON file at path into v; a syntax error names the file.
 func readJSON(path string, v any) error {
-	raw, err := os.ReadFile(path)
+	raw, err := regular.ReadFile(path)
 	if err != nil {
 		return err
 	}
@@ -67,6 +67,11 @@ func LoadModelPrecision(dir, precision string) (*Model, error) {
 func loadModel(dir, precision string, calibrating bool) (*Model, error) {
 	meta, err := readMeta(dir)
 	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	// TensorFlow reads the checkpoint itself, beyond any context: a named
+	// pipe there would block it for good.
+	if err := regular.CheckTree(dir); err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
 	if precision == "" {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // tryResume restores the previous attempt's last checkpoint when asked to,
@@ -27,6 +28,9 @@ func (t *trainer) tryResume() (bool, error) {
 		return false, nil
 	}
 	if err != nil {
+		return false, fmt.Errorf("train: resume: %w", err)
+	}
+	if err := regular.CheckTree(prevCk); err != nil { // TensorFlow reads it, beyond any context
 		return false, fmt.Errorf("train: resume: %w", err)
 	}
 	if err := t.runWithPrefix(t.net.restoreAll, filepath.Join(prevCk, st.Prefix)); err != nil {
@@ -81,7 +85,7 @@ func copyDir(src, dst string) error {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		in, err := os.Open(filepath.Join(src, e.Name()))
+		in, err := regular.Open(filepath.Join(src, e.Name()))
 		if err != nil {
 			return err
 		}

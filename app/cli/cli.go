@@ -31,7 +31,7 @@ const (
 	ExitFailed      = 1   // a stage failed (predict: an input failed; others: could not read what they show)
 	ExitUsage       = 2   // usage or config error (unknown command, flag, stage, key, run or folder)
 	ExitLocked      = 3   // another run holds the working folder's lock
-	ExitInterrupted = 130 // interrupted (SIGINT/SIGTERM); outputs stay consistent
+	ExitInterrupted = 130 // interrupted (SIGINT/SIGTERM), also when the work finished before exit; outputs stay consistent
 )
 
 // State is the process seen by a command.
@@ -124,10 +124,18 @@ const (
 	exitsStatus   = "  0 ok · 1 could not plan (e.g. the CSV is unreadable) · 2 usage or config error"
 	exitsValidate = "  0 valid · 2 usage error or an invalid config (every problem printed)"
 	exitsHistory  = "  0 ok · 1 a run record could not be read · 2 usage error or no such working folder"
-	exitsDiff     = "  0 ok · 1 a run could not be read · 2 usage error or no such run"
+	exitsDiff     = "  0 ok · 1 a run could not be read (run.json, or a predictions.parquet there but unreadable) · 2 usage error or no such run"
 	exitsPredict  = "  0 ok · 1 an input failed (the others are still written) · 2 usage error or unreadable model"
 	exitsMirror   = "  0 stopped by a signal · 1 could not listen · 2 usage error"
 	exitsVersion  = "  0 ok · 1 TensorFlow could not list its devices"
+)
+
+// A command whose normal end is a signal (serve, mirror) says so in its
+// annotations; for every other command a signal received before exit means
+// exit 130, even when the work finished first.
+const (
+	annotStop    = "stop"
+	stopBySignal = "signal"
 )
 
 // Run executes one command line and returns the exit code.
@@ -137,7 +145,12 @@ func Run(st *State) int {
 	root.SetArgs(st.Args)
 	root.SetOut(st.Stdout)
 	root.SetErr(st.Stderr)
-	err := root.ExecuteContext(st.Ctx)
+	cmd, err := root.ExecuteContextC(st.Ctx)
+	if err == nil && st.Ctx.Err() != nil && cmd.Annotations[annotStop] != stopBySignal {
+		// The signal came as the command finished: its work is complete, but
+		// whoever sent the signal learns it was received (exit 130, always).
+		err = exitWith(ExitInterrupted, errors.New("interrupted: a signal arrived as the command finished; what it wrote is complete"))
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -199,6 +212,7 @@ fingerprint (code version, config section, inputs); run reruns only what changed
 		if f := g.logFormat; f != "" && f != "text" && f != "json" {
 			return usageErrorf("--log-format must be text or json, got %q", f)
 		}
+		routeStdlibLog(g.logger(st))
 		return nil
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

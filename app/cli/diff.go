@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/postergenre/postergenre/internal/metrics"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -128,12 +129,16 @@ func diffRuns(workdir, refA, refB string) (*RunDiff, error) {
 	}
 	pa, errA := readTestPredictions(dirA)
 	pb, errB := readTestPredictions(dirB)
+	// A missing file means no intervals; a file that is there but cannot
+	// be read (truncated, not Parquet) is a broken run: say so, exit 1.
+	for _, err := range []error{errA, errB} {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("unreadable: %w", err)
+		}
+	}
 	switch {
 	case errA != nil || errB != nil:
 		d.Intervals = "intervals need predictions.parquet in both runs' evaluate output"
-		if e := errors.Join(errA, errB); !errors.Is(e, fs.ErrNotExist) {
-			d.Intervals += ": " + e.Error()
-		}
 	case !sameRows(pa, pb):
 		d.Intervals = "no intervals: the runs scored different test rows"
 	default:
@@ -147,7 +152,7 @@ func diffRuns(workdir, refA, refB string) (*RunDiff, error) {
 // run.json (a grid run: its first cell's).
 func runHeadline(dir string) ([]stages.Metric, float64, error) {
 	var rec pipeline.RunRecord
-	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	b, err := regular.ReadFile(filepath.Join(dir, "run.json"))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w (an interrupted run has no metrics)", filepath.Join(dir, "run.json"), err)
 	}

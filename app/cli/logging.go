@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"reflect"
 	"sort"
@@ -90,4 +91,16 @@ func record(w io.Writer, level slog.Level, msg string, fields map[string]any) {
 		b, _ = json.Marshal(map[string]any{"level": "ERROR", "msg": msg, "err": fmt.Sprint(err)})
 	}
 	w.Write(append(b, '\n'))
+}
+
+// routeStdlibLog sends the standard library's logger (package log) into
+// logger, at warning level: net/http writes there ("Unsolicited response
+// received on idle HTTP channel…" from a transport, accept errors from a
+// server without ErrorLog), and such a line must be a record like every
+// other, not plain text among JSON. Package log is process-wide, so this
+// is the one global the CLI sets.
+func routeStdlibLog(logger *slog.Logger) {
+	log.SetFlags(0)
+	log.SetPrefix("")
+	log.SetOutput(slog.NewLogLogger(logger.Handler(), slog.LevelWarn).Writer())
 }

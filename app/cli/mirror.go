@@ -23,7 +23,7 @@ func newMirrorCmd(st *State) *cobra.Command {
 		Use:         "mirror --csv FILE --posters DIR [--addr 127.0.0.1:8089]",
 		Short:       "serve posters from a local folder (offline runs; see README)",
 		Args:        cobra.NoArgs,
-		Annotations: map[string]string{"exits": exitsMirror},
+		Annotations: map[string]string{annotStop: stopBySignal, "exits": exitsMirror},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := mirror.New(opts)
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/heatmap"
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/train"
 )
 
@@ -331,7 +332,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 func readInput(ctx context.Context, path string) ([]byte, error) {
 	if !isURL(path) {
-		f, err := os.Open(path)
+		f, err := regular.Open(path)
 		if err != nil {
 			return nil, err
 		}

@@ -33,7 +33,7 @@ func TestRunErrorIsPrinted(t *testing.T) {
 	}{
 		{"dry run, no such CSV", []string{"run", missing, "--dry-run"}, "nowhere.csv: no such file or directory"},
 		{"dry run, quiet", []string{"run", missing, "--dry-run", "--quiet"}, "nowhere.csv: no such file or directory"},
-		{"dry run, CSV is a folder", []string{"run", folder, "--dry-run"}, "folder.csv: is a directory"},
+		{"dry run, CSV is a folder", []string{"run", folder, "--dry-run"}, "folder.csv: not a regular file: it is a folder"},
 		{"run, no such CSV", []string{"run", missing, "--quiet"}, "nowhere.csv: no such file or directory"},
 		{"status, no such CSV", []string{"status", missing}, "nowhere.csv: no such file or directory"},
 	}

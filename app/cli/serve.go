@@ -34,7 +34,7 @@ MODEL is a model folder, or a run, grid cell or tag of the working folder
 (e.g. latest, champion, RUN/CELL): its model.`,
 		Example:     "  pipeline serve --model latest\n  pipeline serve --model champion --addr 127.0.0.1:9000",
 		Args:        cobra.NoArgs,
-		Annotations: map[string]string{"exits": exitsServe},
+		Annotations: map[string]string{annotStop: stopBySignal, "exits": exitsServe},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmdServe(st, g, f)
 		},

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 	"github.com/postergenre/postergenre/train"
@@ -189,7 +190,7 @@ func readRun(workdir, id string) (pipeline.RunRecord, error) {
 	if id == "" {
 		return rec, os.ErrNotExist
 	}
-	b, err := os.ReadFile(filepath.Join(workdir, "runs", id, "run.json"))
+	b, err := regular.ReadFile(filepath.Join(workdir, "runs", id, "run.json"))
 	if err != nil {
 		return rec, err
 	}
@@ -215,7 +216,7 @@ func modelID(dir string, meta train.Meta) (string, error) {
 	files = append(files, ckpt...)
 	h := sha256.New()
 	for _, f := range files {
-		fh, err := os.Open(f)
+		fh, err := regular.Open(f)
 		if err != nil {
 			return "", fmt.Errorf("model id: %w", err)
 		}

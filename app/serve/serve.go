@@ -50,6 +50,16 @@ type Options struct {
 	QueueWait      time.Duration // how long a request waits for a slot before 503; default 2 s
 	FetchTimeout   time.Duration // a ?url= download, all redirects included; default 10 s
 	RequestTimeout time.Duration // a whole prediction request; default 30 s
+	// Reading bounds the requests reading their input (an upload's body or
+	// a ?url= download) at once; default 4×Concurrency, at least 16. The
+	// input is read before a prediction slot is taken, so slow clients
+	// never hold prediction capacity.
+	Reading int
+	// MinUploadRate is the slowest average an upload may arrive at, in
+	// bytes/s, once UploadGrace has passed; slower bodies are cut with 408.
+	// Defaults: 16 KiB/s after 5 s.
+	MinUploadRate int64
+	UploadGrace   time.Duration
 	// AllowPrivateURLs lets ?url= reach loopback and private addresses
 	// (tests, a poster mirror on the same machine). Off by default.
 	AllowPrivateURLs bool
@@ -80,6 +90,15 @@ func (o Options) withDefaults() Options {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
 	}
+	if o.Reading <= 0 {
+		o.Reading = max(16, 4*o.Concurrency)
+	}
+	if o.MinUploadRate <= 0 {
+		o.MinUploadRate = 16 << 10
+	}
+	if o.UploadGrace <= 0 {
+		o.UploadGrace = 5 * time.Second
+	}
 	return o
 }
 
@@ -93,7 +112,9 @@ type Server struct {
 	card    *Card
 	opts    Options
 	log     *slog.Logger
-	slots   chan struct{}
+	slots   chan struct{} // predictions in flight
+	reading chan struct{} // requests reading their input
+	refused refusals      // 503s, logged as a count, not one line each
 	fetch   *fetcher
 	metrics *metrics
 	handler http.Handler
@@ -115,6 +136,7 @@ func New(model *train.Model, modelDir string, opts Options, log *slog.Logger) (*
 	s := &Server{
 		model: model, meta: meta, card: card, opts: opts, log: log,
 		slots:   make(chan struct{}, opts.Concurrency),
+		reading: make(chan struct{}, opts.Reading),
 		fetch:   newFetcher(opts.MaxUploadBytes, opts.FetchTimeout, opts.AllowPrivateURLs),
 		metrics: newMetrics(),
 	}
@@ -198,9 +220,16 @@ func errf(status int, reason, format string, args ...any) *apiError {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *apiError) {
 	s.metrics.errors.WithLabelValues(e.Reason).Inc()
-	if e.Status >= 500 {
+	switch {
+	case e.Status == http.StatusServiceUnavailable:
+		// Under overload every refused request would be a line: log the
+		// first, then a count at most every refusalLogEvery.
+		if n, since, ok := s.refused.add(time.Now()); ok {
+			s.log.Warn("requests refused: overloaded", "reason", e.Reason, "refused", n, "since", since.UTC().Format(time.RFC3339), "error", e.Message)
+		}
+	case e.Status >= 500:
 		s.log.Warn("request failed", "path", r.URL.Path, "status", e.Status, "reason", e.Reason, "error", e.Message)
-	} else {
+	default:
 		s.log.Debug("request refused", "path", r.URL.Path, "status", e.Status, "reason", e.Reason, "error", e.Message)
 	}
 	if e.Status == http.StatusServiceUnavailable {
@@ -289,24 +318,34 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
 
-	// A slot covers reading the input too: an upload or a download in
-	// progress holds memory, and the timeouts bound how long it can last.
-	if e := s.acquire(ctx); e != nil {
+	// The input is read first, under its own bound and a minimum rate, and
+	// only then is a prediction slot taken: a client trickling its upload
+	// (or a slow ?url=) never holds prediction capacity.
+	if e := s.acquire(ctx, s.reading, "reading", "all %d input readers are busy; retry shortly"); e != nil {
 		s.fail(w, r, e)
 		return
 	}
-	defer s.release()
-
 	explain := r.URL.Query().Get("explain")
 	if e := s.checkExplain(explain); e != nil {
+		<-s.reading
 		s.fail(w, r, e)
 		return
 	}
 	data, source, e := s.input(ctx, w, r)
+	<-s.reading
+	if e != nil && e.Reason == "slow_body" {
+		w.Header().Set("Connection", "close") // the rest of the body is never read
+	}
 	if e != nil {
 		s.fail(w, r, e)
 		return
 	}
+	if e := s.acquire(ctx, s.slots, "saturated", "all %d prediction slots are busy; retry shortly"); e != nil {
+		s.fail(w, r, e)
+		return
+	}
+	s.metrics.inflight.Inc()
+	defer s.release()
 	p, e := s.predict(data, explain)
 	if e != nil {
 		s.fail(w, r, e)
@@ -316,22 +355,24 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-func (s *Server) acquire(ctx context.Context) *apiError {
+// acquire takes a place in sem, waiting at most QueueWait; else a 503 with
+// reason.
+func (s *Server) acquire(ctx context.Context, sem chan struct{}, reason, full string) *apiError {
 	select {
-	case s.slots <- struct{}{}:
+	case sem <- struct{}{}:
+		return nil
 	default:
-		t := time.NewTimer(s.opts.QueueWait)
-		defer t.Stop()
-		select {
-		case s.slots <- struct{}{}:
-		case <-t.C:
-			return errf(http.StatusServiceUnavailable, "saturated", "all %d prediction slots are busy; retry shortly", s.opts.Concurrency)
-		case <-ctx.Done():
-			return errf(http.StatusServiceUnavailable, "saturated", "no prediction slot before the request ended")
-		}
 	}
-	s.metrics.inflight.Inc()
-	return nil
+	t := time.NewTimer(s.opts.QueueWait)
+	defer t.Stop()
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-t.C:
+		return errf(http.StatusServiceUnavailable, reason, full, cap(sem))
+	case <-ctx.Done():
+		return errf(http.StatusServiceUnavailable, reason, "no place before the request ended")
+	}
 }
 
 func (s *Server) release() {
@@ -353,8 +394,10 @@ func (s *Server) input(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	if r.Method == http.MethodGet {
 		return nil, "", errf(http.StatusBadRequest, "no_image", "GET needs ?url=; or POST an image (multipart field \"image\", or the raw body)")
 	}
+	body0 := newRateBody(r.Body, http.NewResponseController(w), s.opts.MinUploadRate, s.opts.UploadGrace, s.opts.RequestTimeout)
+	defer body0.done()
 	// Multipart framing adds a little to the file itself.
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxUploadBytes+64<<10)
+	r.Body = http.MaxBytesReader(w, body0, s.opts.MaxUploadBytes+64<<10)
 	ct, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var body io.Reader = r.Body
 	if ct == "multipart/form-data" && params["boundary"] != "" {
@@ -366,11 +409,12 @@ func (s *Server) input(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			part, err := mr.NextPart()
 			if err != nil {
 				if errors.Is(err, io.EOF) {
-					return nil, "", errf(http.StatusBadRequest, "no_image", "the form has no file (field \"image\")")
+					return nil, "", errf(http.StatusBadRequest, "no_image", "the form has no field \"image\"")
 				}
 				return nil, "", readError(err, s.opts.MaxUploadBytes)
 			}
-			if part.FormName() == "image" || part.FileName() != "" {
+			// Only the documented field: another file field is not the poster.
+			if part.FormName() == "image" {
 				body = part
 				break
 			}
@@ -393,6 +437,9 @@ func readError(err error, limit int64) *apiError {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return errf(http.StatusRequestEntityTooLarge, "too_large", "the request is more than the cap of %d bytes", limit)
+	}
+	if errors.Is(err, errSlowBody) {
+		return errf(http.StatusRequestTimeout, "slow_body", "%v", err)
 	}
 	return errf(http.StatusBadRequest, "bad_body", "reading the request: %v", err)
 }
@@ -496,7 +543,7 @@ func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"status": "ok", "model": s.card.ID,
-		"inflight": len(s.slots), "concurrency": s.opts.Concurrency,
+		"inflight": len(s.slots), "concurrency": s.opts.Concurrency, "reading": len(s.reading),
 		"uptime_s": int(time.Since(s.card.loadedAt).Seconds()),
 	})
 }

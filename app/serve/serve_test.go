@@ -1,10 +1,13 @@
 package serve_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"mime/multipart"
 	"net"
@@ -15,7 +18,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -255,6 +257,8 @@ func TestHostileInput(t *testing.T) {
 			http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
 		case "/loop":
 			http.Redirect(w, r, "/loop", http.StatusFound)
+		case "/empty":
+			w.Header().Set("Content-Type", "image/jpeg")
 		case "/text":
 			w.Write([]byte("<html>not a poster</html>"))
 		default:
@@ -292,6 +296,11 @@ func TestHostileInput(t *testing.T) {
 		{"relative url", ts.URL, "GET", "/api/predict?url=" + url.QueryEscape("/etc/passwd"), "", nil, 400, "bad_url_scheme"},
 		{"url with credentials", ts.URL, "GET", "/api/predict?url=" + url.QueryEscape("http://u:p@example.org/p.jpg"), "", nil, 400, "bad_url"},
 		{"loopback url refused", tsStrict.URL, "GET", u("/p.jpg"), "", nil, 403, "url_forbidden"},
+		{"shared address (100.64/10) refused", tsStrict.URL, "GET", "/api/predict?url=" + url.QueryEscape("http://100.64.0.1/x"), "", nil, 403, "url_forbidden"},
+		{"IPv4-mapped loopback refused", tsStrict.URL, "GET", "/api/predict?url=" + url.QueryEscape("http://[::ffff:127.0.0.1]/x"), "", nil, 403, "url_forbidden"},
+		{"metadata refused even with private URLs allowed", ts.URL, "GET", "/api/predict?url=" + url.QueryEscape("http://169.254.169.254/latest/meta-data/"), "", nil, 403, "url_forbidden"},
+		{"file in another multipart field", ts.URL, "POST", "/api/predict", "multipart-other", good, 400, "no_image"},
+		{"url empty body", ts.URL, "GET", u("/empty"), "", nil, 422, "empty_body"},
 		{"metadata address refused", tsStrict.URL, "GET", "/api/predict?url=" + url.QueryEscape("http://169.254.169.254/latest/meta-data/"), "", nil, 403, "url_forbidden"},
 		{"redirect to file:", ts.URL, "GET", u("/to-file"), "", nil, 422, "fetch_failed"},
 		{"redirect loop", ts.URL, "GET", u("/loop"), "", nil, 422, "fetch_failed"},
@@ -310,6 +319,8 @@ func TestHostileInput(t *testing.T) {
 			switch ct {
 			case "multipart":
 				body, ct = multipartBody(t, "image", c.body)
+			case "multipart-other":
+				body, ct = multipartBody(t, "file", c.body)
 			case "multipart-empty":
 				var b bytes.Buffer
 				w := multipart.NewWriter(&b)
@@ -379,63 +390,125 @@ func get(t testing.TB, u string) string {
 	return string(b)
 }
 
-// waitInflight polls /healthz until n predictions hold a slot.
-func waitInflight(t *testing.T, base string, n int) {
+// waitReading polls /healthz until n requests are reading their input.
+func waitReading(t *testing.T, base string, n int) {
 	t.Helper()
 	for range 200 {
-		var h struct{ Inflight int }
+		var h struct{ Reading int }
 		json.Unmarshal([]byte(get(t, base+"/healthz")), &h)
-		if h.Inflight == n {
+		if h.Reading == n {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("never %d predictions in flight", n)
+	t.Fatalf("never %d requests reading their input", n)
 }
 
-// TestSaturation: with one slot held by a request whose URL stalls, the
-// next request waits QueueWait and gets 503 with Retry-After; once the slot
-// is free, requests succeed again.
-func TestSaturation(t *testing.T) {
-	srv, _ := newServer(t, serve.Options{Concurrency: 1, QueueWait: 100 * time.Millisecond, FetchTimeout: 10 * time.Second, AllowPrivateURLs: true})
+// trickle POSTs data on a raw connection at about 10 bytes/s and sends the
+// answer's status line and body to out (or the error).
+func trickle(addr string, data []byte, stop <-chan struct{}, out chan<- string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		out <- err.Error()
+		return
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", len(data))
+	go func() {
+		for _, b := range data {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := c.Write([]byte{b}); err != nil {
+				return
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		out <- err.Error()
+		return
+	}
+	b, _ := io.ReadAll(resp.Body)
+	out <- resp.Status + " " + string(b)
+}
+
+// TestSlowUploadsDoNotStarve: uploads trickling in at 10 bytes/s (more of
+// them than prediction slots) hold no prediction slot: other requests are
+// answered while they trickle, and each slow one is cut with 408 slow_body
+// once the grace has passed.
+func TestSlowUploadsDoNotStarve(t *testing.T) {
+	srv, _ := newServer(t, serve.Options{Concurrency: 2, QueueWait: 200 * time.Millisecond, UploadGrace: 3 * time.Second, MinUploadRate: 1 << 10})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
-	data, _ := poster(t, 1, 5)
-	release := make(chan struct{})
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-release
-		w.Write(data)
-	}))
-	defer origin.Close()
+	data, _ := poster(t, 2, 4)
 
-	var wg sync.WaitGroup
-	var slowStatus int
-	wg.Go(func() {
-		resp, err := http.Get(ts.URL + "/api/predict?url=" + url.QueryEscape(origin.URL+"/slow.jpg"))
+	const slow = 4
+	stop := make(chan struct{})
+	defer close(stop)
+	results := make(chan string, slow)
+	for range slow {
+		go trickle(ts.Listener.Addr().String(), data, stop, results)
+	}
+	waitReading(t, ts.URL, slow)
+	for i := range 3 {
+		resp, err := http.Post(ts.URL+"/api/predict", "image/jpeg", bytes.NewReader(data))
 		if err != nil {
-			t.Error(err)
-			return
+			t.Fatal(err)
 		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		slowStatus = resp.StatusCode
-	})
-	waitInflight(t, ts.URL, 1)
+		if resp.StatusCode != 200 {
+			t.Errorf("request %d while %d uploads trickle: %d %s", i, slow, resp.StatusCode, b)
+		}
+	}
+	for range slow {
+		select {
+		case r := <-results:
+			if !strings.HasPrefix(r, "408") || !strings.Contains(r, "slow_body") {
+				t.Errorf("slow upload answered %q, want 408 slow_body", r)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a slow upload was never cut")
+		}
+	}
+}
 
-	resp, err := http.Post(ts.URL+"/api/predict", "image/jpeg", bytes.NewReader(data))
+// TestSaturation: with the one prediction slot held, the next request
+// waits QueueWait and gets 503 with Retry-After, and the log has one line
+// for many refusals (a count), not one each; once the slot is free,
+// requests succeed again.
+func TestSaturation(t *testing.T) {
+	var logs bytes.Buffer
+	m, dir := loadModel(t)
+	srv, err := serve.New(m, dir, serve.Options{Concurrency: 1, QueueWait: 20 * time.Millisecond}, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := decodeJSON[struct{ Reason string }](t, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || e.Reason != "saturated" || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("saturated: status %d reason %q Retry-After %q", resp.StatusCode, e.Reason, resp.Header.Get("Retry-After"))
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	data, _ := poster(t, 1, 5)
+
+	release := srv.HoldSlots(1)
+	const refused = 20
+	for range refused {
+		resp, err := http.Post(ts.URL+"/api/predict", "image/jpeg", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := decodeJSON[struct{ Reason string }](t, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || e.Reason != "saturated" || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("saturated: status %d reason %q Retry-After %q", resp.StatusCode, e.Reason, resp.Header.Get("Retry-After"))
+		}
 	}
-	close(release)
-	wg.Wait()
-	if slowStatus != 200 {
-		t.Errorf("the request holding the slot: %d", slowStatus)
+	if n := strings.Count(logs.String(), `"level":"WARN"`); n != 1 {
+		t.Errorf("%d WARN lines for %d refused requests, want 1:\n%s", n, refused, logs.String())
 	}
-	resp, err = http.Post(ts.URL+"/api/predict", "image/jpeg", bytes.NewReader(data))
+	release()
+	resp, err := http.Post(ts.URL+"/api/predict", "image/jpeg", bytes.NewReader(data))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("after the slot was freed: %v %v", err, resp)
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // Files written into the report folder.
@@ -129,7 +130,7 @@ func Thumbnail(pix []byte, h, w int) ([]byte, error) {
 
 // Read loads a report.json.
 func Read(path string) (*Report, error) {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}

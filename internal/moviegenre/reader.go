@@ -80,7 +80,7 @@ func ForEach(r io.Reader, opts Options, fn func(Row) error) error {
 	}
 	p := &parser{lim: opts.Limits.withDefaults()}
 	p.lines = newLineReader(r, p.lim.MaxLineBytes)
-	head, ok, err := p.next()
+	head, ok, err := p.next(headerKeep)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%s: %w", name, err)
@@ -89,10 +89,10 @@ func ForEach(r io.Reader, opts Options, fn func(Row) error) error {
 	case head.Err != nil && !errors.Is(head.Err, ErrFieldCount):
 		return fmt.Errorf("%s: header (line %d): %w (want %s)", name, head.Line, head.Err, strings.Join(Columns, ","))
 	case head.Err != nil || !equal(head.Fields, Columns):
-		return fmt.Errorf("%s: header (line %d) is %s, want %s", name, head.Line, excerptFields(head.Fields), strings.Join(Columns, ","))
+		return fmt.Errorf("%s: header (line %d) is %s, want %s", name, head.Line, headerFields(head), strings.Join(Columns, ","))
 	}
 	for {
-		row, ok, err := p.next()
+		row, ok, err := p.next(len(Columns))
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -131,6 +131,21 @@ func Excerpt(s string) string {
 		cut--
 	}
 	return strconv.Quote(s[:cut]) + fmt.Sprintf("… (%d bytes)", len(s))
+}
+
+// headerKeep is how many header fields a header error quotes: the expected
+// columns and a few extra ones, so a header with an added column shows it.
+const headerKeep = 12
+
+// headerFields quotes a header's fields for an error, saying how many there
+// were when more than headerKeep.
+func headerFields(head Row) string {
+	q := excerptFields(head.Fields)
+	var re *rowError
+	if errors.As(head.Err, &re) && errors.Is(head.Err, ErrFieldCount) && len(head.Fields) == headerKeep {
+		q += " (" + re.detail + " fields)"
+	}
+	return q
 }
 
 func excerptFields(fs []string) string {
@@ -263,7 +278,7 @@ func rowErr(kind error, format string, args ...any) error {
 }
 
 // next reads one row; ok is false at the end of the input.
-func (p *parser) next() (row Row, ok bool, err error) {
+func (p *parser) next(keep int) (row Row, ok bool, err error) {
 	var first physLine
 	for {
 		first, err = p.lines.next()
@@ -282,7 +297,7 @@ func (p *parser) next() (row Row, ok bool, err error) {
 		row.Err = rowErr(ErrLineTooLong, "line is longer than %d bytes (max_line_bytes); it starts %s", p.lim.MaxLineBytes, Excerpt(first.text))
 		return row, true, nil
 	}
-	rec := record{p: p, lines: []physLine{first}, size: first.size, keep: len(Columns)}
+	rec := record{p: p, lines: []physLine{first}, size: first.size, keep: keep}
 	fields, n, perr := rec.parse()
 	var re *rowError
 	if perr != nil && !errors.As(perr, &re) {

@@ -173,6 +173,9 @@ func TestForEachHeader(t *testing.T) {
 		{"other columns", "id,link\r\n1,x\r\n", `m.csv: header (line 1) is ["id" "link"], want imdbId,Imdb Link,Title,IMDB Score,Genre,Poster`},
 		{"bom read as latin-1 by another tool", "\xc3\xaf\xc2\xbb\xc2\xbf" + header + "\r\n", "header (line 1) is"},
 		{"broken header", "\"imdbId,Imdb Link\r\n", "header (line 1): broken quote"},
+		// An added column is shown, not cut off at the sixth.
+		{"extra column", header + ",Extra\r\n", `is ["imdbId" "Imdb Link" "Title" "IMDB Score" "Genre" "Poster" "Extra"], want`},
+		{"many extra columns", header + strings.Repeat(",X", 30) + "\r\n", `"X" "X"] (got 36, want 6 fields), want`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := moviegenre.ForEach(strings.NewReader(tc.in), moviegenre.Options{Name: "m.csv"}, func(moviegenre.Row) error {

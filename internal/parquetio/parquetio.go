@@ -24,6 +24,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // recoverInto turns a parquet-go panic into *err, naming the file.
@@ -98,7 +99,7 @@ type Reader[T any] struct {
 
 // Open opens path and checks its schema against T.
 func Open[T any](path string) (rd *Reader[T], err error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("parquet file: %w", err)
 	}

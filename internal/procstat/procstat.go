@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // PeakRSS is the process's peak resident set size in bytes (VmHWM in
@@ -33,4 +34,17 @@ func PeakRSS() (int64, error) {
 // that what ran before in this process does not count.
 func ResetPeakRSS() error {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// PeakRSSOf is the peak resident set size in bytes of a child process that
+// has ended (ru_maxrss from wait4), e.g. the built binary run by a test.
+func PeakRSSOf(ps *os.ProcessState) (int64, error) {
+	if ps == nil {
+		return 0, errors.New("procstat: the process has not ended")
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok || ru == nil {
+		return 0, errors.New("procstat: no resource usage for the process")
+	}
+	return ru.Maxrss << 10, nil // Linux reports kilobytes
 }

