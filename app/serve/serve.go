@@ -145,6 +145,19 @@ func New(model *train.Model, modelDir string, opts Options, log *slog.Logger) (*
 	if _, err := model.PredictImage(image.NewRGBA(image.Rect(0, 0, meta.Width, meta.Height))); err != nil {
 		return nil, fmt.Errorf("serve: warm-up prediction: %w", err)
 	}
+	// Likewise for the two runs a page's poster costs: the analysis (with the
+	// poster check) and a heatmap.
+	if model.CanExplain() {
+		blank := image.NewRGBA(image.Rect(0, 0, meta.Width, meta.Height))
+		if _, err := model.Analyze(blank, []int{0}); err != nil {
+			return nil, fmt.Errorf("serve: warm-up explanation: %w", err)
+		}
+		if a, err := model.Analyze(blank, nil); err != nil {
+			return nil, fmt.Errorf("serve: warm-up analysis: %w", err)
+		} else if _, err := model.Explain(a.Input, []int{0}); err != nil {
+			return nil, fmt.Errorf("serve: warm-up explanation: %w", err)
+		}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/predict", s.metrics.instrument("predict", http.HandlerFunc(s.handlePredict)))
 	mux.Handle("/api/model", s.metrics.instrument("model", http.HandlerFunc(s.handleModel)))

@@ -68,9 +68,12 @@ async function loadCard() {
 // genre); null before the first poster.
 let last = null;
 
-function showHeatmap(h) {
+// showHeatmap shows h's overlay in place of the poster, stretched back to
+// the poster's proportions (the overlay is the model's input size).
+function showHeatmap(h, image) {
   const img = $("#heatmap"), cap = $("#heatmap-caption");
   if (!h) { img.hidden = true; cap.hidden = true; return; }
+  if (image && image.width && image.height) img.style.aspectRatio = image.width + " / " + image.height;
   img.src = h.png;
   img.alt = "Grad-CAM heatmap for " + h.genre;
   img.dataset.genre = h.genre;
@@ -103,7 +106,7 @@ function render(p) {
         el("span", { class: "thr", style: "left:" + pct(p.threshold), title: "threshold " + p.threshold.toFixed(2) })),
       el("span", { class: "value" }, pct(g.probability))));
   }
-  showHeatmap(p.heatmap);
+  showHeatmap(p.heatmap, p.image);
   $("#thr").textContent = p.threshold.toFixed(2);
   $("#legend").hidden = false;
   const said = p.predicted.length ? p.predicted.join(", ") : "no genre over the threshold; most likely " + p.top;
