@@ -199,7 +199,7 @@ func PrintHistory(w io.Writer, rows []HistoryRow, width int) {
 		if i > 0 {
 			drop = 3 + i
 		}
-		header = append(header, texttable.Column{Name: strings.ToUpper(k) + "(BASE)", Min: 13, Drop: drop})
+		header = append(header, texttable.Column{Name: strings.ToUpper(k) + "(base)", Min: 13, Drop: drop})
 	}
 	header = append(header, texttable.Column{Name: "CHANGED", Min: 12, Drop: 100})
 	var table [][]string
