@@ -174,9 +174,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--quiet", "predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
 		{[]string{"mirror"}, cli.ExitUsage, "required flag"},
 		{[]string{"gc"}, cli.ExitUsage, "required flag"},
-		{[]string{"gc", "--keep", "0"}, cli.ExitUsage, "--keep must be"},
+		{[]string{"gc", "--keep", "-1"}, cli.ExitUsage, "--keep must be"},
 		{[]string{"gc", "--keep", "3", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "/nonexistent/wrok"},
-		{[]string{"gc", "--help"}, cli.ExitOK, "runs/latest points at is always kept"},
+		{[]string{"gc", "--help"}, cli.ExitOK, "runs/latest points at"},
 		{[]string{"predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
 		{[]string{"version"}, cli.ExitOK, "tensorflow 2.18.0"},
 	}
