@@ -241,6 +241,7 @@ Exit codes:
 		newMirrorCmd(st),
 		newVersionCmd(st),
 		newServeCmd(st, g),
+		newCalibrateCmd(st, g),
 	)
 	return root
 }

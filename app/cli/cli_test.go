@@ -109,13 +109,16 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("predict with a bad input: exit %d, stderr %q", code, errs)
 	}
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(rows) != len(posters)+1 || strings.Join(rows[0], ",") != "path,imdb_id,Horror,Romance,Action,Documentary" || rows[1][1] == "" {
+	if err != nil || len(rows) != len(posters)+1 || strings.Join(rows[0], ",") != "path,imdb_id,Horror,Romance,Action,Documentary,poster_score,looks_like_poster" || rows[1][1] == "" {
 		t.Errorf("predict csv: %d rows (want %d), header %v, err %v", len(rows), len(posters)+1, rows[0], err)
 	}
 	code, out, _ = run(t, "predict", "--model", filepath.Join(runDir, "model"), "--top", "2", posters[0])
 	if code != cli.ExitOK || strings.Count(out, ",") != 1 {
 		t.Errorf("predict text: exit %d: %q", code, out)
 	}
+
+	// Heatmaps and the poster check (issue 22's floors on the demo).
+	t.Run("explanations", func(t *testing.T) { checkExplanations(t, work, runDir, 200) })
 
 	// History shows the two runs, the second having run nothing.
 	code, out, _ = run(t, "history", "--workdir", work)
