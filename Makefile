@@ -7,10 +7,14 @@ SHARED ?= ../shared
 WORKDIR ?= $(ROOT)/work
 
 # graft links -ltensorflow; the rpath makes ./bin/pipeline find the library
-# without LD_LIBRARY_PATH (which still overrides it, e.g. for a GPU build).
+# without LD_LIBRARY_PATH (which still overrides it, e.g. for a GPU build:
+# the linker writes a RUNPATH, searched after LD_LIBRARY_PATH). The first
+# entry is relative to the binary itself ($ORIGIN = bin/), so a project
+# folder copied, moved or mounted elsewhere (a Slurm node) still runs; the
+# absolute one serves binaries built elsewhere (go test's, in /tmp).
 export CGO_ENABLED := 1
 export CGO_CFLAGS := -I$(TF)/include
-export CGO_LDFLAGS := -L$(DEPS)/lib -L$(TF) -Wl,-rpath,$(TF)
+export CGO_LDFLAGS := -L$(DEPS)/lib -L$(TF) -Wl,-rpath,$$ORIGIN/../.deps/tf/tensorflow -Wl,-rpath,$(TF)
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -19,7 +23,7 @@ LDFLAGS := -X github.com/postergenre/postergenre/internal/buildinfo.Version=$(VE
 
 GO_PKGS := ./...
 # Packages that build, vet and pass without cgo (no TensorFlow).
-LIGHT_PKGS := ./configs ./pipeline
+LIGHT_PKGS := ./configs ./pipeline ./executor
 
 .PHONY: all deps gpu-check pydeps chromium build run serve test test-short vet fmt bench backbone-bench backbone-real scrape-real encode-real repro clean
 
@@ -54,12 +58,15 @@ build: deps
 	@mkdir -p bin
 	go build -ldflags "$(LDFLAGS)" -o bin/pipeline ./cmd/pipeline
 
+# The demo runs in the default working folder (work/, as every README
+# command): after it, `bin/pipeline history`, `status configs/demo.yaml`,
+# `predict --model latest …` and `serve --model latest` find it.
 run: build
-	./bin/pipeline run configs/demo.yaml --workdir $(WORKDIR)/demo
+	./bin/pipeline run configs/demo.yaml --workdir $(WORKDIR)
 
 # The web page and API for the demo's model (after `make run`).
 serve: build
-	./bin/pipeline serve --model $(WORKDIR)/demo/runs/latest/model
+	./bin/pipeline serve --workdir $(WORKDIR) --model latest
 
 test: build pydeps
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
@@ -67,7 +74,11 @@ test: build pydeps
 	@# Loading configs and orchestrating must never need the TensorFlow C library.
 	CGO_ENABLED=0 go vet $(LIGHT_PKGS)
 	CGO_ENABLED=0 go test -count=1 $(LIGHT_PKGS)
-	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 12m $(GO_PKGS)
+	@# The Slurm tests start the local two-node cluster (scripts/slurm-local.sh,
+	@# idempotent); it is stopped again here when this target started it.
+	@up=0; ./scripts/slurm-local.sh status >/dev/null 2>&1 && up=1; \
+	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 12m $(GO_PKGS); rc=$$?; \
+	[ $$up = 1 ] || ./scripts/slurm-local.sh stop >/dev/null 2>&1 || true; exit $$rc
 
 test-short: build
 	go test -short -count=1 $(GO_PKGS)
@@ -79,14 +90,15 @@ fmt:
 	gofmt -w .
 
 # Real-data targets: SHARED points at the read-only data folder.
-scrape-real: build
+# Each installs what its script calls (.venv's python: pydeps).
+scrape-real: build pydeps
 	./scripts/scrape-real.sh $(SHARED) $(WORKDIR)/real
 
-encode-real: build
+encode-real: build pydeps
 	./scripts/encode-real.sh $(SHARED) $(WORKDIR)/real
 
 # Every benchmark part, or PARTS="scrape encode backbone train precision nightly
-# serve" (a subset); each part's block in bench/results.md is replaced,
+# serve slurm" (a subset); each part's block in bench/results.md is replaced,
 # hand-written notes outside the blocks are kept (see scripts/bench.sh).
 bench: build pydeps
 	./scripts/bench.sh $(SHARED) $(WORKDIR)/bench "$(PARTS)"

@@ -60,6 +60,10 @@ type Config struct {
 	// Grid, when set, runs encode → train → evaluate once per combination
 	// and ends in a comparison table (the paper's Table 2).
 	Grid *Grid `yaml:"grid"`
+
+	// Executor is where the cells run (in this process, or on Slurm); part
+	// of no stage's fingerprint.
+	Executor Executor `yaml:"executor"`
 }
 
 // Grid is a sweep over resize ratio × learning rate.
@@ -86,6 +90,7 @@ func Default() Config {
 		Encode:   encodeconfig.Default(),
 		Train:    trainconfig.Default(),
 		Evaluate: evaluateconfig.Default(),
+		Executor: DefaultExecutor(),
 	}
 }
 
@@ -510,6 +515,7 @@ func (l *Loaded) Validate() error {
 	if l.Grid != nil {
 		l.Grid.validate(&ps)
 	}
+	l.Executor.Validate("/executor", &ps)
 	kept := ps[:0]
 	for _, p := range ps {
 		if !l.typeBad[p.Path] {

@@ -33,7 +33,8 @@ func (s *Stage) Name() string { return stages.Evaluate }
 // Version 2: example titles no longer repeat the year.
 // Version 3: the stage manifest carries the typed headline (Result.Headline);
 // report.html, predictions.parquet and three more plots.
-func (s *Stage) Version() string { return "3" }
+// Version 4: report.html's gallery shows Grad-CAM heatmaps.
+func (s *Stage) Version() string { return "4" }
 
 // RunLinks copies the report into the run folder as <run>/report: it must
 // survive later reruns that replace this output.
@@ -86,7 +87,12 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 	if err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
-	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true, HTML: true, Posters: PosterReader(env.PosterStore)}); err != nil {
+	heatmaps, err := GalleryHeatmaps(ctx, encDir, man, model, rep)
+	if err != nil {
+		return stages.Result{}, fmt.Errorf("evaluate: gallery heatmaps: %w", err)
+	}
+	if err := report.Write(env.OutDir, rep, report.WriteOptions{Plots: s.Cfg.Plots, Thumbnails: true, HTML: true,
+		Posters: PosterReader(env.PosterStore), Heatmaps: heatmaps}); err != nil {
 		return stages.Result{}, fmt.Errorf("evaluate: %w", err)
 	}
 	if err := WritePredictions(env.OutDir, man.Genres, PredictionRows(sc)); err != nil {

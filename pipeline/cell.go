@@ -44,6 +44,12 @@ func (r *Runner) runCell(ctx context.Context, cell configs.Cell, cellDir string,
 			return steps, err
 		}
 	}
+	if count(steps, "ran") == 0 {
+		// Nothing ran: the record (run.json) lists the outputs used, and
+		// the run folder of the run that made them holds their files. A
+		// cron run that finds everything up to date needs no space.
+		return steps, nil
+	}
 	if err := linkRun(cellDir, c.outDirs, built); err != nil {
 		return steps, err
 	}
@@ -187,6 +193,10 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	m, err := r.execute(ctx, p, c.outDirs, log, c.runID, c.cell.Config)
 	p.Seconds = round(m.Seconds, 3)
 	if err != nil {
+		if errors.Is(err, context.Canceled) && err.Error() == context.Canceled.Error() {
+			// A bare "context canceled" says nothing: name the stage it stopped.
+			err = fmt.Errorf("%s interrupted: %w", name, err)
+		}
 		p.Status = "failed"
 		p.Error = CapText(err.Error())
 		log.Error("stage failed", "err", p.Error)
@@ -197,7 +207,7 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 	}
 	p.Status = "ran"
 	c.use(&p, m)
-	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID}
+	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID, Params: p.params}
 	if err := r.saveState(c.cell.Config.Name, c.state); err != nil {
 		return &p.Step, err
 	}

@@ -171,7 +171,7 @@ func TestHistoryShowsAnyTopK(t *testing.T) {
 		{ID: "a", Config: "k3", Status: "ok", Steps: []pipeline.Step{{Stage: "evaluate", Headline: []stages.Metric{metric("paper_accuracy", 0.4), metric("top3_hit", 0.7)}}}},
 	}
 	var out bytes.Buffer
-	pipeline.PrintHistory(&out, pipeline.HistoryRows(t.TempDir(), runs))
+	pipeline.PrintHistory(&out, pipeline.HistoryRows(t.TempDir(), runs), 0)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("history:\n%s", out.String())
@@ -308,7 +308,7 @@ func TestHistoryWithADamagedRecord(t *testing.T) {
 		t.Errorf("history %v, want 3 runs with %s unreadable", status, ids[1])
 	}
 	var out bytes.Buffer
-	pipeline.PrintHistory(&out, pipeline.HistoryRows(h.workdir, runs))
+	pipeline.PrintHistory(&out, pipeline.HistoryRows(h.workdir, runs), 0)
 	if !strings.Contains(out.String(), pipeline.HistoryUnreadable) || strings.Count(out.String(), "\n") != 4 {
 		t.Errorf("history table:\n%s", out.String())
 	}

@@ -34,6 +34,29 @@ func DiffConfigs(runA, runB string) ([]ConfigChange, error) {
 	return diffFlat(a, b), nil
 }
 
+// RefParams is the resolved config of a run or grid cell as dotted keys.
+func RefParams(r RunRef) (map[string]string, error) {
+	f, err := flattenConfigFile(filepath.Join(r.Dir, "config.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	return cellParams(f, r.Cell), nil
+}
+
+// DiffRefs compares the resolved config of two runs or grid cells (a
+// cell's shrink and learning rate applied).
+func DiffRefs(a, b RunRef) ([]ConfigChange, error) {
+	fa, err := flattenConfigFile(filepath.Join(a.Dir, "config.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	fb, err := flattenConfigFile(filepath.Join(b.Dir, "config.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	return diffFlat(cellParams(fa, a.Cell), cellParams(fb, b.Cell)), nil
+}
+
 // ResolveRun finds a run folder from what a person types: a run id, a
 // unique prefix of one, "latest", or a path to a run folder.
 func ResolveRun(workdir, ref string) (string, error) {

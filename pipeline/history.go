@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/texttable"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -58,36 +58,11 @@ func History(workdir string) ([]RunRecord, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("working folder %s: not a folder", workdir)
 	}
-	l := layout{root: workdir}
-	entries, err := os.ReadDir(l.runs())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	runs, bad, err := readRuns(layout{root: workdir})
 	if err != nil {
 		return nil, err
 	}
-	var out []RunRecord
-	var bad []error
-	for _, e := range entries {
-		if !e.IsDir() || e.Name() == "latest" {
-			continue
-		}
-		rec, err := readRun(l.run(e.Name()))
-		if err != nil {
-			bad = append(bad, err)
-			rec = unreadableRun(e.Name(), err)
-		}
-		out = append(out, rec)
-	}
-	// Newest first by start time: ids order by second only (their suffix
-	// is random), and two runs can start within one second.
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Started.Equal(out[j].Started) {
-			return out[i].Started.After(out[j].Started)
-		}
-		return out[i].ID > out[j].ID
-	})
-	return out, errors.Join(bad...)
+	return runs, errors.Join(bad...)
 }
 
 // unreadableRun stands for a run whose run.json is damaged: its id, its
@@ -195,38 +170,48 @@ func PrintHistoryJSON(w io.Writer, rows []HistoryRow) error {
 // PrintHistory writes rows with their headline metrics side by side: one
 // column per metric key found in any row (e.g. TOP3_HIT and TOP5_HIT when
 // top_k changed between runs), "-" where a row lacks it; what changed
-// since the previous run of the config comes last.
-func PrintHistory(w io.Writer, rows []HistoryRow) {
+// since the previous run of the config comes last. With width > 0 every
+// line fits in it: the widest columns are cut with "…", never wrapped.
+func PrintHistory(w io.Writer, rows []HistoryRow, width int) {
 	var keys []string
+	cells := false
 	for _, r := range rows {
+		cells = cells || r.Cell != ""
 		for _, m := range r.Headline {
 			if !slices.Contains(keys, m.Key) {
 				keys = append(keys, m.Key)
 			}
 		}
 	}
-	fmt.Fprintf(w, "%-28s %-12s %-14s %-11s %8s %4s %6s %-9s", "RUN", "CELL", "CONFIG", "STATUS", "SECONDS", "RAN", "CACHED", "COMMIT")
-	widths := make([]int, len(keys))
-	for i, k := range keys {
-		head := strings.ToUpper(k) + "(base)"
-		widths[i] = max(16, len(head))
-		fmt.Fprintf(w, "  %-*s", widths[i], head)
+	// Cut first: CHANGED, CONFIG; left out first when still too wide:
+	// CHANGED, the later metrics, COMMIT, SEC. RUN (what diff takes),
+	// STATUS and the primary metric always show.
+	header := []texttable.Column{{Name: "RUN"}}
+	if cells {
+		header = append(header, texttable.Column{Name: "CELL", Min: 8})
 	}
-	fmt.Fprintln(w, "  CHANGED")
+	header = append(header, texttable.Column{Name: "CONFIG", Min: 8}, texttable.Column{Name: "STATUS"},
+		texttable.Column{Name: "SEC", Drop: 1}, texttable.Column{Name: "RAN", Drop: 2}, texttable.Column{Name: "COMMIT", Drop: 3})
+	for i, k := range keys {
+		drop := 0
+		if i > 0 {
+			drop = 3 + i
+		}
+		header = append(header, texttable.Column{Name: strings.ToUpper(k) + "(base)", Min: 13, Drop: drop})
+	}
+	header = append(header, texttable.Column{Name: "CHANGED", Min: 12, Drop: 100})
+	var table [][]string
 	for _, r := range rows {
-		cell, commit := r.Cell, r.Commit
-		if cell == "" {
-			cell = "-"
+		line := []string{r.Run}
+		if cells {
+			line = append(line, orDash(r.Cell))
 		}
-		if commit == "" {
-			commit = "-"
-		}
-		fmt.Fprintf(w, "%-28s %-12s %-14s %-11s %8.1f %4d %6d %-9.9s", r.Run, cell, r.Config, r.Status, r.Seconds, r.Ran, r.Cached, commit)
+		line = append(line, r.Config, r.Status, fmt.Sprintf("%.1f", r.Seconds), fmt.Sprintf("%d/%d", r.Ran, r.Ran+r.Cached), orDash(firstN(r.Commit, 9)))
 		byKey := map[string]stages.Metric{}
 		for _, m := range r.Headline {
 			byKey[m.Key] = m
 		}
-		for i, k := range keys {
+		for _, k := range keys {
 			c := "-"
 			if m, ok := byKey[k]; ok {
 				c = fmt.Sprintf("%.3f", m.Value)
@@ -234,7 +219,7 @@ func PrintHistory(w io.Writer, rows []HistoryRow) {
 					c += fmt.Sprintf(" (%.3f)", *m.Baseline)
 				}
 			}
-			fmt.Fprintf(w, "  %-*s", widths[i], c)
+			line = append(line, c)
 		}
 		changed := "(first run)"
 		if r.Changed != nil {
@@ -243,6 +228,21 @@ func PrintHistory(w io.Writer, rows []HistoryRow) {
 				changed = "(same config)"
 			}
 		}
-		fmt.Fprintf(w, "  %s\n", changed)
+		table = append(table, append(line, changed))
 	}
+	io.WriteString(w, texttable.Render(header, table, width))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstN(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -144,6 +144,9 @@ type stageState struct {
 	Fingerprint string `json:"fingerprint"`
 	ConfigHash  string `json:"config_hash"`
 	OutputID    string `json:"output_id"`
+	// Params are the section's values (dotted keys) the output was made
+	// with, so that "params changed" can name what changed.
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // Layout is the working folder's layout for readers outside the pipeline

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/postergenre/postergenre/configs"
@@ -98,6 +99,12 @@ type Step struct {
 	Headline []stages.Metric `json:"headline,omitempty"`
 	// RowCountKeys name the Summary entries that count rows (stages.RowAccounter).
 	RowCountKeys []string `json:"row_count_keys,omitempty"`
+	// Changed names the config values behind "params changed"
+	// ("train.epochs: 12 → 3"), when the previous run recorded them.
+	Changed []string `json:"changed,omitempty"`
+	// Note says more about the status (--dry-run --resume: whether the
+	// train stage would resume, and from which epoch).
+	Note string `json:"note,omitempty"`
 }
 
 // Runner runs configs in one working folder.
@@ -201,6 +208,7 @@ func (r *Runner) Plan(ctx context.Context, cfg *configs.Loaded) ([]Step, error) 
 				return nil, err
 			}
 			p.Cell = cell.Key
+			r.resumeNote(&p)
 			if p.Status == StatusUpToDate {
 				m, err := readStageManifest(p.dir)
 				if err == nil {
@@ -283,11 +291,45 @@ func PrintPlan(w io.Writer, steps []Step) {
 			fp = "-"
 		}
 		status := s.Status
+		if len(s.Changed) > 0 {
+			status += ": " + strings.Join(s.Changed, ", ")
+		}
 		if s.Reason != "" {
 			status += " (" + s.Reason + ")"
 		}
+		if s.Note != "" {
+			status += " (" + s.Note + ")"
+		}
 		fmt.Fprintf(w, "%-22s %-16s %s\n", cell+s.Stage, fp, status)
 	}
+}
+
+// resumeNote says, under --resume, whether a stage that would run resumes
+// and from where, or why it would start over.
+func (r *Runner) resumeNote(p *stepPlan) {
+	res, ok := p.stage.(stages.Resumer)
+	if !r.opts.Resume || !ok || p.Status == StatusUpToDate || p.Status == StatusNotSelected {
+		return
+	}
+	prev := ""
+	if p.Fingerprint != "" {
+		if _, err := os.Stat(r.layout.interrupted(p.Stage, p.Fingerprint)); err == nil {
+			prev = r.layout.interrupted(p.Stage, p.Fingerprint)
+		}
+	}
+	if prev == "" {
+		prev = p.prevOutput
+	}
+	if prev == "" {
+		p.Note = "--resume: no interrupted attempt for these inputs and params, would start over"
+		return
+	}
+	at, err := res.ResumePoint(prev)
+	if err != nil {
+		p.Note = "--resume: would start over: " + err.Error()
+		return
+	}
+	p.Note = "would resume from " + at
 }
 
 // ensureDirs creates the working folder's skeleton.

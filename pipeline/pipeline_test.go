@@ -292,7 +292,7 @@ func TestRunRecordAndHistory(t *testing.T) {
 		t.Fatalf("history: %d runs, %v", len(runs), err)
 	}
 	var out bytes.Buffer
-	pipeline.PrintHistory(&out, pipeline.HistoryRows(h.workdir, runs))
+	pipeline.PrintHistory(&out, pipeline.HistoryRows(h.workdir, runs), 0)
 	// The second run changed nothing and ran nothing, and says so.
 	if !strings.Contains(out.String(), "0.500") || strings.Count(out.String(), "\n") != 3 ||
 		!strings.Contains(out.String(), pipeline.HistoryNothingRan) || !strings.Contains(out.String(), "(same config)") {

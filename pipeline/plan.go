@@ -9,6 +9,8 @@ import (
 	"io"
 	"sort"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -18,6 +20,7 @@ type stepPlan struct {
 	Step
 	stage      stages.Stage
 	configHash string
+	params     map[string]string // the section's values, dotted (for state)
 	inputs     map[string]string // upstream → OutputID, nil when an input is yet to be produced
 	prevOutput string            // the existing output for this fingerprint
 	dir        string            // the output folder (Step.Output is it relative to the working folder)
@@ -39,6 +42,7 @@ func (r *Runner) planStage(ctx context.Context, cfg *configs.Config, st stages.S
 	if p.configHash, err = configHash(ctx, cfg, st); err != nil {
 		return p, err
 	}
+	p.params = sectionParams(cfg, name)
 	p.inputs = settledInputs(name, outputs)
 	if p.inputs == nil {
 		p.Status = StatusInputChanged
@@ -117,9 +121,42 @@ func (r *Runner) outputStatus(p *stepPlan, state configState) (string, error) {
 	case !hadPrev:
 		return StatusNeverRun, nil
 	case prev.ConfigHash != p.configHash:
+		if prev.Params != nil { // recorded since this field exists
+			for _, c := range diffFlat(prev.Params, p.params) {
+				p.Changed = append(p.Changed, c.Key+": "+orNone(c.A)+" → "+orNone(c.B))
+			}
+		}
 		return StatusParamsChanged, nil
 	}
 	return StatusInputChanged, nil
+}
+
+// sectionParams flattens what a stage's fingerprint hashes of the config
+// (its section, or the section's identity) to dotted keys.
+func sectionParams(cfg *configs.Config, stage string) map[string]string {
+	sec := cfg.Section(stage)
+	if id, ok := sec.(stages.ConfigIdentifier); ok {
+		sec = id.Identity()
+	}
+	// YAML, as the config file spells the keys.
+	b, err := yaml.Marshal(sec)
+	if err != nil {
+		return nil
+	}
+	var v any
+	if yaml.Unmarshal(b, &v) != nil {
+		return nil
+	}
+	out := map[string]string{}
+	flatten(stage, v, out)
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 // fingerprint hashes what a stage's output depends on: its code version,

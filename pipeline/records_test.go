@@ -81,16 +81,16 @@ func TestGCRefuses(t *testing.T) {
 		keep          int
 		want          string
 	}{
-		{"keep 0", t.TempDir(), 0, "keep must be >= 1"},
+		{"negative keep", t.TempDir(), -1, "keep must be >= 0"},
 		{"no working folder", filepath.Join(t.TempDir(), "missing"), 1, "working folder"},
 		{"a file", file, 1, "not a folder"},
 	} {
-		if _, err := pipeline.GC(tc.workdir, tc.keep, false); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := pipeline.GC(tc.workdir, pipeline.GCOptions{Keep: tc.keep}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: GC: %v, want %q", tc.name, err, tc.want)
 		}
 	}
 	// A working folder without runs has nothing to collect.
-	if ids, err := pipeline.GC(t.TempDir(), 1, false); err != nil || len(ids) != 0 {
+	if ids, err := pipeline.GC(t.TempDir(), pipeline.GCOptions{Keep: 1}); err != nil || len(ids) != 0 {
 		t.Errorf("empty working folder: %v, %v", ids, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/postergenre/postergenre/configs"
 	"github.com/postergenre/postergenre/internal/atomicfile"
 	"github.com/postergenre/postergenre/internal/buildinfo"
+	"github.com/postergenre/postergenre/stages"
 )
 
 // RunRecord is runs/<id>/run.json.
@@ -261,6 +262,10 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 		if err := writeJSON(filepath.Join(runDir, RunFile), rec); err != nil {
 			runErr = errors.Join(runErr, fmt.Errorf("run record: %w", err))
 		}
+	}
+	// runs/latest is the newest run that made something (or failed): a
+	// run that found everything up to date has no outputs in its folder.
+	if r.opts.RunID == "" && !NothingRan(*rec) {
 		if err := r.linkLatest(rec.ID); err != nil {
 			runErr = errors.Join(runErr, err)
 		}
@@ -303,6 +308,21 @@ func linkLatest(l layout, id string) error {
 		return fmt.Errorf("link runs/latest: %w", err)
 	}
 	return nil
+}
+
+// NothingRan reports a successful run that found every stage up to date:
+// its folder holds only its record (run.json, config.yaml, log.jsonl).
+func NothingRan(rec RunRecord) bool { return rec.Status == "ok" && count(rec.Steps, "ran") == 0 }
+
+// Experiment reports a run that trained or evaluated something: what gc
+// keeps (--keep N counts these) and exp lists.
+func Experiment(rec RunRecord) bool {
+	for _, s := range rec.Steps {
+		if s.Status == "ran" && (s.Stage == stages.Train || s.Stage == stages.Evaluate) {
+			return true
+		}
+	}
+	return false
 }
 
 func count(steps []Step, status string) int {

@@ -19,7 +19,8 @@
 # every block says when, on what machine and at what load it was measured.
 #
 # Usage: bench.sh SHARED [WORK] [PARTS]. Parts: scrape encode backbone
-# train precision nightly serve (default all, in that order). Extra flags
+# train precision nightly serve slurm explain (default all, in that order). slurm
+# starts the local two-node cluster (scripts/slurm-local.sh; root). Extra flags
 # for a part's program: BENCH_ARGS_<PART>, e.g. BENCH_ARGS_PRECISION="-rounds 1".
 # Every real-data helper serves its mirror on its own port; this one's is
 # 18093 (18090–18092 belong to the others).
@@ -27,14 +28,14 @@ export MIRROR_PORT="${MIRROR_PORT:-18093}"
 source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/bench}"
-PARTS="${3:-scrape encode backbone train precision nightly serve}"
+PARTS="${3:-scrape encode backbone train precision nightly serve slurm explain}"
 REAL="$WORK/real"
 out="$ROOT/bench/results.md"
 mkdir -p "$WORK/parts" "$ROOT/bench"
 cd "$ROOT"
 
 for p in $PARTS; do
-	case "$p" in scrape | encode | backbone | train | precision | serve | nightly) ;;
+	case "$p" in scrape | encode | backbone | train | precision | serve | nightly | slurm | explain) ;;
 	*) echo "bench.sh: unknown part $p" >&2; exit 2 ;;
 	esac
 done
@@ -181,6 +182,38 @@ part_serve() {
 	go run ./bench/serve -model "$model" -posters "$POSTERS" $(args serve)
 }
 
+part_slurm() {
+	# The demo grid local vs Slurm, then one paper-size cell (real data,
+	# 1 epoch, a new seed so it trains) through Slurm in REAL, where
+	# real_encode left the shared stages up to date.
+	"$ROOT/scripts/slurm-local.sh" start >"$WORK/slurm-local.out" || return 1
+	export SLURM_CONF="${SLURM_LOCAL_DIR:-/tmp/postergenre-slurm}/slurm.conf"
+	real_encode || return 1
+	start_mirror "$MIRROR_PORT"
+	local cfg
+	cfg="$(WORK="$REAL" overlay paper-grid-bench paper-grid.yaml "$MIRROR_PORT" "grid:" "  shrink_percent: [40]" "  learning_rate: [0.0001]" \
+		"train:" "  epochs: 1" "  threads: 2" "executor:" "  slurm:" "    cpus_per_cell: 2")"
+	go run ./bench/slurm -pipeline "$BIN" -work "$WORK/slurm" -root "$ROOT" -paper "$cfg" -paper-work "$REAL" $(args slurm)
+part_explain() {
+	# The paper run's model (its train stage calibrated the poster detector):
+	# bench/explain on the test split, synthetic and real non-posters
+	# (scripts/nonposter-deps.sh), then serve's latency with and without
+	# ?explain=top for one client.
+	paper_run || return 1
+	local model enc
+	model="$REAL/stages/train/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['stages']['train']['fingerprint'])" "$REAL/state/paper-real.json")/model"
+	enc="$REAL/stages/encode/$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['stages']['encode']['fingerprint'])" "$REAL/state/paper-real.json")"
+	"$ROOT/scripts/nonposter-deps.sh" >&2
+	echo "The paper run's model (train.epochs=1), its encode output's test split; real non-posters: the sample images of scikit-image, scikit-learn and matplotlib (scripts/nonposter-deps.sh)."
+	echo
+	go run ./bench/explain -model "$model" -encode "$enc" -photos "$ROOT/.deps/nonposters" $(args explain)
+	echo
+	echo "Serve, one client, without and with ?explain=top:"
+	echo
+	go run ./bench/serve -model "$model" -posters "$POSTERS" -clients 1 -duration 10s | grep '^|'
+	go run ./bench/serve -model "$model" -posters "$POSTERS" -clients 1 -duration 10s -explain top | grep '^| 1 '
+}
+
 declare -A TITLE=(
 	[scrape]="Scrape: posters/s against a local mirror with 50 ms latency"
 	[encode]="Encode: decode, resize to 73×107 and write Parquet, all real posters"
@@ -188,7 +221,9 @@ declare -A TITLE=(
 	[train]="Train: the paper's network, 73×107, batch 32 — ours (Go, TensorFlow C API) against Keras"
 	[precision]="Precision: float32 against bfloat16 (oneDNN on AMX), ours and Keras, with the CPU's measured peak"
 	[serve]="Serve: predictions over HTTP"
+	[explain]="Explanations and the poster check: Grad-CAM cost, posters passed, non-posters flagged"
 	[nightly]="Nightly rerun with nothing new (paper config, everything up to date)"
+	[slurm]="Slurm executor: scheduling overhead per cell, local vs Slurm on the local two-node cluster, Table 2 projected on 4 GPUs"
 )
 failed=""
 for p in $PARTS; do

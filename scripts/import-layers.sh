@@ -9,6 +9,7 @@
 #   cmd bench   the binaries: main, and the benchmark programs
 #   app         the application: CLI wiring, `pipeline serve`, demo data, progress bars
 #   pipeline    orchestration: plan, caching, lock, run folders; needs configs
+#   executor    where cells run (local, Slurm): needs configs
 #   configs     the aggregate config: imports only each stage's <stage>config
 #               package (import-free specs), never a stage's implementation
 #   evaluate    scores a trained model: needs train (inference) and encode (rows)
@@ -35,7 +36,7 @@
 # ones evaluate computes; it needs train's internal test fixtures.
 set -euo pipefail
 
-layers=(cmd bench app pipeline configs evaluate train encode clean scrape stages internal scripts)
+layers=(cmd bench app pipeline executor configs evaluate train encode clean scrape stages internal scripts)
 
 tests=0
 if [[ "${1:-}" == "--tests" ]]; then tests=1; shift; fi

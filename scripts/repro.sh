@@ -3,9 +3,16 @@
 # through the real scrape stage (a local mirror answers the CSV's poster
 # links from SHARED/data/posters) and the normal pipeline; outputs shared by
 # several runs are computed once (see README: caching). Steps can be chosen:
-#   scripts/repro.sh SHARED WORK [paper] [bf16] [grid] [plus] [full] [transfer]
+#   scripts/repro.sh SHARED WORK [paper] [bf16] [grid] [plus] [full] [transfer] [grid-slurm]
 # To fit a small machine's time budget (REPRODUCTION.md says what was used):
 #   GRID_EPOCHS=12        epochs per grid cell (default 50, the paper's)
+#   GRID_PRECISION=bfloat16  train (and evaluate) grid-slurm's cells in bfloat16
+#   GRID_SHRINK="[40]" GRID_LR="[0.001, 0.0001]"  grid-slurm on a subset of
+#                         Table 2's cells (a quick check; default all 25)
+# grid-slurm runs configs/paper-grid.yaml (all of Table 2) through the Slurm
+# executor on the local two-node cluster (scripts/slurm-local.sh, started
+# here; root), one cell per node at a time (2 CPUs each). Interrupted, it
+# continues from the cells already trained when run again.
 #   FULL_SIZE=73x107      input size of the 28-genre run (default: full.yaml's 150x200)
 source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
@@ -40,6 +47,18 @@ for step in $steps; do
 		else
 			run full-real full.yaml $MIRROR_PORT
 		fi ;;
+	grid-slurm) # 7. Table 2 in full (5 sizes × 5 learning rates) as a Slurm job array
+		"$ROOT/scripts/slurm-local.sh" start >>"$log"
+		export SLURM_CONF="${SLURM_LOCAL_DIR:-/tmp/postergenre-slurm}/slurm.conf"
+		extra=("train:" "  epochs: ${GRID_EPOCHS:-50}" "  threads: 2")
+		[ -n "${GRID_PRECISION:-}" ] && extra+=("  precision: $GRID_PRECISION")
+		[ -n "${GRID_SHRINK:-}${GRID_LR:-}" ] && extra+=("grid:")
+		[ -n "${GRID_SHRINK:-}" ] && extra+=("  shrink_percent: $GRID_SHRINK")
+		[ -n "${GRID_LR:-}" ] && extra+=("  learning_rate: $GRID_LR")
+		cfg="$(overlay paper-grid-slurm paper-grid.yaml $MIRROR_PORT "${extra[@]}" \
+			"executor:" "  kind: slurm" "  slurm:" "    cpus_per_cell: 2" "    max_parallel: 2" "    poll: 5s")"
+		echo "== grid-slurm: $BIN run $cfg --workdir $WORK --executor slurm" | tee -a "$log"
+		"$BIN" run "$cfg" --workdir "$WORK" --executor slurm --log-format json 2>>"$WORK/grid-slurm.log" | tee -a "$log" ;;
 	transfer) # 6. a frozen pretrained EfficientNet-Lite0 (make deps installs it), both setups
 		run paper-transfer-real paper-transfer.yaml $MIRROR_PORT
 		run full-transfer-real full-transfer.yaml $MIRROR_PORT ;;

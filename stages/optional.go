@@ -62,6 +62,13 @@ type StagingKeeper interface {
 	KeepsFailedAttempt() bool
 }
 
+// Resumer is a stage that can say, without running, where Env.Resume
+// would continue from the previous attempt in prev ("epoch 3 of 12"),
+// for `run --dry-run --resume`; an error says why it would start over.
+type Resumer interface {
+	ResumePoint(prev string) (string, error)
+}
+
 // RunLink is one entry a stage adds to the run folder beside the symlink
 // <run>/<stage> that every stage output gets.
 type RunLink struct {

@@ -104,10 +104,13 @@ type effNet struct {
 	fineTune int
 
 	x, out tf.Output
+	maps   []tf.Output
 	built  bool
 }
 
 func (e *effNet) dim() int { return efficientnet.Features }
+
+func (e *effNet) featureMaps() []tf.Output { return e.maps }
 
 func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
 	if e.built && e.x == x {
@@ -122,7 +125,7 @@ func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpda
 		e.b.vars = append(e.b.vars, &variable{name: v.Name, handle: v.Handle, read: v.Read, dtype: tf.Float,
 			init: v.Init, model: true, train: true})
 	}
-	e.x, e.out, e.built = x, m.Features, true
+	e.x, e.out, e.maps, e.built = x, m.Features, append(append([]tf.Output(nil), m.StageMaps...), m.FeatureMap), true
 	return m.Features, nil
 }
 
@@ -133,6 +136,8 @@ func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpda
 type featureInput struct{ n int }
 
 func (f featureInput) dim() int { return f.n }
+
+func (featureInput) featureMaps() []tf.Output { return nil }
 
 func (f featureInput) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
 	return op.Reshape(uniq(s), x, op.Const(uniq(s), []int64{-1, int64(f.n)})), nil

@@ -101,7 +101,7 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, lr float64) (epochR
 		}
 		bar.step(sumLoss / float64(n))
 		if err := ctx.Err(); err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("train: epoch %d interrupted after step %d: %w", epoch, steps, err))
 		}
 	}
 	if err := stream.wait(); err != nil {

@@ -40,6 +40,10 @@ type netSpec struct {
 	WeightDecay    float64
 	EMADecay       float64
 	TTAFlip        bool
+	// DetectorWeights, for an inference graph of a network without a
+	// pretrained backbone, adds EfficientNet-Lite0 beside it, fed the raw
+	// pixels (rawImages): the poster detector's features (explain.go).
+	DetectorWeights *efficientnet.Weights
 	// Training adds the training forward pass (dropout, batch statistics),
 	// the loss gradients, Adam and the full checkpoint ops.
 	Training bool
@@ -80,6 +84,14 @@ type netGraph struct {
 	trainLoss tf.Output // training-mode loss (dropout, batch statistics)
 	trainProb tf.Output // training-mode probabilities, for training accuracy
 	step      tf.Output // global step (int64)
+	// Explanations and the poster detector (inference graphs only, see
+	// explain.go): camSel [N,G] weighs each row's logits whose gradient
+	// Grad-CAM takes, cam [N,h,w] is the map, embed [N,D] the features the
+	// poster detector measures.
+	camSel, cam, embed tf.Output
+	rawImages          tf.Output // flat float32 0..255 [N*H*W*3], fed only with DetectorWeights
+	camMap             tf.Output // the feature map Grad-CAM weighs [N,h,w,K]
+	embedDims          []int     // embed's blocks, one per layer (detector.go)
 
 	// Targets.
 	initOp, trainOp         *tf.Operation
@@ -163,6 +175,10 @@ type bnUpdate struct {
 type backbone interface {
 	features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate)
 	dim() int
+	// featureMaps are the convolutional feature maps [N,h,w,K] of the
+	// latest features call, bottom to top; the last is Grad-CAM's input.
+	// None for a head fed features.
+	featureMaps() []tf.Output
 }
 
 // convStack is the paper's backbone: 3×3 valid convs, each with optional
@@ -171,9 +187,12 @@ type convStack struct {
 	layers    []convLayer
 	batchNorm bool
 	flat      int64
+	maps      []tf.Output
 }
 
 func (c *convStack) dim() int { return int(c.flat) }
+
+func (c *convStack) featureMaps() []tf.Output { return c.maps }
 
 // declareConvStack declares the conv variables for spec (fh×fw = the
 // spatial size left by the stack).
@@ -204,6 +223,7 @@ func (b *builder) declareConvStack(fh, fw int) *convStack {
 func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate) {
 	h := x
 	var ups []bnUpdate
+	c.maps = nil
 	for _, l := range c.layers {
 		h = op.Conv2D(uniq(s), h, l.kernel.read, []int64{1, 1, 1, 1}, "VALID")
 		h = op.BiasAdd(uniq(s), h, l.bias.read)
@@ -213,6 +233,9 @@ func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output
 			ups = append(ups, u...)
 		}
 		h = op.Relu(uniq(s), h)
+		// Grad-CAM reads the last ReLU before its pooling: twice the
+		// resolution of the pooled map.
+		c.maps = append(c.maps, h)
 		h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
 	}
 	return op.Reshape(uniq(s), h, op.Const(uniq(s), []int64{-1, c.flat})), ups
@@ -239,6 +262,10 @@ type network struct {
 	backbone backbone
 	head     []denseLayer
 	step     *variable // global step (training only): seeds dropout
+	// hidden is the last hidden layer's activations of the latest
+	// inference pass (zero without hidden layers): part of the poster
+	// detector's features.
+	hidden tf.Output
 }
 
 // declareHead declares the dense layers after a backbone of dim features.
@@ -270,6 +297,9 @@ func (n *network) logits(s *op.Scope, x tf.Output, training bool) (tf.Output, []
 			break
 		}
 		h = op.Relu(uniq(s), h)
+		if !training {
+			n.hidden = h
+		}
 		if training && n.spec.Dropout > 0 {
 			h = dropout(s, h, n.spec.Dropout, n.spec.Seed, int64(i), n.step.read)
 		}
@@ -333,6 +363,16 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 	es := root.SubScope("eval")
 	evalLogits, _ := net.logits(es, x, false)
 	g.probs = probabilities(es, evalLogits, spec.Loss)
+	if !spec.Training && !spec.FeatureInput {
+		if err := g.addExplain(root, evalLogits, bb.featureMaps(), net.hidden); err != nil {
+			return nil, err
+		}
+		if spec.DetectorWeights != nil && !spec.hasBackbone() {
+			if err := g.addDetectorBackbone(root, spec.DetectorWeights); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if spec.TTAFlip {
 		// Width is axis 2 of NHWC; per-channel standardisation commutes with the flip.
 		flipped, _ := net.logits(es, op.ReverseV2(uniq(es), x, op.Const(uniq(es), []int32{2})), false)

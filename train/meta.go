@@ -39,6 +39,9 @@ type Meta struct {
 	// Threshold tuned on validation (maximises micro-F1 over
 	// metrics.Grid(), as the evaluate stage does) for multi-label decisions.
 	Threshold float64 `json:"threshold"`
+	// PosterDetector is the poster-or-not detector and its calibration
+	// (detector.go); absent in models trained before it existed.
+	PosterDetector *PosterDetector `json:"poster_detector,omitempty"`
 	// BestEpoch is the epoch whose weights the model folder holds.
 	BestEpoch int `json:"best_epoch"`
 	// Provenance.

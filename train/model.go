@@ -2,6 +2,7 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/internal/tfsession"
+	"github.com/postergenre/postergenre/train/efficientnet"
+	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
 // predictBatch is how many images Predict feeds per session run.
@@ -22,6 +25,7 @@ type Model struct {
 	net  *netGraph
 	sess *tf.Session
 	sc   *scaler
+	det  *detector // nil: no calibrated poster detector
 	// precision the session runs at.
 	precision tfsession.Precision
 }
@@ -54,6 +58,13 @@ func LoadModel(dir string) (*Model, error) {
 // LoadModelPrecision is LoadModel with the inference precision overridden
 // ("float32" or "bfloat16"; "" keeps model.json's).
 func LoadModelPrecision(dir, precision string) (*Model, error) {
+	return loadModel(dir, precision, false)
+}
+
+// loadModel is LoadModelPrecision; calibrating builds the detector
+// backbone of a network without one whenever its weights are installed
+// (otherwise only when model.json's detector names it).
+func loadModel(dir, precision string, calibrating bool) (*Model, error) {
 	meta, err := readMeta(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
@@ -86,6 +97,9 @@ func LoadModelPrecision(dir, precision string) (*Model, error) {
 			return nil, fmt.Errorf("load model %s: %w", dir, err)
 		}
 	}
+	if spec.DetectorWeights, err = detectorWeights(meta, calibrating); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
 	net, err := buildGraph(spec)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
@@ -107,7 +121,38 @@ func LoadModelPrecision(dir, precision string) (*Model, error) {
 		sess.Close()
 		return nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
 	}
-	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing), precision: prec}, nil
+	det, err := loadDetector(dir, meta.PosterDetector)
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing), precision: prec, det: det}, nil
+}
+
+// detectorWeights returns the EfficientNet-Lite0 weights the poster
+// detector of a network without a backbone uses: those model.json's
+// detector names (an error when they are missing), or, calibrating, the
+// installed ones if any (nil otherwise: the network's own features).
+func detectorWeights(meta Meta, calibrating bool) (*efficientnet.Weights, error) {
+	if meta.Backbone != "" && meta.Backbone != trainconfig.BackboneNone {
+		return nil, nil
+	}
+	d := meta.PosterDetector
+	switch {
+	case calibrating:
+		w, _, err := loadBackboneWeights(trainconfig.BackboneEfficientNetLite0, "")
+		if errors.Is(err, ErrNoWeights) {
+			return nil, nil
+		}
+		return w, err
+	case d != nil && d.Backbone != "":
+		w, _, err := loadBackboneWeights(d.Backbone, "")
+		if err != nil {
+			return nil, fmt.Errorf("poster detector: %w", err)
+		}
+		return w, nil
+	}
+	return nil, nil
 }
 
 // Precision is the numeric precision the model's session runs at.

@@ -305,6 +305,9 @@ func TestTTAFlipSymmetric(t *testing.T) {
 func writeMetaCopy(t *testing.T, src, dst string, meta Meta) {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(src, meta.CheckpointPrefix+".*"))
+	if meta.PosterDetector != nil {
+		files = append(files, filepath.Join(src, meta.PosterDetector.File))
+	}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {

@@ -2,6 +2,10 @@ package train
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/postergenre/postergenre/stages"
 )
@@ -34,11 +38,26 @@ func (*Stage) VolatileFiles() []string { return []string{HistoryFile, HistoryCSV
 func (*Stage) Name() string { return stages.Train }
 
 // Version is bumped when the output for the same config and inputs changes.
-func (*Stage) Version() string { return "1" }
+// 2: the model folder holds the calibrated poster detector.
+func (*Stage) Version() string { return "2" }
 
 // KeepsFailedAttempt is true: a failed or interrupted attempt's checkpoints
 // are what --resume continues from (env.Prev).
+var _ stages.Resumer = (*Stage)(nil)
+
 func (*Stage) KeepsFailedAttempt() bool { return true }
+
+// ResumePoint reads the last checkpoint of the attempt in prev.
+func (*Stage) ResumePoint(prev string) (string, error) {
+	st, err := readLatest(filepath.Join(prev, CheckpointDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", errors.New("the previous attempt has no checkpoint")
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("the checkpoint of epoch %d", st.Epoch), nil
+}
 
 // RunLinks links the trained model into the run folder as <run>/model.
 func (*Stage) RunLinks() []stages.RunLink {
@@ -61,5 +80,18 @@ func Run(ctx context.Context, cfg Config, env stages.Env) (stages.Result, error)
 	if err := t.loop(ctx); err != nil {
 		return stages.Result{}, err
 	}
-	return t.summary(), nil
+	res := t.summary()
+	if t.state.BestEpoch > 0 {
+		det, err := Calibrate(ctx, filepath.Join(env.OutDir, ModelDir), env.Inputs[stages.Encode], t.log)
+		switch {
+		case errors.Is(err, ErrTooFewPosters):
+			// The model stays usable; predict and serve say it has no detector.
+			t.log.Warn("no poster detector", "error", err)
+		case err != nil:
+			return stages.Result{}, fmt.Errorf("train: %w", err)
+		default:
+			res.Summary["poster_detector_validation_pass"] = det.ValidationPass
+		}
+	}
+	return res, nil
 }

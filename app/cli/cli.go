@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,17 +36,22 @@ const (
 
 // State is the process seen by a command.
 type State struct {
-	Ctx    context.Context
-	Args   []string // without the program name
-	Stdout io.Writer
-	Stderr io.Writer
-	Getenv func(string) string
+	Ctx  context.Context
+	Args []string // without the program name
+	// Program is how the binary was invoked (os.Args[0]), for command
+	// lines printed to paste; "" prints "pipeline".
+	Program string
+	Stdout  io.Writer
+	Stderr  io.Writer
+	Getenv  func(string) string
 	// IsTerminal reports whether stderr is a terminal: text logs and
 	// progress bars there; JSON logs and progress log lines otherwise.
 	IsTerminal bool
 	// StdoutIsTerminal reports whether stdout is a terminal: the run
 	// summary is text there and one JSON record otherwise (cron).
 	StdoutIsTerminal bool
+	// TermWidth is stdout's terminal width in columns (0: not a terminal).
+	TermWidth func() int
 }
 
 // NewState builds the real process state.
@@ -54,11 +60,19 @@ func NewState(ctx context.Context) *State {
 	return &State{
 		Ctx:              ctx,
 		Args:             os.Args[1:],
+		Program:          os.Args[0],
 		Stdout:           os.Stdout,
 		Stderr:           os.Stderr,
 		Getenv:           os.Getenv,
 		IsTerminal:       term.IsTerminal(int(os.Stderr.Fd())) && !dumb,
 		StdoutIsTerminal: term.IsTerminal(int(os.Stdout.Fd())) && !dumb,
+		TermWidth: func() int {
+			w, _, err := term.GetSize(int(os.Stdout.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 	}
 }
 
@@ -114,6 +128,7 @@ const (
 	exitsPredict  = "  0 ok · 1 an input failed (the others are still written) · 2 usage error or unreadable model"
 	exitsMirror   = "  0 stopped by a signal · 1 could not listen · 2 usage error"
 	exitsVersion  = "  0 ok · 1 TensorFlow could not list its devices"
+	exitsCollect  = "  0 every cell ok · 1 a cell failed or has no record (each named) · 2 usage or config error"
 )
 
 // A command whose normal end is a signal (serve, mirror) says so in its
@@ -213,17 +228,42 @@ Exit codes:
 
 	root.AddCommand(
 		newRunCmd(st, g),
+		newCollectCmd(st, g),
 		newStatusCmd(st, g),
 		newValidateCmd(st, g),
 		newHistoryCmd(st, g),
 		newDiffCmd(st, g),
 		newGCCmd(st, g),
-		newPredictCmd(st),
+		newTagCmd(st, g),
+		newExpCmd(st, g),
+		newCompareCmd(st, g),
+		newPredictCmd(st, g),
 		newMirrorCmd(st),
 		newVersionCmd(st),
 		newServeCmd(st, g),
+		newCalibrateCmd(st, g),
 	)
 	return root
+}
+
+// width is the columns a table may use: --width when given, else
+// $COLUMNS, else the terminal's width; 0 (no limit) when stdout is not a
+// terminal (a pipe or a file gets whole lines).
+func (st *State) width(flag int) int {
+	if flag > 0 {
+		return flag
+	}
+	if c, err := strconv.Atoi(st.Getenv("COLUMNS")); err == nil && c > 0 {
+		return c
+	}
+	if st.TermWidth != nil {
+		return st.TermWidth()
+	}
+	return 0
+}
+
+func addWidthFlag(cmd *cobra.Command, w *int) {
+	cmd.Flags().IntVar(w, "width", 0, "fit the table in this many columns (default: $COLUMNS or the terminal's; no limit in a pipe)")
 }
 
 func defaultWorkdir(st *State) string {

@@ -54,8 +54,10 @@ func TestDemoEndToEnd(t *testing.T) {
 	rep.Summary = m
 	acc, _ := rep.Summary["paper_accuracy"].(float64)
 	base, _ := rep.Summary["paper_accuracy_baseline"].(float64)
-	if acc < 0.9 || acc < base+0.4 {
-		t.Errorf("demo paper accuracy %.3f (baseline %.3f): want >= 0.9", acc, base)
+	// The demo teaches: well above the baseline, below 1 (a share of its
+	// posters look like another genre), so its curves show something.
+	if acc < 0.6 || acc > 0.97 || acc < base+0.3 {
+		t.Errorf("demo paper accuracy %.3f (baseline %.3f): want 0.6..0.97 and 0.3 above the baseline", acc, base)
 	}
 	for _, f := range []string{"report.md", "report.json", "examples.md", "plots/training_curves.png"} {
 		if _, err := os.Stat(filepath.Join(runDir, "report", f)); err != nil {
@@ -107,13 +109,16 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Errorf("predict with a bad input: exit %d, stderr %q", code, errs)
 	}
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil || len(rows) != len(posters)+1 || strings.Join(rows[0], ",") != "path,imdb_id,Horror,Romance,Action,Documentary" || rows[1][1] == "" {
+	if err != nil || len(rows) != len(posters)+1 || strings.Join(rows[0], ",") != "path,imdb_id,Horror,Romance,Action,Documentary,poster_score,looks_like_poster" || rows[1][1] == "" {
 		t.Errorf("predict csv: %d rows (want %d), header %v, err %v", len(rows), len(posters)+1, rows[0], err)
 	}
 	code, out, _ = run(t, "predict", "--model", filepath.Join(runDir, "model"), "--top", "2", posters[0])
 	if code != cli.ExitOK || strings.Count(out, ",") != 1 {
 		t.Errorf("predict text: exit %d: %q", code, out)
 	}
+
+	// Heatmaps and the poster check (issue 22's floors on the demo).
+	t.Run("explanations", func(t *testing.T) { checkExplanations(t, work, runDir, 200) })
 
 	// History shows the two runs, the second having run nothing.
 	code, out, _ = run(t, "history", "--workdir", work)
@@ -169,9 +174,21 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--quiet", "predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
 		{[]string{"mirror"}, cli.ExitUsage, "required flag"},
 		{[]string{"gc"}, cli.ExitUsage, "required flag"},
-		{[]string{"gc", "--keep", "0"}, cli.ExitUsage, "--keep must be"},
+		{[]string{"gc", "--keep", "-1"}, cli.ExitUsage, "--keep must be"},
 		{[]string{"gc", "--keep", "3", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "/nonexistent/wrok"},
-		{[]string{"gc", "--help"}, cli.ExitOK, "runs/latest points at is always kept"},
+		{[]string{"gc", "--help"}, cli.ExitOK, "runs/latest points at"},
+		{[]string{"gc", "--help"}, cli.ExitOK, "--outputs"},
+		{[]string{"tag", "--help"}, cli.ExitOK, "MLflow"},
+		{[]string{"tag", "x"}, cli.ExitUsage, "RUN[/CELL] NAME"},
+		{[]string{"tag", "latest", "champion", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "/nonexistent/wrok"},
+		{[]string{"exp", "--json", "--csv"}, cli.ExitUsage, "exclude"},
+		{[]string{"exp", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "/nonexistent/wrok"},
+		{[]string{"compare", "a"}, cli.ExitUsage, "requires at least 2"},
+		{[]string{"compare", "a", "b", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "no such file"},
+		{[]string{"serve"}, cli.ExitUsage, "required flag"},
+		{[]string{"serve", "--help"}, cli.ExitOK, "--max-pixels"},
+		{[]string{"predict", "x.jpg"}, cli.ExitUsage, "required flag"},
+		{[]string{"predict", "--model", "nope-tag", "x.jpg", "--workdir", "/nonexistent/wrok"}, cli.ExitUsage, "nope-tag"},
 		{[]string{"predict", "--model", "/nonexistent", "x.jpg"}, cli.ExitUsage, "model"},
 		{[]string{"version"}, cli.ExitOK, "tensorflow 2.18.0"},
 	}

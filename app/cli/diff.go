@@ -5,65 +5,44 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
-	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/postergenre/postergenre/encode"
-	"github.com/postergenre/postergenre/evaluate"
-	"github.com/postergenre/postergenre/internal/metrics"
+	"github.com/postergenre/postergenre/evaluate/compare"
+	"github.com/postergenre/postergenre/internal/texttable"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
 )
-
-// predictionRow is a row of evaluate's predictions.parquet.
-type predictionRow = evaluate.PredictionRow
-
-// MetricDiff is one headline metric of two runs.
-type MetricDiff struct {
-	Key   string   `json:"key"`
-	Label string   `json:"label"`
-	A     *float64 `json:"a"`
-	B     *float64 `json:"b"`
-	// Diff is B − A; Lo and Hi its paired-bootstrap 95% interval over the
-	// shared test rows (nil when the rows differ or predictions are missing).
-	Diff *float64 `json:"diff"`
-	Lo   *float64 `json:"ci_low,omitempty"`
-	Hi   *float64 `json:"ci_high,omitempty"`
-}
 
 // RunDiff is `pipeline diff`'s result.
 type RunDiff struct {
 	A       string                  `json:"a"`
 	B       string                  `json:"b"`
 	Config  []pipeline.ConfigChange `json:"config"`
-	Metrics []MetricDiff            `json:"metrics"`
+	Metrics []compare.MetricDiff    `json:"metrics"`
+	Genres  []compare.GenreDiff     `json:"genres,omitempty"`
 	// Intervals says why there are none ("" when there are).
 	Intervals string `json:"intervals,omitempty"`
 	TestRows  int    `json:"test_rows,omitempty"`
 }
-
-const diffResamples = 1000
 
 func newDiffCmd(st *State, g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "diff RUN_A RUN_B [--json]",
 		Short: "compare two runs: config values that differ, headline metrics with paired intervals",
-		Long: `Compare two runs (run ids, unique prefixes, "latest" or run folders): the
-resolved config values that differ (--set included), then each headline test
-metric of both with the difference B − A and its 95% interval from a paired
-bootstrap over the test rows, when both runs scored the same test rows
-(evaluate's predictions.parquet).`,
-		Example:     "  pipeline diff 20250101T020000Z latest",
+		Long: `Compare two runs or grid cells (run ids, unique prefixes, "latest", tags, run
+folders; RUN/CELL for a grid cell): the resolved config values that differ
+(--set included), then each headline test metric of both with the
+difference B − A and its 95% interval from a paired bootstrap over the test
+rows, when both scored the same test rows (evaluate's predictions.parquet);
+otherwise it says how the rows differ. A grid run needs its cell named.`,
+		Example:     "  pipeline diff 20250101T020000Z latest\n  pipeline diff RUN/paper-grid-s40-lr0.001 RUN/paper-grid-s40-lr0.0001",
 		Args:        cobra.ExactArgs(2),
 		Annotations: map[string]string{"exits": exitsDiff},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := diffRuns(g.workdir, args[0], args[1])
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errGridCell) {
 				return exitWith(ExitUsage, err)
 			}
 			if err != nil {
@@ -80,188 +59,78 @@ bootstrap over the test rows, when both runs scored the same test rows
 	return cmd
 }
 
+// errGridCell marks a grid run named without its cell (a usage error).
+var errGridCell = errors.New("grid run without a cell")
+
+// resolveRef resolves a run or cell name for diff and compare.
+func resolveRef(workdir, ref string) (pipeline.RunRef, error) {
+	r, err := pipeline.ResolveRunRef(workdir, ref)
+	if err != nil && r.Dir != "" && !errors.Is(err, fs.ErrNotExist) {
+		return r, fmt.Errorf("%w: %w", errGridCell, err)
+	}
+	return r, err
+}
+
+// runSide is what diff and compare read of one run or cell.
+type runSide struct {
+	ref       pipeline.RunRef
+	headline  []stages.Metric
+	threshold float64
+	preds     compare.Predictions
+	predsErr  error // fs.ErrNotExist: none; compare.ErrUnreadable: damaged
+}
+
+func readSide(workdir, ref string) (runSide, error) {
+	r, err := resolveRef(workdir, ref)
+	if err != nil {
+		return runSide{}, err
+	}
+	s := runSide{ref: r, threshold: 0.5}
+	if r.Record.Status == pipeline.HistoryInterrupted {
+		return s, fmt.Errorf("%s: an interrupted run has no metrics (no run.json): %w", r.Name(), fs.ErrNotExist)
+	}
+	for _, st := range r.Steps() {
+		if t, ok := st.Summary["threshold"].(float64); ok && len(st.Headline) > 0 {
+			s.threshold = t
+		}
+	}
+	s.headline = pipeline.Headline(r.Steps())
+	dir, err := r.StageDir(workdir, stages.Evaluate)
+	if err != nil {
+		s.predsErr = err
+		return s, nil
+	}
+	s.preds, s.predsErr = compare.ReadTestPredictions(dir)
+	if errors.Is(s.predsErr, compare.ErrUnreadable) {
+		return s, s.predsErr
+	}
+	return s, nil
+}
+
 func diffRuns(workdir, refA, refB string) (*RunDiff, error) {
-	dirA, err := pipeline.ResolveRun(workdir, refA)
+	a, err := readSide(workdir, refA)
 	if err != nil {
 		return nil, err
 	}
-	dirB, err := pipeline.ResolveRun(workdir, refB)
+	b, err := readSide(workdir, refB)
 	if err != nil {
 		return nil, err
 	}
-	d := &RunDiff{A: filepath.Base(dirA), B: filepath.Base(dirB)}
-	if d.Config, err = pipeline.DiffConfigs(dirA, dirB); err != nil {
+	d := &RunDiff{A: a.ref.Name(), B: b.ref.Name()}
+	if d.Config, err = pipeline.DiffRefs(a.ref, b.ref); err != nil {
 		return nil, err
 	}
-	hA, thrA, err := runHeadline(dirA)
-	if err != nil {
-		return nil, err
-	}
-	hB, thrB, err := runHeadline(dirB)
-	if err != nil {
-		return nil, err
-	}
-	var keys []string
-	labels := map[string]string{}
-	for _, h := range [][]stages.Metric{hA, hB} {
-		for _, m := range h {
-			if _, ok := labels[m.Key]; !ok {
-				keys = append(keys, m.Key)
-				labels[m.Key] = m.Label
-			}
-		}
-	}
-	for _, k := range keys {
-		md := MetricDiff{Key: k, Label: labels[k], A: valueOf(hA, k), B: valueOf(hB, k)}
-		if md.A != nil && md.B != nil {
-			md.Diff = stages.Finite(*md.B - *md.A)
-		}
-		d.Metrics = append(d.Metrics, md)
-	}
-	pa, errA := readTestPredictions(dirA)
-	pb, errB := readTestPredictions(dirB)
-	// A missing file means no intervals; a file that is there but cannot
-	// be read (truncated, not Parquet) is a broken run: say so, exit 1.
-	for _, err := range []error{errA, errB} {
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("unreadable: %w", err)
-		}
-	}
+	d.Metrics = compare.Headlines(a.headline, b.headline)
 	switch {
-	case errA != nil || errB != nil:
-		d.Intervals = "intervals need predictions.parquet in both runs' evaluate output"
-	case !sameRows(pa, pb):
-		d.Intervals = "no intervals: the runs scored different test rows"
+	case a.predsErr != nil || b.predsErr != nil:
+		d.Intervals = "no intervals: intervals need predictions.parquet in both runs' evaluate output"
+	case compare.RowsDiffer(a.preds.Rows, b.preds.Rows) != "":
+		d.Intervals = compare.RowsDiffer(a.preds.Rows, b.preds.Rows)
 	default:
-		d.TestRows = len(pa)
-		pairedIntervals(d.Metrics, pa, pb, thrA, thrB)
+		d.TestRows = len(a.preds.Rows)
+		d.Genres = compare.Paired(d.Metrics, a.preds.Genres, a.preds.Rows, b.preds.Rows, a.threshold, b.threshold, compare.Resamples)
 	}
 	return d, nil
-}
-
-// runHeadline reads a run's headline metrics and evaluate's threshold from
-// run.json (a grid run: its first cell's).
-func runHeadline(dir string) ([]stages.Metric, float64, error) {
-	rec, err := pipeline.ReadRunDir(dir)
-	if err != nil {
-		return nil, 0, err
-	}
-	if rec.Status == pipeline.HistoryInterrupted {
-		return nil, 0, fmt.Errorf("%s: %w (an interrupted run has no metrics)", filepath.Join(dir, pipeline.RunFile), fs.ErrNotExist)
-	}
-	thr := 0.5
-	for _, s := range rec.Steps {
-		if t, ok := evaluate.SummaryThreshold.Float(s.Summary); ok && len(s.Headline) > 0 {
-			thr = t
-		}
-	}
-	return pipeline.Headline(rec.Steps), thr, nil
-}
-
-func valueOf(h []stages.Metric, key string) *float64 {
-	for _, m := range h {
-		if m.Key == key {
-			v := m.Value
-			return &v
-		}
-	}
-	return nil
-}
-
-// readTestPredictions reads the test rows of a run's predictions.parquet.
-func readTestPredictions(runDir string) ([]predictionRow, error) {
-	return evaluate.ReadPredictions(filepath.Join(runDir, stages.Evaluate), encode.SplitTest)
-}
-
-// sameRows: the same posters in the same order with the same labels, so
-// that resampling rows resamples the same posters in both runs.
-func sameRows(a, b []predictionRow) bool {
-	if len(a) != len(b) || len(a) == 0 {
-		return false
-	}
-	for i := range a {
-		if a[i].ImdbID != b[i].ImdbID || len(a[i].Label) != len(b[i].Label) {
-			return false
-		}
-		for j := range a[i].Label {
-			if a[i].Label[j] != b[i].Label[j] {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// pairedIntervals fills Lo/Hi of every metric it knows: the same bootstrap
-// resample of test rows weighs both runs, and the 95% percentile interval
-// of B − A is kept. The metrics are internal/metrics', never recomputed here.
-func pairedIntervals(ms []MetricDiff, a, b []predictionRow, thrA, thrB float64) {
-	k := 1
-	for _, m := range ms {
-		if n, ok := topKOf(m.Key); ok {
-			k = max(k, n)
-		}
-	}
-	yA, sA := matrices(a)
-	_, sB := matrices(b)
-	eA := metrics.NewEvaluator(yA, sA, thrA, k)
-	eB := metrics.NewEvaluator(yA, sB, thrB, k)
-	diffs := make([][]float64, len(ms))
-	metrics.Resamples(len(a), diffResamples, 1, func(_ int, w []float64) {
-		va, vb := eA.Compute(w), eB.Compute(w)
-		for i, m := range ms {
-			x, okA := pick(va, m.Key)
-			y, okB := pick(vb, m.Key)
-			if okA && okB {
-				diffs[i] = append(diffs[i], y-x)
-			}
-		}
-	})
-	for i := range ms {
-		if len(diffs[i]) == 0 {
-			continue
-		}
-		iv := metrics.PercentileInterval(diffs[i], 0.95)
-		ms[i].Lo, ms[i].Hi = stages.Finite(iv.Low), stages.Finite(iv.High)
-	}
-}
-
-func topKOf(key string) (int, bool) {
-	if !strings.HasPrefix(key, "top") || !strings.HasSuffix(key, "_hit") {
-		return 0, false
-	}
-	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(key, "top"), "_hit"))
-	return n, err == nil && n > 0
-}
-
-// pick reads a headline key from evaluated values.
-func pick(v metrics.Values, key string) (float64, bool) {
-	switch key {
-	case "paper_accuracy":
-		return v.PaperAccuracy, true
-	case "macro_auc":
-		return v.MacroAUC, true
-	case "micro_f1":
-		return v.MicroF1, true
-	}
-	if k, ok := topKOf(key); ok && k <= len(v.TopHit) {
-		return v.TopHit[k-1], true
-	}
-	return math.NaN(), false
-}
-
-func matrices(rows []predictionRow) ([][]bool, [][]float64) {
-	y, s := make([][]bool, len(rows)), make([][]float64, len(rows))
-	for i, r := range rows {
-		y[i], s[i] = make([]bool, len(r.Label)), make([]float64, len(r.Probabilities))
-		for j, v := range r.Label {
-			y[i][j] = v > 0.5
-		}
-		for j, v := range r.Probabilities {
-			s[i][j] = float64(v)
-		}
-	}
-	return y, s
 }
 
 func printDiff(st *State, d *RunDiff) {
@@ -270,22 +139,36 @@ func printDiff(st *State, d *RunDiff) {
 	if len(d.Config) == 0 {
 		fmt.Fprintln(w, "  (no differences)")
 	}
+	var rows [][]string
 	for _, c := range d.Config {
-		fmt.Fprintf(w, "  %-40s %s → %s\n", c.Key, orDash(c.A), orDash(c.B))
+		rows = append(rows, []string{"  " + c.Key, orDash(c.A), "→", orDash(c.B)})
 	}
-	fmt.Fprintf(w, "\ntest metrics:\n  %-20s %8s %8s %8s  %s\n", "metric", "A", "B", "B − A", "95% interval (paired)")
+	if len(rows) > 0 {
+		fmt.Fprint(w, texttable.Render([]texttable.Column{{Name: "  key"}, {Name: "A", Min: 12}, {Name: ""}, {Name: "B", Min: 12}}, rows, st.width(0)))
+	}
+	fmt.Fprintln(w, "\ntest metrics:")
+	rows = nil
 	for _, m := range d.Metrics {
-		iv := "-"
-		if m.Lo != nil && m.Hi != nil {
-			iv = fmt.Sprintf("[%+.3f, %+.3f]", *m.Lo, *m.Hi)
-		}
-		fmt.Fprintf(w, "  %-20s %8s %8s %8s  %s\n", m.Label, num3(m.A), num3(m.B), signed3(m.Diff), iv)
+		rows = append(rows, metricRow("  "+m.Label, m))
 	}
+	for _, g := range d.Genres {
+		rows = append(rows, metricRow("  "+g.AUC.Label, g.AUC))
+	}
+	cols := []texttable.Column{{Name: "  metric", Min: 16}, {Name: "A"}, {Name: "B"}, {Name: "B − A"}, {Name: "95% interval (paired)"}}
+	fmt.Fprint(w, texttable.Render(cols, rows, st.width(0)))
 	if d.Intervals != "" {
 		fmt.Fprintf(w, "\n%s\n", d.Intervals)
 	} else {
-		fmt.Fprintf(w, "\nintervals: paired bootstrap over the same %d test rows, %d resamples\n", d.TestRows, diffResamples)
+		fmt.Fprintf(w, "\nintervals: paired bootstrap over the same %d test rows, %d resamples\n", d.TestRows, compare.Resamples)
 	}
+}
+
+func metricRow(label string, m compare.MetricDiff) []string {
+	iv := "-"
+	if m.Lo != nil && m.Hi != nil {
+		iv = fmt.Sprintf("[%+.3f, %+.3f]", *m.Lo, *m.Hi)
+	}
+	return []string{label, num3(m.A), num3(m.B), signed3(m.Diff), iv}
 }
 
 func orDash(s string) string {

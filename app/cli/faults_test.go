@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -111,13 +112,15 @@ func TestConcurrentDemoStarts(t *testing.T) {
 }
 
 // TestInterruptSaysWhatWasKept: SIGINT in the middle of training exits 130
-// (not 1 with "context canceled"), says which outputs were kept and that
-// --resume continues, records the run as cancelled and keeps the training
-// attempt for --resume.
+// (not 1 with "context canceled"), says which outputs were kept and prints
+// a command that continues, records the run as cancelled and keeps the
+// training attempt. The printed command, pasted into a shell, resumes
+// (with the run's --workdir and every --set) from a later epoch, and
+// --dry-run --resume says from which checkpoint.
 func TestInterruptSaysWhatWasKept(t *testing.T) {
 	bin := pipelineBin(t)
 	work := t.TempDir()
-	args := []string{"run", demoConfig, "--workdir", work, "--set", "demo.posters=120", "--set", "train.epochs=200",
+	args := []string{"run", demoConfig, "--workdir", work, "--set", "demo.posters=120", "--set", "train.epochs=12",
 		"--set", "train.early_stopping.patience=0", "--log-format", "json"}
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
@@ -159,5 +162,18 @@ func TestInterruptSaysWhatWasKept(t *testing.T) {
 	}
 	if kept, _ := filepath.Glob(filepath.Join(work, "stages", "train", ".interrupted-*")); len(kept) != 1 {
 		t.Errorf("training attempt kept for --resume: %v", kept)
+	}
+	resume := regexp.MustCompile("`([^`]*--resume)`").FindStringSubmatch(log.String())
+	if resume == nil || !strings.Contains(resume[1], "--workdir "+work) || !strings.Contains(resume[1], "--set train.epochs=12") {
+		t.Fatalf("no pasteable resume command with --workdir and every --set:\n%s", lastLines(log.String(), 3))
+	}
+	plan, err := exec.Command("sh", "-c", resume[1]+" --dry-run").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`train .*would resume from the checkpoint of epoch [1-9]`).Match(plan) {
+		t.Errorf("--dry-run --resume: %v\n%s", err, plan)
+	}
+	out, err := exec.Command("sh", "-c", resume[1]).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"msg":"resumed"`) || !regexp.MustCompile(`"msg":"epoch".*"epoch":([2-9]|1[0-2]),`).Match(out) ||
+		regexp.MustCompile(`"msg":"epoch"[^\n]*"epoch":1,`).Match(out) {
+		t.Errorf("pasted %q: %v; want it to resume after epoch 1:\n%s", resume[1], err, lastLines(string(out), 8))
 	}
 }

@@ -115,11 +115,11 @@ func comparePredictions(t *testing.T, encDir, modelDir, store string) {
 	n := 0
 	for _, sc := range []scoring.Scores{res.Val, res.Test} {
 		for i, row := range sc.Rows {
-			got, err := predictOne(context.Background(), model, filepath.Join(store, fmt.Sprintf("%d.jpg", row.ImdbID)))
-			if err != nil {
+			var pr prediction
+			if err := predictOne(context.Background(), model, filepath.Join(store, fmt.Sprintf("%d.jpg", row.ImdbID)), "", &pr); err != nil {
 				t.Fatal(err)
 			}
-			for j, p := range got {
+			for j, p := range pr.Probs {
 				if d := math.Abs(float64(p) - sc.S[i][j]); d > 1e-6 {
 					t.Errorf("imdb %d genre %d: predict %g, evaluate %g", row.ImdbID, j, p, sc.S[i][j])
 				}

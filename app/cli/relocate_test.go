@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/postergenre/postergenre/app/cli"
+	"github.com/postergenre/postergenre/pipeline"
 )
 
 // tinyDemo is the smallest demo run that goes through every stage.
@@ -26,7 +27,12 @@ func planOf(t *testing.T, bin, work string, sets ...string) map[string]string {
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 3 {
-			plan[f[0]] = strings.Join(f[2:], " ")
+			// "params changed: train.epochs: 1 → 2" is "params changed".
+			status := strings.Join(f[2:], " ")
+			if strings.HasPrefix(status, pipeline.StatusParamsChanged+":") {
+				status = pipeline.StatusParamsChanged
+			}
+			plan[f[0]] = status
 		}
 	}
 	return plan

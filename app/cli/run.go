@@ -24,6 +24,10 @@ type runFlags struct {
 	only, from, cell, runID     string
 	force, dryRun, resume, json bool
 	verify                      bool
+	// executor overrides the config's executor.kind; detach returns once
+	// the cells are submitted.
+	executor string
+	detach   bool
 }
 
 func newRunCmd(st *State, g *globals) *cobra.Command {
@@ -51,7 +55,18 @@ takes only its cells' run locks; two that need the same missing stage
 output build it once (the other waits and reuses it). A second run of the
 same config or cell exits 3. --run-id ID attaches the run to the run folder
 runs/ID shared by the cells of one submission (each cell writes
-<cell>/cell.json there; the submitting process gathers them into run.json).`,
+<cell>/cell.json there; the submitting process gathers them into run.json).
+
+--executor slurm runs the cells of a grid config as one Slurm job array
+(see README: Running on a Slurm cluster): the stages the cells share
+(scrape, clean, encode per image size) are built here first, then every
+cell is an array task running this binary with --cell against the same
+working folder. The command waits, logging each cell's state and node,
+resubmits (with --resume) cells that were cancelled, timed out or lost
+their node, up to executor.slurm.max_requeues, and ends with the same
+summary, run.json and history as a local run. --detach returns at once
+with the job id (a dependent job collects the run; ` + "`pipeline status`" + ` shows
+the cells' states). Ctrl-C cancels the array (scancel) and exits 130.`,
 		Example:     "  pipeline run configs/demo.yaml\n  pipeline run configs/paper.yaml --set train.epochs=5 --from train\n  pipeline --log-format json run configs/paper.yaml >>postergenre.jsonl 2>&1",
 		Args:        cobra.ExactArgs(1),
 		Annotations: map[string]string{"exits": exitsRun},
@@ -69,6 +84,8 @@ runs/ID shared by the cells of one submission (each cell writes
 	fl.BoolVar(&f.verify, "verify", false, "check every file of a reused output by its sha256 (default: size and mtime); a damaged output is rebuilt")
 	fl.StringVar(&f.cell, "cell", "", "run one grid cell only: its key (e.g. 40/0.0001) or index 0..N-1 in grid order")
 	fl.StringVar(&f.runID, "run-id", "", "attach to the shared run folder runs/ID (cells of one array job) instead of a new one")
+	fl.StringVar(&f.executor, "executor", "", "where the cells of a grid run: local (this process) or slurm (one job array); default: the config's executor.kind")
+	fl.BoolVar(&f.detach, "detach", false, "with --executor slurm: return once the cells are submitted (prints the job id)")
 	return cmd
 }
 
@@ -139,6 +156,10 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	kind := executorKind(f, cfg)
+	if err := checkExecutorFlags(f, cfg, kind); err != nil {
+		return err
+	}
 	log := g.logger(st)
 	opts := g.options(st, log)
 	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
@@ -159,6 +180,9 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 			return stop, nil
 		}
 	}
+	if kind != configs.ExecutorLocal && !f.dryRun {
+		return cmdRunOn(st, g, file, f, cfg, opts, kind)
+	}
 	r, err := pipeline.NewRunner(opts)
 	if err != nil {
 		return exitWith(ExitUsage, err)
@@ -170,14 +194,7 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	if err == nil {
 		return nil
 	}
-	if st.Ctx.Err() != nil {
-		return exitWith(ExitInterrupted, interrupted(cfg, file, rec))
-	}
-	var lockErr *pipeline.LockError
-	if errors.As(err, &lockErr) {
-		return exitWith(ExitLocked, err)
-	}
-	return exitWith(ExitFailed, err)
+	return runError(st, cfg, resumeCommand(st.program(), file, g.workdir, f), rec, err)
 }
 
 // cmdStatus plans without running anything: no demo data is generated and
@@ -217,11 +234,13 @@ func cmdStatus(st *State, g *globals, file string, sets []string, verify bool) e
 		return exitWith(ExitFailed, err)
 	}
 	pipeline.PrintPlan(st.Stdout, steps)
+	// A submission of this config still running elsewhere: its cells' states.
+	executorStates(st.Ctx, st, g.workdir, cfg)
 	return nil
 }
 
 // interrupted says what an interrupted run kept and how to continue.
-func interrupted(cfg *configs.Loaded, file string, rec *pipeline.RunRecord) error {
+func interrupted(cfg *configs.Loaded, resume string, rec *pipeline.RunRecord) error {
 	var kept, stopped []string
 	keeps := false
 	if rec != nil {
@@ -253,15 +272,48 @@ func interrupted(cfg *configs.Loaded, file string, rec *pipeline.RunRecord) erro
 	}
 	switch {
 	case keeps:
-		fmt.Fprintf(&b, "; the unfinished %s attempt is kept: `pipeline run %s --resume` continues it from its last checkpoint", strings.Join(stopped, ", "), file)
+		fmt.Fprintf(&b, "; the unfinished %s attempt is kept: `%s` continues it from its last checkpoint", strings.Join(stopped, ", "), resume)
 	case len(stopped) > 0:
 		fmt.Fprintf(&b, "; the unfinished %s output was discarded", strings.Join(stopped, ", "))
 		if slices.Contains(stopped, stages.Scrape) {
 			b.WriteString(" (the posters it downloaded stay in the store)")
 		}
-		fmt.Fprintf(&b, ": `pipeline run %s --resume` continues from there", file)
+		fmt.Fprintf(&b, ": `%s` continues from there", resume)
 	default:
-		fmt.Fprintf(&b, ": `pipeline run %s --resume` continues", file)
+		fmt.Fprintf(&b, ": `%s` continues", resume)
 	}
 	return errors.New(b.String())
+}
+
+// resumeCommand is the command line that continues an interrupted run
+// when pasted into a shell: the same config, working folder (absolute),
+// every --set and --only, plus --resume.
+func resumeCommand(program, file, workdir string, f runFlags) string {
+	if abs, err := filepath.Abs(workdir); err == nil {
+		workdir = abs
+	}
+	args := []string{shellQuote(program), "run", shellQuote(file), "--workdir", shellQuote(workdir)}
+	for _, s := range f.sets {
+		args = append(args, "--set", shellQuote(s))
+	}
+	if f.only != "" {
+		args = append(args, "--only", f.only)
+	}
+	return strings.Join(append(args, "--resume"), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_./=:,+@%.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func (st *State) program() string {
+	if st.Program == "" {
+		return "pipeline"
+	}
+	return st.Program
 }

@@ -16,16 +16,17 @@ func TestServeUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no model", []string{"serve"}, cli.ExitUsage, "Usage: pipeline serve --model DIR"},
-		{"help", []string{"serve", "--help"}, cli.ExitOK, "-max-pixels"},
-		{"stray argument", []string{"serve", "--model", "m", "extra"}, cli.ExitUsage, "Usage: pipeline serve"},
-		{"bad upload cap", []string{"serve", "--model", "m", "--max-upload-mb", "0"}, cli.ExitUsage, "--max-upload-mb must be >= 1"},
+		{"no model", []string{"serve"}, cli.ExitUsage, "required flag"},
+		{"help", []string{"serve", "--help"}, cli.ExitOK, "--max-pixels"},
+		{"stray argument", []string{"serve", "--model", "m", "extra"}, cli.ExitUsage, "extra"},
+		{"unknown model name", []string{"serve", "--model", "champion", "--workdir", t.TempDir()}, cli.ExitUsage, "champion"},
+		{"bad upload cap", []string{"serve", "--model", "m", "--max-upload-mb", "0"}, cli.ExitUsage, "--max-upload-mb must be"},
 		{"missing model", []string{"serve", "--model", t.TempDir()}, cli.ExitUsage, "model.json"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, _, errs := run(t, c.args...)
-			if code != c.code || !strings.Contains(errs, c.want) {
+			code, out, errs := run(t, c.args...)
+			if code != c.code || !strings.Contains(out+errs, c.want) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, errs, c.code, c.want)
 			}
 		})

@@ -16,10 +16,7 @@ import (
 // and stderr to one .jsonl file, where every line must be an object).
 func printSummary(st *State, rec *pipeline.RunRecord, workdir string) {
 	runDir := filepath.Join(workdir, "runs", rec.ID)
-	report := filepath.Join(runDir, "report", "report.md")
-	if _, err := os.Stat(report); err != nil {
-		report = ""
-	}
+	report := reportOf(workdir, runDir, rec)
 	if !st.StdoutIsTerminal {
 		level := slog.LevelInfo
 		if rec.Status != "ok" {
@@ -82,9 +79,52 @@ func printSummary(st *State, rec *pipeline.RunRecord, workdir string) {
 		}
 	}
 	if report != "" {
-		fmt.Fprintf(w, "report: %s\n", report)
+		fmt.Fprintf(w, "report: %s (open in a browser; report.md beside it)\n", report)
 	}
-	fmt.Fprintf(w, "run folder: %s\n", runDir)
+	if pipeline.NothingRan(*rec) {
+		fmt.Fprintf(w, "run record: %s (everything was up to date: the outputs are those of earlier runs)\n", runDir)
+	} else {
+		fmt.Fprintf(w, "run folder: %s\n", runDir)
+	}
+	if rec.Status == "ok" && rec.Grid == "" {
+		printNext(st, workdir)
+	}
+}
+
+// reportOf is the HTML report a run made or used: in its run folder, or
+// for a grid, none (each cell has its own); for a run that ran nothing,
+// in the evaluate output it used.
+func reportOf(workdir, runDir string, rec *pipeline.RunRecord) string {
+	if rec.Grid != "" {
+		return ""
+	}
+	for _, dir := range []string{runDir, ""} {
+		if dir == "" {
+			ref := pipeline.RunRef{Dir: runDir, Record: *rec}
+			out, err := ref.StageDir(workdir, stages.Evaluate)
+			if err != nil {
+				return ""
+			}
+			dir = out
+		}
+		p := filepath.Join(dir, "report", "report.html")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// printNext shows the commands that read the run, ready to paste.
+func printNext(st *State, workdir string) {
+	wd := ""
+	a, errA := filepath.Abs(workdir)
+	b, errB := filepath.Abs(defaultWorkdir(st))
+	if errA != nil || errB != nil || a != b {
+		wd = " --workdir " + shellQuote(workdir)
+	}
+	p := shellQuote(st.program())
+	fmt.Fprintf(st.Stdout, "next:\n  %s history%s\n  %s predict%s --model latest POSTER.jpg\n  %s serve%s --model latest\n", p, wd, p, wd, p, wd)
 }
 
 // headlineText reads "Paper accuracy 0.512 (baseline 0.301), Top-3 hit …".

@@ -27,21 +27,25 @@ type Card struct {
 	ID        string   `json:"id"`
 	Config    string   `json:"config,omitempty"` // the config name of the run that trained it
 	Run       string   `json:"run,omitempty"`
+	Alias     string   `json:"alias,omitempty"`   // the tag it was served by (pipeline tag), e.g. champion
 	Trained   string   `json:"trained,omitempty"` // RFC 3339, when training finished
 	Genres    []string `json:"genres"`
 	Loss      string   `json:"loss"`
 	Threshold float64  `json:"threshold"`
 	// Decision says in words which genres the API lists as predicted.
-	Decision  string    `json:"decision"`
-	Input     string    `json:"input"` // e.g. "73×107, stretch, catmull-rom, standardized"
-	BestEpoch int       `json:"best_epoch"`
-	TFVersion string    `json:"tf_version,omitempty"`
-	Device    string    `json:"device,omitempty"`
-	Data      CardData  `json:"data"`
-	Metrics   []Metric  `json:"metrics,omitempty"` // evaluate's headline on test; empty when no report was found
-	Report    string    `json:"report,omitempty"`  // the evaluate output the metrics come from
-	Notes     []string  `json:"notes,omitempty"`   // why something is missing
-	loadedAt  time.Time // for /healthz's uptime; not part of the card
+	Decision  string   `json:"decision"`
+	Input     string   `json:"input"` // e.g. "73×107, stretch, catmull-rom, standardized"
+	BestEpoch int      `json:"best_epoch"`
+	TFVersion string   `json:"tf_version,omitempty"`
+	Device    string   `json:"device,omitempty"`
+	Data      CardData `json:"data"`
+	Metrics   []Metric `json:"metrics,omitempty"` // evaluate's headline on test; empty when no report was found
+	Report    string   `json:"report,omitempty"`  // the evaluate output the metrics come from
+	Notes     []string `json:"notes,omitempty"`   // why something is missing
+	// PosterCheck says how the poster-or-not detector was calibrated ("" for
+	// a model without one; Notes then says so).
+	PosterCheck string    `json:"poster_check,omitempty"`
+	loadedAt    time.Time // for /healthz's uptime; not part of the card
 }
 
 // CardData counts the rows the model was trained and judged on.
@@ -84,6 +88,12 @@ func buildCard(modelDir, reportDir string, meta train.Meta) (*Card, error) {
 	c.Input = fmt.Sprintf("%d×%d, %s, %s", pp.Width, pp.Height, pp.Fit, pp.Filter)
 	if meta.Standardize {
 		c.Input += ", standardized"
+	}
+	if d := meta.PosterDetector; d != nil {
+		c.PosterCheck = fmt.Sprintf("Mahalanobis distance to %d training posters (%d features); %.1f%% of %d validation posters pass",
+			d.TrainPosters, d.Dim, 100*d.ValidationPass, d.ValidationPosters)
+	} else {
+		c.Notes = append(c.Notes, "no poster detector: "+train.ErrNoDetector.Error())
 	}
 
 	// The train output holding the model: <workdir>/stages/train/<fp>/model.

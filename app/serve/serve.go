@@ -35,8 +35,10 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/heatmap"
 	"github.com/postergenre/postergenre/internal/httpserve"
 	"github.com/postergenre/postergenre/train"
 )
@@ -65,6 +67,9 @@ type Options struct {
 	// ReportDir is the evaluate output with the model's test metrics; ""
 	// looks for it beside the model (see findReport).
 	ReportDir string
+	// Alias is the tag the model was named by (`pipeline tag`), shown on
+	// the model card; "" when it was named otherwise.
+	Alias string
 }
 
 func (o Options) withDefaults() Options {
@@ -128,6 +133,7 @@ func New(model *train.Model, modelDir string, opts Options, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
+	card.Alias = opts.Alias
 	s := &Server{
 		model: model, meta: meta, card: card, opts: opts, log: log,
 		slots:   make(chan struct{}, opts.Concurrency),
@@ -139,6 +145,19 @@ func New(model *train.Model, modelDir string, opts Options, log *slog.Logger) (*
 	// graph on its first run (~100 ms), which no user should wait for.
 	if _, err := model.PredictImage(image.NewRGBA(image.Rect(0, 0, meta.Width, meta.Height))); err != nil {
 		return nil, fmt.Errorf("serve: warm-up prediction: %w", err)
+	}
+	// Likewise for the two runs a page's poster costs: the analysis (with the
+	// poster check) and a heatmap.
+	if model.CanExplain() {
+		blank := image.NewRGBA(image.Rect(0, 0, meta.Width, meta.Height))
+		if _, err := model.Analyze(blank, []int{0}); err != nil {
+			return nil, fmt.Errorf("serve: warm-up explanation: %w", err)
+		}
+		if a, err := model.Analyze(blank, nil); err != nil {
+			return nil, fmt.Errorf("serve: warm-up analysis: %w", err)
+		} else if _, err := model.Explain(a.Input, []int{0}); err != nil {
+			return nil, fmt.Errorf("serve: warm-up explanation: %w", err)
+		}
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/predict", s.metrics.instrument("predict", http.HandlerFunc(s.handlePredict)))
@@ -244,7 +263,31 @@ type Prediction struct {
 	Threshold float64   `json:"threshold"`
 	Image     ImageInfo `json:"image"`
 	Model     ModelRef  `json:"model"`
-	Millis    float64   `json:"ms"` // decode, preprocessing and TensorFlow
+	Millis    float64   `json:"ms"` // decode, preprocessing and TensorFlow (and the heatmap)
+	// PosterScore in [0,1] is the share of the model's validation posters
+	// further from its training posters than this image; LooksLikePoster
+	// is false below 0.05 (95% of validation posters pass), and PosterNote
+	// then says so in words. Both are null for a model without a detector
+	// (PosterNote says that too).
+	PosterScore     *float64 `json:"poster_score"`
+	LooksLikePoster *bool    `json:"looks_like_poster"`
+	PosterNote      string   `json:"poster_note,omitempty"`
+	// Heatmap answers ?explain=GENRE (or top).
+	Heatmap *Explanation `json:"heatmap,omitempty"`
+}
+
+// NotAPoster is PosterNote for an image that fails the poster check.
+const NotAPoster = "This does not look like a movie poster; the genres below are unreliable"
+
+// Explanation is one genre's Grad-CAM heatmap: PNG is the poster as the
+// model saw it with the map blended over it (a data: URI, about 256 pixels
+// on the longer side); Grid is the map itself (rows × cols cells scaled to a
+// maximum of 1, and where they lie on the model's input).
+type Explanation struct {
+	Genre  string      `json:"genre"`
+	PNG    string      `json:"png"`
+	Grid   heatmap.Map `json:"grid"`
+	Millis float64     `json:"ms"` // the heatmap's share of ms
 }
 
 // ImageInfo describes the decoded poster.
@@ -279,6 +322,12 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, e)
 		return
 	}
+	explain := r.URL.Query().Get("explain")
+	if e := s.checkExplain(explain); e != nil {
+		<-s.reading
+		s.fail(w, r, e)
+		return
+	}
 	data, source, e := s.input(ctx, w, r)
 	<-s.reading
 	if e != nil && e.Reason == "slow_body" {
@@ -294,7 +343,7 @@ func (s *Server) handlePredict(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.inflight.Inc()
 	defer s.release()
-	p, e := s.predict(data)
+	p, e := s.predict(data, explain)
 	if e != nil {
 		s.fail(w, r, e)
 		return
@@ -392,16 +441,40 @@ func readError(err error, limit int64) *apiError {
 	return errf(http.StatusBadRequest, "bad_body", "reading the request: %v", err)
 }
 
-// predict decodes and scores one poster.
-func (s *Server) predict(data []byte) (*Prediction, *apiError) {
+// checkExplain refuses an ?explain= that names no genre of the model.
+func (s *Server) checkExplain(explain string) *apiError {
+	if explain == "" || explain == "top" || s.model.GenreIndex(explain) >= 0 {
+		return nil
+	}
+	return errf(http.StatusBadRequest, "unknown_genre", "explain=%q: the model's genres are %s (or \"top\")", explain, strings.Join(s.meta.Genres, ", "))
+}
+
+// predict decodes and scores one poster; explain ("", "top" or a genre)
+// asks for a heatmap too.
+func (s *Server) predict(data []byte, explain string) (*Prediction, *apiError) {
 	start := time.Now()
 	img, info, e := decode(data, s.opts.MaxPixels)
 	if e != nil {
 		return nil, e
 	}
-	probs, err := s.model.PredictImage(img)
+	// A named genre is explained in the same run as the prediction; "top"
+	// needs the prediction first.
+	var sel []int
+	if c := s.model.GenreIndex(explain); c >= 0 {
+		sel = []int{c}
+	}
+	a, err := s.model.Analyze(img, sel)
 	if err != nil {
 		return nil, errf(http.StatusInternalServerError, "model", "model: %v", err)
+	}
+	probs := a.Probs
+	predicted := time.Now()
+	var expl *Explanation
+	if explain != "" {
+		if expl, e = s.explanation(a); e != nil {
+			return nil, e
+		}
+		expl.Millis = float64(time.Since(predicted).Microseconds()) / 1000
 	}
 	elapsed := time.Since(start)
 	s.metrics.predict.Observe(elapsed.Seconds())
@@ -424,7 +497,40 @@ func (s *Server) predict(data []byte) (*Prediction, *apiError) {
 	if len(p.Genres) > 0 {
 		p.Top = p.Genres[0].Genre
 	}
+	p.Heatmap = expl
+	if c := a.Poster; c != nil {
+		p.PosterScore, p.LooksLikePoster = &c.Score, &c.LooksLikePoster
+		if !c.LooksLikePoster {
+			p.PosterNote = NotAPoster
+		}
+	} else {
+		p.PosterNote = "poster check unavailable: " + train.ErrNoDetector.Error()
+	}
 	return p, nil
+}
+
+// explanation renders the heatmap a holds, or (explain=top) computes the
+// top genre's.
+func (s *Server) explanation(a *train.Analysis) (*Explanation, *apiError) {
+	if len(a.Heatmaps) == 0 {
+		best := 0
+		for i, v := range a.Probs {
+			if v > a.Probs[best] {
+				best = i
+			}
+		}
+		maps, err := s.model.Explain(a.Input, []int{best})
+		if err != nil {
+			return nil, errf(http.StatusInternalServerError, "model", "explain: %v", err)
+		}
+		a.Heatmaps = maps
+	}
+	hm := a.Heatmaps[0]
+	png, err := heatmap.PNG(hm.Overlay(a.Input, heatmap.Scale(hm.InputWidth, hm.InputHeight)))
+	if err != nil {
+		return nil, errf(http.StatusInternalServerError, "model", "explain: %v", err)
+	}
+	return &Explanation{Genre: hm.Genre, PNG: heatmap.DataURI(png), Grid: hm}, nil
 }
 
 func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {

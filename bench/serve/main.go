@@ -8,7 +8,9 @@
 // 127.0.0.1, the model loaded once); each client POSTs raw JPEG bodies in a
 // loop over the same keep-alive connection pool, as a busy front end
 // would. Posters are read from -posters (the first -n .jpg files, sorted),
-// or generated (the demo's synthetic posters) when it is empty.
+// or generated (the demo's synthetic posters) when it is empty. With
+// -explain top (or a genre) every request also asks for its Grad-CAM
+// heatmap (?explain=), to compare latency with and without.
 package main
 
 import (
@@ -49,6 +51,7 @@ func run() error {
 	clientsFlag := flag.String("clients", "1,2,4,8", "comma-separated numbers of concurrent clients")
 	perRow := flag.Duration("duration", 10*time.Second, "how long each row sends requests")
 	concurrency := flag.Int("concurrency", 0, "server prediction slots (0 = GOMAXPROCS, the serve default)")
+	explain := flag.String("explain", "", "ask for a heatmap with every request (?explain=VALUE: top or a genre)")
 	flag.Parse()
 	if *modelDir == "" {
 		return fmt.Errorf("-model is required")
@@ -87,6 +90,9 @@ func run() error {
 		return err
 	}
 	url := "http://" + addr.String() + "/api/predict"
+	if *explain != "" {
+		url += "?explain=" + *explain
+	}
 
 	meta := model.Meta()
 	slots := *concurrency
@@ -96,6 +102,9 @@ func run() error {
 	fmt.Printf("Model %s (%s, %d genres, input %d×%d); %d posters (%s); server slots %d; %s per row; GOMAXPROCS %d.\n",
 		srv.Card().ID, srv.Card().Config, len(meta.Genres), meta.Width, meta.Height, len(posters), source, slots, *perRow, runtime.GOMAXPROCS(0))
 	fmt.Println("Latency is the client's: POST of the JPEG body to JSON answer (decode, resize, TensorFlow, encode), over loopback TCP.")
+	if *explain != "" {
+		fmt.Printf("Every request asks for a heatmap (?explain=%s).\n", *explain)
+	}
 	fmt.Println()
 	fmt.Println("| clients | requests | seconds | requests/s | p50 ms | p99 ms | max ms | non-200 |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|---:|")

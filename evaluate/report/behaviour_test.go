@@ -344,7 +344,7 @@ func TestHTMLInlinesEverything(t *testing.T) {
 	r := build(t, input())
 	plots := map[string][]byte{report.PlotROC: []byte("\x89PNG fake")}
 	posters := func(id int64) ([]byte, error) { return []byte("\xff\xd8 fake jpeg"), nil }
-	html, err := r.HTML(plots, posters)
+	html, err := r.HTML(plots, posters, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

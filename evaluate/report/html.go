@@ -118,11 +118,18 @@ type htmlCell struct {
 
 type htmlCase struct {
 	Case
-	Poster  template.HTMLAttr // src attribute, empty when the poster could not be read
-	Missing string            // why there is no poster
-	Truth   []string
-	Top     string
-	Bars    []htmlBar
+	Poster   template.HTMLAttr // src attribute, empty when the poster could not be read
+	Missing  string            // why there is no poster
+	Truth    []string
+	Top      string
+	Bars     []htmlBar
+	Heatmaps []htmlHeatmap
+}
+
+// htmlHeatmap is one Grad-CAM overlay under a gallery card's bars.
+type htmlHeatmap struct {
+	Genre, Role string
+	Src         template.HTMLAttr
 }
 
 type htmlBar struct {
@@ -145,8 +152,8 @@ var plotOrder = []struct{ name, caption string }{
 
 // HTML renders report.html. plots are PNG bytes by plot name (those
 // missing are left out); posters, when not nil, supplies the gallery's
-// posters.
-func (r *Report) HTML(plots map[string][]byte, posters PosterFunc) ([]byte, error) {
+// posters, and heatmaps their Grad-CAM overlays.
+func (r *Report) HTML(plots map[string][]byte, posters PosterFunc, heatmaps map[int64][]GalleryHeatmap) ([]byte, error) {
 	pg := htmlPage{R: r, Plots: map[string]template.HTMLAttr{}, TopK: len(r.Baseline.Ranking), Posters: posters != nil}
 	for _, p := range plotOrder {
 		if b, ok := plots[p.name]; ok {
@@ -157,8 +164,8 @@ func (r *Report) HTML(plots map[string][]byte, posters PosterFunc) ([]byte, erro
 	if pg.Conf, err = r.htmlConfusion(); err != nil {
 		return nil, err
 	}
-	pg.Mistakes = r.htmlCases(r.Mistakes, posters)
-	pg.Hits = r.htmlCases(r.Hits, posters)
+	pg.Mistakes = r.htmlCases(r.Mistakes, posters, heatmaps)
+	pg.Hits = r.htmlCases(r.Hits, posters, heatmaps)
 	var buf bytes.Buffer
 	if err := htmlTmpl.Execute(&buf, pg); err != nil {
 		return nil, fmt.Errorf("render %s: %w", HTMLFile, err)
@@ -215,10 +222,13 @@ func (r *Report) htmlConfusion() (htmlConfusion, error) {
 // scores); true genres outside them are added.
 const barGenres = 6
 
-func (r *Report) htmlCases(cs []Case, posters PosterFunc) []htmlCase {
+func (r *Report) htmlCases(cs []Case, posters PosterFunc, heatmaps map[int64][]GalleryHeatmap) []htmlCase {
 	var out []htmlCase
 	for _, c := range cs {
 		hc := htmlCase{Case: c, Top: r.Genres[argmax(c.Scores)]}
+		for _, h := range heatmaps[c.ImdbID] {
+			hc.Heatmaps = append(hc.Heatmaps, htmlHeatmap{Genre: h.Genre, Role: h.Role, Src: srcAttr("image/png", h.PNG)})
+		}
 		for j, y := range c.Label {
 			if y {
 				hc.Truth = append(hc.Truth, r.Genres[j])

@@ -169,7 +169,7 @@ func TestGalleryAndConfusionByHand(t *testing.T) {
 	if got := ids(r.Hits); !reflect.DeepEqual(got, []int64{3, 2, 1}) {
 		t.Errorf("hits %v, want [3 2 1]", got)
 	}
-	page, err := r.HTML(nil, nil)
+	page, err := r.HTML(nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

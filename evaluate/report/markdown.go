@@ -22,11 +22,26 @@ func interval(lo, hi Num) string {
 
 func mdEscape(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-// Markdown renders report.md.
+// Markdown renders report.md: a section per job below, in page order.
 func (r *Report) Markdown() string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	r.mdIntro(p)
+	r.mdHeadline(p)
+	r.mdGenres(p)
+	r.mdTraining(p)
+	r.mdPlots(p)
+	p("## How this was evaluated\n\n")
+	for _, n := range r.Notes {
+		p("- %s\n", n)
+	}
+	return b.String()
+}
 
+// printer appends formatted text to the page.
+type printer func(format string, a ...any)
+
+func (r *Report) mdIntro(p printer) {
 	p("# Evaluation report\n\n")
 	p("Test split: **%d** posters, %d genres (%s). Validation: %d posters.", r.Rows["test"], len(r.Genres), strings.Join(r.Genres, ", "), r.Rows["validation"])
 	if t, ok := r.Rows["train"]; ok {
@@ -37,7 +52,9 @@ func (r *Report) Markdown() string {
 		r.Model.Loss, r.Model.Width, r.Model.Height, r.Model.BestEpoch, r.Model.TFVersion, r.Model.Device, short(r.Model.ConfigSHA256), short(r.Model.ManifestSHA256))
 	p("Decision threshold (tuned on validation, micro-F1 %s): **%.2f** (train stored %.2f). Prior's threshold: %.2f.\n\n",
 		f3(r.Thresholds.ModelValF1), r.Thresholds.Model, r.Thresholds.Train, r.Thresholds.Prior)
+}
 
+func (r *Report) mdHeadline(p printer) {
 	p("## Headline (test split)\n\n")
 	p("Baseline: %s (top-%d: %s).\n\n", r.Baseline.Name, len(r.Baseline.Ranking), strings.Join(r.Baseline.Ranking, ", "))
 	p("| metric | model | 95%% CI | baseline | baseline 95%% CI | model − baseline 95%% CI | all-zero |\n")
@@ -59,7 +76,9 @@ func (r *Report) Markdown() string {
 			interval(m.BaselineCILow, m.BaselineCIHigh), interval(m.DeltaCILow, m.DeltaCIHigh), az)
 	}
 	p("\n↓ lower is better. Threshold metrics (F1, Hamming, subset) use the threshold above.\n\n")
+}
 
+func (r *Report) mdGenres(p printer) {
 	p("## Per genre (test split)\n\n")
 	p("| genre | train prev. | test prev. | positives | AUC | AUC 95%% CI | AP | AP 95%% CI | AP chance | F1 | precision | recall | prior predicts |\n")
 	p("|---|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|:-:|\n")
@@ -72,27 +91,31 @@ func (r *Report) Markdown() string {
 			f3(g.AUC), interval(g.AUCLow, g.AUCHigh), f3(g.AP), interval(g.APLow, g.APHigh), f3(g.APBaseline), f3(g.F1), f3(g.Precision), f3(g.Recall), pp)
 	}
 	p("\n")
+}
 
+func (r *Report) mdTraining(p printer) {
 	p("## Training history\n\n")
 	s := r.Summary
 	if s.Epochs == 0 {
 		p("No history.\n\n")
-	} else {
-		p("%d epochs, %s s. Best epoch %d: validation loss %s, paper accuracy %s, top-3 hit %s, macro AUC %s. Last epoch: train loss %s, validation loss %s.\n\n",
-			s.Epochs, fmt.Sprintf("%.0f", float64(s.Seconds)), s.BestEpoch, f3(s.BestValLoss), f3(s.BestValPaper), f3(s.BestValTop3), f3(s.BestValAUC), f3(s.FinalTrainLoss), f3(s.FinalValLoss))
-		p("| epoch | lr | train loss | train acc | val loss | val acc | val top-3 | val AUC | |\n")
-		p("|---:|---:|---:|---:|---:|---:|---:|---:|:-:|\n")
-		for _, e := range r.History {
-			best := ""
-			if e.Best {
-				best = "best"
-			}
-			p("| %d | %.2g | %s | %s | %s | %s | %s | %s | %s |\n", e.Epoch, e.LearningRate, f3(e.TrainLoss), f3(e.TrainPaperAcc),
-				f3(e.ValLoss), f3(e.ValPaperAcc), f3(e.ValTop3Hit), f3(e.ValMacroAUC), best)
-		}
-		p("\n")
+		return
 	}
+	p("%d epochs, %s s. Best epoch %d: validation loss %s, paper accuracy %s, top-3 hit %s, macro AUC %s. Last epoch: train loss %s, validation loss %s.\n\n",
+		s.Epochs, fmt.Sprintf("%.0f", float64(s.Seconds)), s.BestEpoch, f3(s.BestValLoss), f3(s.BestValPaper), f3(s.BestValTop3), f3(s.BestValAUC), f3(s.FinalTrainLoss), f3(s.FinalValLoss))
+	p("| epoch | lr | train loss | train acc | val loss | val acc | val top-3 | val AUC | |\n")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|:-:|\n")
+	for _, e := range r.History {
+		best := ""
+		if e.Best {
+			best = "best"
+		}
+		p("| %d | %.2g | %s | %s | %s | %s | %s | %s | %s |\n", e.Epoch, e.LearningRate, f3(e.TrainLoss), f3(e.TrainPaperAcc),
+			f3(e.ValLoss), f3(e.ValPaperAcc), f3(e.ValTop3Hit), f3(e.ValMacroAUC), best)
+	}
+	p("\n")
+}
 
+func (r *Report) mdPlots(p printer) {
 	if len(r.Plots) > 0 {
 		p("## Plots\n\n")
 		for _, f := range r.Plots {
@@ -106,12 +129,6 @@ func (r *Report) Markdown() string {
 	if len(r.Examples) > 0 {
 		p("Example predictions: [examples.md](examples.md).\n\n")
 	}
-
-	p("## How this was evaluated\n\n")
-	for _, n := range r.Notes {
-		p("- %s\n", n)
-	}
-	return b.String()
 }
 
 func short(s string) string {

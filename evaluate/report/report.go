@@ -358,12 +358,34 @@ func Build(in Input) (*Report, error) {
 	}
 	g, n := len(in.Genres), len(in.Test.Y)
 	k := min(in.TopK, g)
-	grid := metrics.Grid()
+	r := newReport(in)
+	thr, pthr := r.tuneThresholds(in)
+	prior := in.TrainPrevalence
+	r.setBaseline(in.Genres, prior, pthr, k)
 
+	em := metrics.NewEvaluator(in.Test.Y, in.Test.S, thr, k)
+	ep := metrics.NewEvaluator(in.Test.Y, metrics.Constant(prior, n), pthr, k)
+	ez := metrics.NewEvaluator(in.Test.Y, metrics.Constant(make([]float64, g), n), 0.5, k)
+	vm, vp, vz := em.Compute(nil), ep.Compute(nil), ez.Compute(nil)
+	ds := defs(k)
+	bs := bootstrapTest(em, ep, ds, g, n, in.Bootstrap, in.Seed)
+	r.Headline = headline(ds, bs, vm, vp, vz, n)
+	for j := range in.Genres {
+		r.addGenre(in, j, vm, vp, bs, pthr)
+	}
+	r.Confusion.Counts, r.Confusion.Skipped = metrics.Confusion(in.Test.Y, in.Test.S, g)
+	r.setCalibration(in.Test)
+	r.Mistakes, r.Hits = gallery(in.Test, galleryCases)
+	r.Notes = notes(r, vm, k)
+	return r, nil
+}
+
+// newReport copies what the report shows as it came in.
+func newReport(in Input) *Report {
 	r := &Report{
 		Format:           Format,
 		Genres:           in.Genres,
-		Rows:             map[string]int{"validation": len(in.Val.Y), "test": n},
+		Rows:             map[string]int{"validation": len(in.Val.Y), "test": len(in.Test.Y)},
 		Bootstrap:        in.Bootstrap,
 		Seed:             in.Seed,
 		Model:            in.Model,
@@ -379,61 +401,84 @@ func Build(in Input) (*Report, error) {
 	if t, ok := in.SplitRows["train"]; ok {
 		r.Rows["train"] = t
 	}
+	return r
+}
 
-	// Thresholds: tuned on validation, the model's and the prior's alike.
+// tuneThresholds tunes the decision thresholds on validation, the model's
+// and the prior's alike, and returns them.
+func (r *Report) tuneThresholds(in Input) (model, prior float64) {
+	grid := metrics.Grid()
 	thr, valF1 := metrics.TuneThreshold(in.Val.Y, in.Val.S, grid)
-	prior := in.TrainPrevalence
-	pthr, pvalF1 := metrics.TuneThreshold(in.Val.Y, metrics.Constant(prior, len(in.Val.Y)), grid)
+	pthr, pvalF1 := metrics.TuneThreshold(in.Val.Y, metrics.Constant(in.TrainPrevalence, len(in.Val.Y)), grid)
 	r.Thresholds = Thresholds{Grid: grid, Model: thr, ModelValF1: Num(valF1), Prior: pthr, PriorValF1: Num(pvalF1), Train: in.Model.Threshold}
+	return thr, pthr
+}
 
+// setBaseline describes the prior baseline: its ranking and what it
+// predicts at its threshold.
+func (r *Report) setBaseline(genres []string, prior []float64, pthr float64, k int) {
 	r.Baseline = Baseline{Scores: prior}
 	for _, j := range metrics.TopK(prior, k) {
-		r.Baseline.Ranking = append(r.Baseline.Ranking, in.Genres[j])
+		r.Baseline.Ranking = append(r.Baseline.Ranking, genres[j])
 	}
 	for j, p := range prior {
 		if p >= pthr {
-			r.Baseline.Predicted = append(r.Baseline.Predicted, in.Genres[j])
+			r.Baseline.Predicted = append(r.Baseline.Predicted, genres[j])
 		}
 	}
-	r.Baseline.Name = "prior: always " + in.Genres[metrics.Argmax(prior)]
+	r.Baseline.Name = "prior: always " + genres[metrics.Argmax(prior)]
+}
 
-	em := metrics.NewEvaluator(in.Test.Y, in.Test.S, thr, k)
-	ep := metrics.NewEvaluator(in.Test.Y, metrics.Constant(prior, n), pthr, k)
-	ez := metrics.NewEvaluator(in.Test.Y, metrics.Constant(make([]float64, g), n), 0.5, k)
-	vm, vp, vz := em.Compute(nil), ep.Compute(nil), ez.Compute(nil)
+// bootstrapped holds, per resample of the test rows, each headline
+// metric of the model (ms), the baseline (ps) and their difference (dl),
+// and each genre's AUC and AP.
+type bootstrapped struct {
+	ms, ps, dl [][]float64
+	gAUC, gAP  [][]float64
+	b          int
+}
 
-	ds := defs(k)
-	b := in.Bootstrap
-	ms, ps, dl := make([][]float64, len(ds)), make([][]float64, len(ds)), make([][]float64, len(ds))
+func bootstrapTest(em, ep *metrics.Evaluator, ds []metricDef, g, n, b int, seed int64) bootstrapped {
+	bs := bootstrapped{b: b, ms: make([][]float64, len(ds)), ps: make([][]float64, len(ds)), dl: make([][]float64, len(ds)),
+		gAUC: make([][]float64, g), gAP: make([][]float64, g)}
 	for i := range ds {
-		ms[i], ps[i], dl[i] = make([]float64, b), make([]float64, b), make([]float64, b)
+		bs.ms[i], bs.ps[i], bs.dl[i] = make([]float64, b), make([]float64, b), make([]float64, b)
 	}
-	gAUC, gAP := make([][]float64, g), make([][]float64, g)
-	for j := range gAUC {
-		gAUC[j], gAP[j] = make([]float64, b), make([]float64, b)
+	for j := range bs.gAUC {
+		bs.gAUC[j], bs.gAP[j] = make([]float64, b), make([]float64, b)
 	}
-	metrics.Resamples(n, b, in.Seed, func(s int, w []float64) {
+	metrics.Resamples(n, b, seed, func(s int, w []float64) {
 		m, p := em.Compute(w), ep.Compute(w)
 		for i, d := range ds {
-			ms[i][s], ps[i][s] = d.get(m), d.get(p)
-			dl[i][s] = ms[i][s] - ps[i][s]
+			bs.ms[i][s], bs.ps[i][s] = d.get(m), d.get(p)
+			bs.dl[i][s] = bs.ms[i][s] - bs.ps[i][s]
 		}
 		for j := 0; j < g; j++ {
-			gAUC[j][s], gAP[j][s] = m.AUC[j], m.AP[j]
+			bs.gAUC[j][s], bs.gAP[j][s] = m.AUC[j], m.AP[j]
 		}
 	})
-	ci := func(xs []float64) (Num, Num) {
-		if b == 0 {
-			return Num(math.NaN()), Num(math.NaN())
-		}
-		iv := metrics.PercentileInterval(xs, 0.95)
-		return Num(iv.Low), Num(iv.High)
+	return bs
+}
+
+// ci is the 95% percentile interval of resampled values (NaN without
+// resamples).
+func (bs bootstrapped) ci(xs []float64) (Num, Num) {
+	if bs.b == 0 {
+		return Num(math.NaN()), Num(math.NaN())
 	}
+	iv := metrics.PercentileInterval(xs, 0.95)
+	return Num(iv.Low), Num(iv.High)
+}
+
+// headline makes the headline metrics with their intervals: bootstrap,
+// Wilson for proportions, and the all-zero scorer where it says something.
+func headline(ds []metricDef, bs bootstrapped, vm, vp, vz metrics.Values, n int) []Metric {
+	var out []Metric
 	for i, d := range ds {
 		m := Metric{Key: d.key, Label: d.label, Value: Num(d.get(vm)), Baseline: Num(d.get(vp)), HigherIsBetter: d.higher}
-		m.CILow, m.CIHigh = ci(ms[i])
-		m.BaselineCILow, m.BaselineCIHigh = ci(ps[i])
-		m.DeltaCILow, m.DeltaCIHigh = ci(dl[i])
+		m.CILow, m.CIHigh = bs.ci(bs.ms[i])
+		m.BaselineCILow, m.BaselineCIHigh = bs.ci(bs.ps[i])
+		m.DeltaCILow, m.DeltaCIHigh = bs.ci(bs.dl[i])
 		if d.proportion {
 			iv := metrics.Wilson(int(math.Round(d.get(vm)*float64(n))), n, metrics.Z95)
 			lo, hi := Num(iv.Low), Num(iv.High)
@@ -443,42 +488,45 @@ func Build(in Input) (*Report, error) {
 			z := Num(d.get(vz))
 			m.AllZero = &z
 		}
-		r.Headline = append(r.Headline, m)
+		out = append(out, m)
 	}
+	return out
+}
 
-	for j, name := range in.Genres {
-		row := GenreRow{
-			Genre: name, TrainPrevalence: Num(prior[j]), TestPrevalence: Num(vm.Prevalence[j]),
-			Positives: int(math.Round(vm.Prevalence[j] * float64(n))),
-			AUC:       Num(vm.AUC[j]), AP: Num(vm.AP[j]), APBaseline: Num(vp.AP[j]),
-			F1: Num(vm.F1[j]), Precision: Num(vm.Precision[j]), Recall: Num(vm.Recall[j]),
-			PriorPredicted: prior[j] >= pthr,
-		}
-		row.AUCLow, row.AUCHigh = ci(gAUC[j])
-		row.APLow, row.APHigh = ci(gAP[j])
-		r.PerGenre = append(r.PerGenre, row)
-
-		yc, sc := make([]bool, n), make([]float64, n)
-		for i := 0; i < n; i++ {
-			yc[i], sc[i] = in.Test.Y[i][j], in.Test.S[i][j]
-		}
-		fpr, tpr := metrics.ROCCurve(yc, sc)
-		if fpr != nil {
-			r.ROC = append(r.ROC, ROC{Genre: name, FPR: fpr, TPR: tpr, AUC: Num(vm.AUC[j])})
-		}
-		if rec, pr := metrics.PRCurve(yc, sc); rec != nil {
-			r.PR = append(r.PR, PR{Genre: name, Recall: rec, Precision: pr, AP: Num(vm.AP[j]), Chance: Num(vm.Prevalence[j])})
-		}
+// addGenre adds genre j's row and its ROC and PR curves.
+func (r *Report) addGenre(in Input, j int, vm, vp metrics.Values, bs bootstrapped, pthr float64) {
+	name, prior, n := in.Genres[j], in.TrainPrevalence, len(in.Test.Y)
+	row := GenreRow{
+		Genre: name, TrainPrevalence: Num(prior[j]), TestPrevalence: Num(vm.Prevalence[j]),
+		Positives: int(math.Round(vm.Prevalence[j] * float64(n))),
+		AUC:       Num(vm.AUC[j]), AP: Num(vm.AP[j]), APBaseline: Num(vp.AP[j]),
+		F1: Num(vm.F1[j]), Precision: Num(vm.Precision[j]), Recall: Num(vm.Recall[j]),
+		PriorPredicted: prior[j] >= pthr,
 	}
-	r.Confusion.Counts, r.Confusion.Skipped = metrics.Confusion(in.Test.Y, in.Test.S, g)
-	bins, ece := metrics.Reliability(in.Test.Y, in.Test.S, calibrationBins)
+	row.AUCLow, row.AUCHigh = bs.ci(bs.gAUC[j])
+	row.APLow, row.APHigh = bs.ci(bs.gAP[j])
+	r.PerGenre = append(r.PerGenre, row)
+
+	yc, sc := make([]bool, n), make([]float64, n)
+	for i := 0; i < n; i++ {
+		yc[i], sc[i] = in.Test.Y[i][j], in.Test.S[i][j]
+	}
+	fpr, tpr := metrics.ROCCurve(yc, sc)
+	if fpr != nil {
+		r.ROC = append(r.ROC, ROC{Genre: name, FPR: fpr, TPR: tpr, AUC: Num(vm.AUC[j])})
+	}
+	if rec, pr := metrics.PRCurve(yc, sc); rec != nil {
+		r.PR = append(r.PR, PR{Genre: name, Recall: rec, Precision: pr, AP: Num(vm.AP[j]), Chance: Num(vm.Prevalence[j])})
+	}
+}
+
+// setCalibration bins every (poster, genre) pair of the test split.
+func (r *Report) setCalibration(test Split) {
+	bins, ece := metrics.Reliability(test.Y, test.S, calibrationBins)
 	r.Calibration.ECE = Num(ece)
 	for _, b := range bins {
 		r.Calibration.Bins = append(r.Calibration.Bins, CalBin{Low: b.Low, High: b.High, Count: b.Count, Positives: b.Positives, MeanScore: Num(b.MeanScore), Rate: Num(b.Rate())})
 	}
-	r.Mistakes, r.Hits = gallery(in.Test, galleryCases)
-	r.Notes = notes(r, vm, k)
-	return r, nil
 }
 
 // calibrationBins is the reliability diagram's resolution; galleryCases

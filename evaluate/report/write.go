@@ -31,6 +31,18 @@ type WriteOptions struct {
 	HTML bool
 	// Posters reads the gallery's posters for report.html (nil: none shown).
 	Posters PosterFunc
+	// Heatmaps are the gallery posters' Grad-CAM overlays by imdb id (nil:
+	// none shown).
+	Heatmaps map[int64][]GalleryHeatmap
+}
+
+// GalleryHeatmap is one gallery poster's Grad-CAM overlay for one genre:
+// Role is "predicted" (the top genre) or "true" (the best-scored true genre
+// other than the top).
+type GalleryHeatmap struct {
+	Genre string
+	Role  string
+	PNG   []byte
 }
 
 // Write writes the report into dir: plots and thumbnails first, then
@@ -79,7 +91,7 @@ func Write(dir string, r *Report, opt WriteOptions) error {
 		}
 	}
 	if opt.HTML {
-		page, err := r.HTML(plots, opt.Posters)
+		page, err := r.HTML(plots, opt.Posters, opt.Heatmaps)
 		if err != nil {
 			return fmt.Errorf("report: %w", err)
 		}

@@ -40,6 +40,13 @@ type Variable struct {
 type Model struct {
 	// Features is [B,1280]: the global average of the head's activations.
 	Features tf.Output
+	// FeatureMap is the head's activations [B,h,w,1280] (h, w = the input's
+	// size / 32, rounded up): the last convolutional feature map, which
+	// Grad-CAM weighs.
+	FeatureMap tf.Output
+	// StageMaps are the outputs of the seven block stages (16, 24, 40, 80,
+	// 112, 192 and 320 channels), bottom to top.
+	StageMaps []tf.Output
 	// Logits is [B,1000] (ImageNet-1k, standard class order) when
 	// Options.Logits is set.
 	Logits tf.Output
@@ -68,11 +75,16 @@ func (w *Weights) Build(s *op.Scope, images tf.Output, o Options) (*Model, error
 	x := op.Div(s.SubScope("normalise"),
 		op.Sub(s.SubScope("normalise"), images, b.scalar(s, inputMean)), b.scalar(s, inputStd))
 	x = b.convBN(s.SubScope("stem"), x, "_conv_stem.weight", "_bn0", 2, true, trainable(0), "stem")
-	for _, blk := range blocks() {
+	var stageMaps []tf.Output
+	bs := blocks()
+	for i, blk := range bs {
 		x = b.mbconv(s.SubScope(fmt.Sprintf("blocks_%d", blk.index)), x, blk, trainable(1+blk.index))
+		if i == len(bs)-1 || bs[i+1].out != blk.out {
+			stageMaps = append(stageMaps, x)
+		}
 	}
 	x = b.convBN(s.SubScope("head"), x, "_conv_head.weight", "_bn1", 1, true, trainable(Layers-1), "head")
-	m := &Model{Variables: b.vars}
+	m := &Model{Variables: b.vars, FeatureMap: x, StageMaps: stageMaps}
 	m.Features = op.Mean(s.SubScope("pool"), x, op.Const(s.SubScope("pool"), []int32{1, 2}))
 	if o.Logits {
 		fs := s.SubScope("classifier")
