@@ -77,7 +77,7 @@ test: build pydeps
 	@# The Slurm tests start the local two-node cluster (scripts/slurm-local.sh,
 	@# idempotent); it is stopped again here when this target started it.
 	@up=0; ./scripts/slurm-local.sh status >/dev/null 2>&1 && up=1; \
-	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 12m $(GO_PKGS); rc=$$?; \
+	PYTHON=$(ROOT)/.venv/bin/python PIPELINE_BIN=$(ROOT)/bin/pipeline go test -count=1 -timeout 25m $(GO_PKGS); rc=$$?; \
 	[ $$up = 1 ] || ./scripts/slurm-local.sh stop >/dev/null 2>&1 || true; exit $$rc
 
 test-short: build
