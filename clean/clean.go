@@ -43,8 +43,8 @@ const (
 	ReasonDuplicateID         = "duplicate_id"
 	ReasonDuplicateIDConflict = "duplicate_id_conflict"
 	ReasonNoPoster            = "no_poster"
-	ReasonTooManyPixels       = "too_many_pixels"
-	ReasonCorruptImage        = "corrupt_image"
+	ReasonTooManyPixels       = poster.ReasonTooManyPixels
+	ReasonCorruptImage        = poster.ReasonCorruptImage
 	// ReasonPosterChanged: the store's file is not the bytes the scrape
 	// ledger recorded (overwritten or replaced since): not what was scraped
 	// for this row.
@@ -295,50 +295,50 @@ func (s *Stage) checkFields(rec moviegenre.Row) (Row, *Reject) {
 	for i, c := range moviegenre.Columns {
 		f[c] = strings.TrimSpace(rec.Fields[i])
 	}
-	id, idErr := strconv.ParseInt(f["imdbId"], 10, 64)
+	id, idErr := strconv.ParseInt(f[moviegenre.ColumnID], 10, 64)
 	for _, c := range cfg.RequiredFields {
 		if f[c] == "" {
 			return rej(id, "empty_"+c, "")
 		}
 	}
 	if idErr != nil || id <= 0 {
-		return rej(0, ReasonBadID, "imdbId "+moviegenre.Excerpt(f["imdbId"]))
+		return rej(0, ReasonBadID, moviegenre.ColumnID+" "+moviegenre.Excerpt(f[moviegenre.ColumnID]))
 	}
 	var score float64
-	if f["IMDB Score"] != "" {
-		v, err := strconv.ParseFloat(f["IMDB Score"], 64)
+	if f[moviegenre.ColumnScore] != "" {
+		v, err := strconv.ParseFloat(f[moviegenre.ColumnScore], 64)
 		if err != nil || v < 0 || v > 10 {
-			return rej(id, ReasonBadScore, "score "+moviegenre.Excerpt(f["IMDB Score"]))
+			return rej(id, ReasonBadScore, "score "+moviegenre.Excerpt(f[moviegenre.ColumnScore]))
 		}
 		score = v
 	}
-	_, year, hasYear := ParseYear(f["Title"])
-	genres := SplitGenres(f["Genre"])
+	_, year, hasYear := ParseYear(f[moviegenre.ColumnTitle])
+	genres := SplitGenres(f[moviegenre.ColumnGenre])
 	if cfg.PaperFilter {
-		if reason := PaperFilterReason(f["Poster"], f["Title"], year, hasYear, genres); reason != "" {
+		if reason := PaperFilterReason(f[moviegenre.ColumnPoster], f[moviegenre.ColumnTitle], year, hasYear, genres); reason != "" {
 			return rej(id, reason, "")
 		}
 	}
 	if cfg.YearMin > 0 || cfg.YearMax > 0 {
 		if !hasYear {
-			return rej(id, ReasonNoYear, "title "+moviegenre.Excerpt(f["Title"]))
+			return rej(id, ReasonNoYear, "title "+moviegenre.Excerpt(f[moviegenre.ColumnTitle]))
 		}
 		if (cfg.YearMin > 0 && year < cfg.YearMin) || (cfg.YearMax > 0 && year > cfg.YearMax) {
 			return rej(id, ReasonYearOutOfRange, strconv.Itoa(year))
 		}
 	}
-	if len(genres) == 0 && slices.Contains(cfg.RequiredFields, "Genre") {
-		return rej(id, ReasonNoGenre, "genre "+moviegenre.Excerpt(f["Genre"]))
+	if len(genres) == 0 && slices.Contains(cfg.RequiredFields, moviegenre.ColumnGenre) {
+		return rej(id, ReasonNoGenre, "genre "+moviegenre.Excerpt(f[moviegenre.ColumnGenre]))
 	}
 	return Row{
 		Line:      rec.Line,
 		ImdbID:    id,
-		ImdbLink:  f["Imdb Link"],
-		Title:     f["Title"],
+		ImdbLink:  f[moviegenre.ColumnLink],
+		Title:     f[moviegenre.ColumnTitle],
 		Year:      int32(year),
 		Score:     score,
 		Genres:    genres,
-		PosterURL: f["Poster"],
+		PosterURL: f[moviegenre.ColumnPoster],
 	}, nil
 }
 
@@ -348,9 +348,6 @@ func (s *Stage) checkFields(rec moviegenre.Row) (Row, *Reject) {
 // decodes every pixel.
 func checkPoster(store string, row *Row, ledgerSHA string, verify bool, maxPixels int64) *Reject {
 	rej := func(reason string, err error) *Reject {
-		if errors.Is(err, poster.ErrTooManyPixels) {
-			reason = ReasonTooManyPixels
-		}
 		return &Reject{Line: row.Line, ImdbID: row.ImdbID, Reason: reason, Detail: err.Error()}
 	}
 	b, err := regular.ReadFile(filepath.Join(store, filepath.FromSlash(row.PosterPath)))
@@ -366,12 +363,12 @@ func checkPoster(store string, row *Row, ledgerSHA string, verify bool, maxPixel
 	}
 	h, err := poster.DecodeHeader(b, maxPixels)
 	if err != nil {
-		return rej(ReasonCorruptImage, err)
+		return rej(poster.Reason(err), err)
 	}
 	row.PosterWidth, row.PosterHeight, row.PosterFormat = int32(h.Width), int32(h.Height), h.Format
 	if verify {
 		if _, _, err := poster.Decode(b, maxPixels); err != nil {
-			return rej(ReasonCorruptImage, err)
+			return rej(poster.Reason(err), err)
 		}
 	}
 	return nil

@@ -93,24 +93,11 @@ func TestScrapeAndCleanAgreeOnEveryRow(t *testing.T) {
 			if err := os.WriteFile(csvPath, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			scr, store, out := filepath.Join(dir, "scrape"), filepath.Join(dir, "posters"), filepath.Join(dir, "clean")
-			for _, d := range []string{scr, out} {
-				os.MkdirAll(d, 0o755)
-			}
-			cfg := scrapeconfig.Default()
-			cfg.CSV = csvPath
-			cfg.Parallelism, cfg.Retries, cfg.Timeout = 2, 0, 5*time.Second
-			cfg.FallbackIMDbPage = false
-			cfg.MaxPixels = 1_000_000
-			cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://cdn\.example/`, Replace: srv.URL + "/"}}
-			if _, err := (&scrape.Stage{Cfg: cfg}).Run(context.Background(), stages.Env{OutDir: scr, PosterStore: store}); err != nil {
-				t.Fatal(err)
-			}
-			res, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(),
-				stages.Env{OutDir: out, PosterStore: store, Inputs: map[string]string{stages.Scrape: scr}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			const maxPixels = 1_000_000
+			scr, out, res := scrapeAndClean(t, dir, csvPath, srv.URL, func(cfg *scrapeconfig.Config) {
+				cfg.Parallelism, cfg.Timeout = 2, 5*time.Second
+				cfg.MaxPixels = maxPixels
+			})
 
 			ledger, err := parquet.ReadFile[scrape.LedgerRow](filepath.Join(scr, scrape.LedgerFile))
 			if err != nil {
@@ -166,8 +153,8 @@ func TestScrapeAndCleanAgreeOnEveryRow(t *testing.T) {
 			// and forwarded by clean for encode.
 			for _, d := range []string{scr, out} {
 				lim, err := scrape.ReadLimits(d)
-				if err != nil || lim.MaxPixels != cfg.MaxPixels {
-					t.Errorf("%s: limits %+v, %v; want max_pixels %d", d, lim, err, cfg.MaxPixels)
+				if err != nil || lim.MaxPixels != maxPixels {
+					t.Errorf("%s: limits %+v, %v; want max_pixels %d", d, lim, err, maxPixels)
 				}
 			}
 		})
@@ -195,20 +182,9 @@ func TestCSVBoundsFromConfig(t *testing.T) {
 	if err := os.WriteFile(csvPath, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	scr, store, out := filepath.Join(dir, "scrape"), filepath.Join(dir, "posters"), filepath.Join(dir, "clean")
-	os.MkdirAll(scr, 0o755)
-	os.MkdirAll(out, 0o755)
-	cfg := scrapeconfig.Default()
-	cfg.CSV, cfg.Retries, cfg.FallbackIMDbPage = csvPath, 0, false
-	cfg.MaxLineBytes, cfg.MaxFieldBytes = 2048, 512
-	cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://cdn\.example/`, Replace: srv.URL + "/"}}
-	if _, err := (&scrape.Stage{Cfg: cfg}).Run(context.Background(), stages.Env{OutDir: scr, PosterStore: store}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(),
-		stages.Env{OutDir: out, PosterStore: store, Inputs: map[string]string{stages.Scrape: scr}}); err != nil {
-		t.Fatal(err)
-	}
+	scr, out, _ := scrapeAndClean(t, dir, csvPath, srv.URL, func(cfg *scrapeconfig.Config) {
+		cfg.MaxLineBytes, cfg.MaxFieldBytes = 2048, 512
+	})
 	for _, d := range []string{scr, out} {
 		if lim, err := scrape.ReadLimits(d); err != nil || lim.CSV.MaxLineBytes != 2048 || lim.CSV.MaxFieldBytes != 512 {
 			t.Errorf("%s: limits %+v, %v; want the config's 2048/512", d, lim, err)
@@ -267,24 +243,10 @@ func TestHugeRowsMemoryBounded(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	scr, store, out := filepath.Join(dir, "scrape"), filepath.Join(dir, "posters"), filepath.Join(dir, "clean")
-	os.MkdirAll(scr, 0o755)
-	os.MkdirAll(out, 0o755)
-	cfg := scrapeconfig.Default()
-	cfg.CSV, cfg.Retries, cfg.FallbackIMDbPage = csvPath, 0, false
-	cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://cdn\.example/`, Replace: srv.URL + "/"}}
-
 	runtime.GC()
 	procstat.ResetPeakRSS() // peak := current (Linux ≥ 4.0)
 	before := peakRSS(t)
-	if _, err := (&scrape.Stage{Cfg: cfg}).Run(context.Background(), stages.Env{OutDir: scr, PosterStore: store}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(),
-		stages.Env{OutDir: out, PosterStore: store, Inputs: map[string]string{stages.Scrape: scr}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, res := scrapeAndClean(t, dir, csvPath, srv.URL, nil)
 	peak := peakRSS(t)
 	const limit = 600 << 20
 	t.Logf("peak RSS %d MiB (before %d MiB) for an 80 MB CSV; limit %d MiB", peak>>20, before>>20, limit>>20)
@@ -304,4 +266,34 @@ func peakRSS(t *testing.T) int64 {
 		t.Skipf("no peak RSS on this system: %v", err)
 	}
 	return n
+}
+
+// scrapeAndClean runs the real scrape stage on csvPath against the poster
+// server at srvURL (cdn.example rewritten to it; no retries, no IMDb page
+// fallback; edit, when set, changes the rest of the scrape config), then
+// the clean stage with its defaults. It returns the scrape and clean
+// output folders under dir and clean's result.
+func scrapeAndClean(t *testing.T, dir, csvPath, srvURL string, edit func(*scrapeconfig.Config)) (scr, out string, res stages.Result) {
+	t.Helper()
+	scr, store, out := filepath.Join(dir, "scrape"), filepath.Join(dir, "posters"), filepath.Join(dir, "clean")
+	for _, d := range []string{scr, out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := scrapeconfig.Default()
+	cfg.CSV, cfg.Retries, cfg.FallbackIMDbPage = csvPath, 0, false
+	cfg.URLRewrite = []scrape.Rewrite{{Pattern: `^https://cdn\.example/`, Replace: srvURL + "/"}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	if _, err := (&scrape.Stage{Cfg: cfg}).Run(context.Background(), stages.Env{OutDir: scr, PosterStore: store}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&clean.Stage{Cfg: cleanconfig.Default()}).Run(context.Background(),
+		stages.Env{OutDir: out, PosterStore: store, Inputs: map[string]string{stages.Scrape: scr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scr, out, res
 }

@@ -15,12 +15,11 @@ import (
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/reugn/go-streams/extension"
-	"github.com/reugn/go-streams/flow"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/ordered"
 	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/internal/regular"
@@ -39,8 +38,8 @@ const (
 	ReasonNoSelectedGenre = "no_selected_genre"
 	ReasonUnreadable      = "unreadable_poster"
 	ReasonPosterChanged   = "poster_changed" // bytes differ from what clean checked
-	ReasonCorruptImage    = "corrupt_image"
-	ReasonTooManyPixels   = "too_many_pixels"
+	ReasonCorruptImage    = poster.ReasonCorruptImage
+	ReasonTooManyPixels   = poster.ReasonTooManyPixels
 	ReasonPanic           = "panic"
 )
 
@@ -76,14 +75,12 @@ func ShardFile(i int) string { return fmt.Sprintf("shard-%05d.parquet", i) }
 
 // job is one selected row to encode; result is what comes back.
 type job struct {
-	idx   int
 	row   clean.Row
 	split string
 	label []float32
 }
 
 type result struct {
-	idx    int
 	row    ShardRow
 	reject *Reject
 }
@@ -115,8 +112,8 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 		genres = vocab
 	}
 	labelMode := cfg.LabelMode
-	if labelMode == "" {
-		labelMode = "multi"
+	if labelMode == "" { // a Config not built from Default
+		labelMode = encodeconfig.Default().LabelMode
 	}
 	width, height := TargetSize(cfg.Image)
 
@@ -173,7 +170,7 @@ func (s *Stage) selectRows(rows []clean.Row, genres []string, labelMode string) 
 			rej(ReasonNoSelectedGenre, "")
 			continue
 		}
-		jobs = append(jobs, job{idx: len(jobs), row: r, label: label})
+		jobs = append(jobs, job{row: r, label: label})
 	}
 	return jobs, rejects
 }
@@ -226,7 +223,6 @@ func writeOutputs(out string, m *Manifest, rejects []Reject, vocab []string, vco
 
 // process decodes and resizes one poster; a failure becomes a reject.
 func (s *Stage) process(store string, j job, width, height int, maxPixels int64) (res result) {
-	res.idx = j.idx
 	rej := func(reason, detail string) result {
 		res.reject = &Reject{Line: j.row.Line, ImdbID: j.row.ImdbID, Reason: reason, Detail: detail}
 		return res
@@ -246,11 +242,8 @@ func (s *Stage) process(store string, j job, width, height int, maxPixels int64)
 		return rej(ReasonPosterChanged, "sha256 "+hexsum)
 	}
 	img, _, err := poster.Decode(b, maxPixels)
-	switch {
-	case errors.Is(err, poster.ErrTooManyPixels):
-		return rej(ReasonTooManyPixels, err.Error())
-	case err != nil:
-		return rej(ReasonCorruptImage, err.Error())
+	if err != nil {
+		return rej(poster.Reason(err), err.Error())
 	}
 	res.row = ShardRow{
 		ImdbID: j.row.ImdbID, Title: j.row.Title, Year: j.row.Year, Genres: j.row.Genres,
@@ -261,127 +254,35 @@ func (s *Stage) process(store string, j job, width, height int, maxPixels int64)
 	return res
 }
 
-// encodeAll runs rows → parallel decode/resize → reorder → batch → shard
-// writer, fills m and returns the per-image rejects in row order.
-//
-// go-streams' parallel Map emits in completion order, so each element
-// carries its index and a reorder step restores row order before batching.
-// A window of tokens bounds how far the producer may run ahead of the oldest
-// row not yet reordered, so the reorder buffer stays small.
+// encodeAll decodes and resizes the jobs' posters on cfg.Workers
+// goroutines and writes them, in row order, into shards; it fills m and
+// returns the per-image rejects in row order. ordered.Map keeps the order
+// (go-streams' parallel Map finishes in any order) and bounds how far the
+// workers run ahead of the writer.
 func (s *Stage) encodeAll(ctx context.Context, env stages.Env, jobs []job, m *Manifest, maxPixels int64) ([]Reject, error) {
-	cfg := s.Cfg
-	workers := cfg.Workers
+	workers := s.Cfg.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	shardRows, groupRows := max(1, cfg.ShardRows), max(1, cfg.RowGroupRows)
-	window := make(chan struct{}, 4*workers+8)
-
-	g, gctx := errgroup.WithContext(ctx)
-	gctx, cancel := context.WithCancel(gctx)
-	defer cancel()
-	width, height := m.Width, m.Height
-	src := make(chan any)
-	mapped := make(chan any)
-	ordered := make(chan any)
-	batches := make(chan any)
-
-	g.Go(func() error { // producer
-		defer close(src)
-		for _, j := range jobs {
-			select {
-			case window <- struct{}{}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			select {
-			case src <- j:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	mapFlow := flow.NewMap(func(j job) result { return s.process(env.PosterStore, j, width, height, maxPixels) }, workers)
-	extension.NewChanSource(src).Via(mapFlow)
-	go mapFlow.To(extension.NewChanSink(mapped)) // closes mapped when src is closed and drained
-	batch := flow.NewBatch[result](groupRows, 1<<62)
-	extension.NewChanSource(ordered).Via(batch)
-	go batch.To(extension.NewChanSink(batches)) // closes batches when ordered is closed
-
-	var rejects []Reject
+	sw := &shardWriter{dir: env.OutDir, m: m, shardRows: max(1, s.Cfg.ShardRows), groupRows: max(1, s.Cfg.RowGroupRows)}
+	defer sw.abort()
 	task := stages.StartTask(env.Progress, "encode", int64(len(jobs)))
 	defer task.Done()
-	g.Go(func() error { // reorder: always drains mapped, so the map never blocks
-		defer close(ordered)
-		pending := map[int]result{}
-		next := 0
-		cancelled := false
-		for el := range mapped {
-			r := el.(result)
-			pending[r.idx] = r
-			for {
-				r, ok := pending[next]
-				if !ok {
-					break
-				}
-				delete(pending, next)
-				next++
-				task.Add(1)
-				<-window
-				if r.reject != nil {
-					rejects = append(rejects, *r.reject)
-					continue
-				}
-				if cancelled {
-					continue
-				}
-				select {
-				case ordered <- r:
-				case <-gctx.Done():
-					cancelled = true
-				}
-			}
+
+	var rejects []Reject
+	process := func(j job) result { return s.process(env.PosterStore, j, m.Width, m.Height, maxPixels) }
+	write := func(_ int, r result) error {
+		task.Add(1)
+		if r.reject != nil {
+			rejects = append(rejects, *r.reject)
+			return nil
 		}
-		if !cancelled && gctx.Err() == nil && (next != len(jobs) || len(pending) != 0) {
-			return fmt.Errorf("encode: %d of %d rows came back from the workers", next, len(jobs))
-		}
-		return nil
-	})
-	g.Go(func() (werr error) { // writer: always drains batches
-		sw := &shardWriter{dir: env.OutDir, m: m, shardRows: shardRows, groupRows: groupRows}
-		defer sw.abort()
-		// A panic here is beyond the pipeline's recover (another
-		// goroutine): it becomes the stage's error, naming the shard, and
-		// the batches are drained so the flow upstream can end.
-		defer func() {
-			if p := recover(); p != nil {
-				werr = fmt.Errorf("encode: writing %s: panic: %v", sw.current(), p)
-				cancel()
-				for range batches {
-				}
-			}
-		}()
-		for el := range batches {
-			if werr != nil {
-				continue
-			}
-			for _, r := range el.([]result) {
-				if werr = sw.write(r.row); werr != nil {
-					cancel() // stop the producer; upstream drains
-					break
-				}
-			}
-			if werr == nil && gctx.Err() != nil {
-				werr = gctx.Err()
-			}
-		}
-		if werr == nil {
-			werr = sw.close()
-		}
-		return werr
-	})
-	if err := g.Wait(); err != nil {
+		return sw.writeRecovered(r.row)
+	}
+	if err := ordered.Map(ctx, jobs, workers, 4*workers+8, process, write); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if err := sw.close(); err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
 	return rejects, nil
@@ -424,6 +325,18 @@ func (sw *shardWriter) open() error {
 	sw.w = w
 	sw.info = ShardInfo{File: name, Splits: map[string]int{}}
 	return nil
+}
+
+// writeRecovered is write with a panic (a Parquet writer bug, a full disk
+// seen as one) turned into an error naming the shard: it happens on
+// ordered.Map's goroutine, beyond the pipeline's recover.
+func (sw *shardWriter) writeRecovered(r ShardRow) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("encode: writing %s: panic: %v", sw.current(), p)
+		}
+	}()
+	return sw.write(r)
 }
 
 func (sw *shardWriter) write(r ShardRow) error {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/encode"
@@ -251,16 +250,9 @@ func movies(n int) []cleantest.Movie {
 // run runs clean (images not verified, so bad ones reach encode) then encode.
 func run(t *testing.T, ms []cleantest.Movie, cfg encode.Config) (stages.Env, stages.Result) {
 	t.Helper()
-	dir := t.TempDir()
-	cenv := cleantest.Build(t, dir, ms)
 	ccfg := cleanconfig.Default()
 	ccfg.VerifyImages = false
-	if _, err := (&clean.Stage{Cfg: ccfg}).Run(context.Background(), cenv); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "encode")
-	os.MkdirAll(out, 0o755)
-	env := stages.Env{OutDir: out, Inputs: map[string]string{stages.Clean: cenv.OutDir}, PosterStore: cenv.PosterStore}
+	env := cleantest.Clean(t, t.TempDir(), ms, ccfg)
 	res, err := (&encode.Stage{Cfg: cfg}).Run(context.Background(), env)
 	if err != nil {
 		t.Fatal(err)
@@ -390,7 +382,7 @@ func TestRunRowsAndRejects(t *testing.T) {
 
 func TestRunLabelFirstAndHash(t *testing.T) {
 	cfg := encodeconfig.Default()
-	cfg.LabelMode = "first"
+	cfg.LabelMode = encodeconfig.LabelFirst
 	cfg.Genres = []string{"Romance", "Horror"}
 	env, res := run(t, movies(24), cfg)
 	m, _ := encode.ReadManifest(env.OutDir)

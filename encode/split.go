@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"sort"
 	"strconv"
+
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 )
 
 // SplitKey is what the split functions need to know of a row.
@@ -70,8 +72,8 @@ func HashSplit(id int64, s Split) string {
 }
 
 // Label builds the label vector over genres from a row's listed genres:
-// mode "multi" is multi-hot; "first" is one-hot of the first listed genre
-// that is among genres. ok is false when none of the row's genres is selected.
+// mode encodeconfig.LabelMulti is multi-hot; LabelFirst is one-hot of the
+// first listed genre that is among genres. ok is false when none of the row's genres is selected.
 func Label(rowGenres, genres []string, mode string) (label []float32, ok bool) {
 	label = make([]float32, len(genres))
 	pos := make(map[string]int, len(genres))
@@ -85,7 +87,7 @@ func Label(rowGenres, genres []string, mode string) (label []float32, ok bool) {
 		}
 		label[i] = 1
 		ok = true
-		if mode == "first" {
+		if mode == encodeconfig.LabelFirst {
 			return label, true
 		}
 	}

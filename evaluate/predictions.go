@@ -3,6 +3,7 @@ package evaluate
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/parquet-go/parquet-go"
@@ -66,6 +67,29 @@ func WritePredictions(dir string, genres []string, rows []PredictionRow) error {
 		return fmt.Errorf("evaluate: %w", err)
 	}
 	return nil
+}
+
+// ReadPredictions reads the rows of split (encode.SplitTest, …) from the
+// predictions.parquet in dir, an evaluate output, in file order; every row
+// when split is "". A missing file is an error matching fs.ErrNotExist.
+func ReadPredictions(dir, split string) ([]PredictionRow, error) {
+	path := filepath.Join(dir, PredictionsFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	var out []PredictionRow
+	err := parquetio.ForEach(path, 4096, func(rows []PredictionRow) error {
+		for _, r := range rows {
+			if split == "" || r.Split == split {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evaluate: %w", err)
+	}
+	return out, nil
 }
 
 // ReportRows names the rows of a scored split for the report's poster gallery.

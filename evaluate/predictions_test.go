@@ -2,6 +2,8 @@ package evaluate_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate"
 	"github.com/postergenre/postergenre/evaluate/scoring"
 )
@@ -49,6 +52,18 @@ func TestPredictionsRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back, want) {
 		t.Errorf("read back %+v\nwant %+v", back, want)
+	}
+	for _, tc := range []struct {
+		split string
+		want  []evaluate.PredictionRow
+	}{{"", want}, {encode.SplitTest, want[1:]}, {encode.SplitValidation, want[:1]}, {encode.SplitTrain, nil}} {
+		got, err := evaluate.ReadPredictions(dir, tc.split)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ReadPredictions(%q) = %+v, %v; want %+v", tc.split, got, err, tc.want)
+		}
+	}
+	if _, err := evaluate.ReadPredictions(t.TempDir(), encode.SplitTest); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadPredictions of a folder without the file: %v, want fs.ErrNotExist", err)
 	}
 	f, err := os.Open(path)
 	if err != nil {

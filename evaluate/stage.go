@@ -74,9 +74,9 @@ func (s *Stage) Run(ctx context.Context, env stages.Env) (stages.Result, error) 
 
 	log := env.Logger
 	if log != nil {
-		log.Info("scoring", "validation", man.Splits["validation"], "test", man.Splits["test"])
+		log.Info("scoring", "validation", man.Splits[encode.SplitValidation], "test", man.Splits[encode.SplitTest])
 	}
-	task := stages.StartTask(env.Progress, "evaluate", int64(man.Splits["validation"]+man.Splits["test"]))
+	task := stages.StartTask(env.Progress, "evaluate", int64(man.Splits[encode.SplitValidation]+man.Splits[encode.SplitTest]))
 	sc, err := scoring.Score(ctx, encDir, man, countingPredictor{model, task}, scoring.Options{BatchSize: predictBatch, Examples: s.Cfg.Examples, Seed: s.Cfg.Seed})
 	task.Done()
 	if err != nil {

@@ -2,7 +2,6 @@ package evaluate_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"image/png"
 	"io"
@@ -12,9 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodetest"
 	"github.com/postergenre/postergenre/evaluate"
 	"github.com/postergenre/postergenre/evaluate/evaluateconfig"
 	"github.com/postergenre/postergenre/evaluate/report"
@@ -30,8 +28,6 @@ func writeEncode(t *testing.T, dir string) {
 	genres := []string{"Horror", "Romance", "Action"}
 	rng := rand.New(rand.NewPCG(1, 1))
 	var rows []encode.ShardRow
-	splits := map[string]int{}
-	counts := map[string]map[string]int{}
 	for i := 0; i < 120; i++ {
 		split := encode.SplitTrain
 		switch i % 6 {
@@ -50,31 +46,8 @@ func writeEncode(t *testing.T, dir string) {
 		}
 		rows = append(rows, encode.ShardRow{ImdbID: int64(1000 + i), Title: "Film", Year: 2005, Genres: []string{genres[g]},
 			Label: label, Split: split, Height: h, Width: w, Pixels: pix})
-		splits[split]++
-		if counts[split] == nil {
-			counts[split] = map[string]int{}
-		}
-		counts[split][genres[g]]++
 	}
-	f, err := os.Create(filepath.Join(dir, "shard-00000.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wr := parquet.NewGenericWriter[encode.ShardRow](f)
-	if _, err := wr.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := wr.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	man := encode.Manifest{Genres: genres, Vocabulary: genres, LabelMode: "multi", Height: h, Width: w, Channels: 3,
-		Rows: len(rows), Splits: splits, GenreCounts: counts,
-		Shards: []encode.ShardInfo{{File: "shard-00000.parquet", Rows: len(rows), Splits: splits}}}
-	js, _ := json.Marshal(man)
-	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	encodetest.Output{Genres: genres, Height: h, Width: w}.Write(t, dir, rows)
 }
 
 func TestStageEndToEnd(t *testing.T) {

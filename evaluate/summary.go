@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/evaluate/report"
 	"github.com/postergenre/postergenre/evaluate/scoring"
 	"github.com/postergenre/postergenre/stages"
@@ -57,15 +58,24 @@ func Headline(r *report.Report) []stages.Metric {
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
+// Keys of the stage's Result.Summary that others read back (serve's model
+// card, run diffs).
+const (
+	SummaryTestRows       stages.SummaryKey = "test_rows"
+	SummaryValidationRows stages.SummaryKey = "validation_rows"
+	SummaryThreshold      stages.SummaryKey = "threshold"
+	SummaryBaseline       stages.SummaryKey = "baseline"
+)
+
 // Summary is the stage's Result.Summary: the row counts and the headline
 // flattened (<key>, <key>_baseline, <key>_ci_low, <key>_ci_high; nil where
 // unknown) for the stage manifest and the log.
 func Summary(r *report.Report, headline []stages.Metric) map[string]any {
 	sum := map[string]any{
-		"test_rows":       r.Rows["test"],
-		"validation_rows": r.Rows["validation"],
-		"threshold":       r.Thresholds.Model,
-		"baseline":        r.Baseline.Name,
+		string(SummaryTestRows):       r.Rows[encode.SplitTest],
+		string(SummaryValidationRows): r.Rows[encode.SplitValidation],
+		string(SummaryThreshold):      r.Thresholds.Model,
+		string(SummaryBaseline):       r.Baseline.Name,
 	}
 	orNil := func(p *float64) any {
 		if p == nil {

@@ -86,7 +86,7 @@ func formatCounts(m map[string]any) string {
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
-		if n, ok := number(m[k]); ok && n == 0 {
+		if n, ok := stages.Number(m[k]); ok && n == 0 {
 			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s=%v", k, m[k]))
@@ -118,18 +118,4 @@ func fmt3(p *float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f", *p)
-}
-
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	}
-	return 0, false
 }

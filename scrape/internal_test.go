@@ -3,8 +3,6 @@ package scrape
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/postergenre/postergenre/internal/poster/postertest"
 )
 
 func TestParseCSVHeader(t *testing.T) {
@@ -108,21 +108,6 @@ func testJPEG(t *testing.T, w, h int) []byte {
 	return buf.Bytes()
 }
 
-// pngHeader is a PNG signature and IHDR chunk claiming w×h, and nothing else.
-func pngHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 17)
-	copy(ihdr, "IHDR")
-	binary.BigEndian.PutUint32(ihdr[4:], w)
-	binary.BigEndian.PutUint32(ihdr[8:], h)
-	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	b.Write(ihdr)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
-	return b.Bytes()
-}
-
 func TestCheckImage(t *testing.T) {
 	good := testJPEG(t, 40, 60)
 	tests := []struct {
@@ -137,7 +122,7 @@ func TestCheckImage(t *testing.T) {
 		{"html", "text/html; charset=utf-8", []byte("<html></html>"), 0, ReasonNotImage},
 		{"html labelled image", "image/jpeg", []byte("<html></html>"), 0, ReasonNotImage},
 		{"truncated", "image/jpeg", good[:len(good)/2], 0, ReasonTruncated},
-		{"bomb", "image/png", pngHeader(50000, 50000), 0, ReasonTooManyPixels},
+		{"bomb", "image/png", postertest.PNGHeader(50000, 50000), 0, ReasonTooManyPixels},
 		{"too large", "image/jpeg", good, len(good) - 10, ReasonTooLarge},
 		{"empty", "image/jpeg", nil, 0, ReasonNotImage},
 	}

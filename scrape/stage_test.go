@@ -25,12 +25,12 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/postergenre/postergenre/app/progress"
-	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/poster/postertest"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/scrapeconfig"
 	"github.com/postergenre/postergenre/stages"
+	"github.com/postergenre/postergenre/stages/stagestest"
 )
 
 // fakeCDN answers every case the scraper must handle. Poster paths look like
@@ -139,7 +139,7 @@ func (f *fakeCDN) serve(w http.ResponseWriter, r *http.Request) {
 		w.Write(make([]byte, 2*maxBody))
 	case "bomb":
 		w.Header().Set("Content-Type", "image/png")
-		w.Write(cleantest.PNGHeader(50000, 50000))
+		w.Write(postertest.PNGHeader(50000, 50000))
 	case "redirect":
 		http.Redirect(w, r, fmt.Sprintf("/p/%d/ok.jpg", id), http.StatusFound)
 	default:
@@ -275,13 +275,14 @@ func TestStageOutcomes(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(writeCSV(t, dir, lines), cdn.URL)
 	d := newDirs(t, "")
-	var bar bytes.Buffer // written by the stage's progress goroutine, read after Run returns
-	res, ledger, err := runStageEnv(context.Background(), t, cfg, stages.Env{OutDir: d.out, PosterStore: d.store, Progress: progress.Bars{W: &bar}})
+	var prog stagestest.Progress
+	res, ledger, err := runStageEnv(context.Background(), t, cfg, stages.Env{OutDir: d.out, PosterStore: d.store, Progress: &prog})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(bar.String(), "ok 6 failed 10 100%") || !strings.HasSuffix(bar.String(), "\n") {
-		t.Errorf("progress bar: %q", bar.String())
+	if tasks := prog.Tasks(); len(tasks) != 1 || tasks[0].Name != "scrape" || tasks[0].Added != int64(len(cases)) ||
+		tasks[0].Total != int64(len(cases)) || !tasks[0].Done || tasks[0].Notes[len(tasks[0].Notes)-1] != "ok 6 failed 10" {
+		t.Errorf("progress: %+v", tasks)
 	}
 	if len(ledger) != len(cases) {
 		t.Fatalf("%d ledger rows, want %d", len(ledger), len(cases))
@@ -625,7 +626,7 @@ func TestStageInterruptAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := logs.String(); !strings.Contains(s, "scrape progress") || strings.Count(s, "scrape done") != 1 {
+	if s := logs.String(); !strings.Contains(s, "msg=progress task=scrape") || strings.Count(s, `msg="scrape done"`) != 1 {
 		t.Errorf("logs: %s", s)
 	}
 	present := 0

@@ -18,8 +18,8 @@ const (
 	ReasonNotImage      = "not_image"
 	ReasonTooLarge      = "too_large"
 	ReasonTruncated     = "truncated"
-	ReasonTooManyPixels = "too_many_pixels"
-	ReasonCorruptImage  = "corrupt_image"
+	ReasonTooManyPixels = poster.ReasonTooManyPixels
+	ReasonCorruptImage  = poster.ReasonCorruptImage
 	ReasonRobots        = "robots_disallowed"
 	ReasonBadURL        = "bad_url"
 	ReasonNoOGImage     = "no_og_image"

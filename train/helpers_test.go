@@ -1,19 +1,14 @@
 package train
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodetest"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
@@ -79,49 +74,12 @@ func generateSynth(dir string, sp synthSpec) (map[string][]encode.ShardRow, erro
 		}
 	}
 	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-	man := encode.Manifest{
-		Genres: synthGenres, Vocabulary: synthGenres, LabelMode: "multi_hot",
-		Height: sp.Height, Width: sp.Width, Channels: 3, Rows: len(rows),
-		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{},
-	}
 	per := (len(rows) + sp.Shards - 1) / sp.Shards
+	var shards [][]encode.ShardRow
 	for s := range sp.Shards {
-		part := rows[s*per : min((s+1)*per, len(rows))]
-		name := fmt.Sprintf("shard-%05d.parquet", s)
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		w := parquet.NewGenericWriter[encode.ShardRow](f)
-		if _, err := w.Write(part); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, err
-		}
-		raw, _ := os.ReadFile(filepath.Join(dir, name))
-		sum := sha256.Sum256(raw)
-		info := encode.ShardInfo{File: name, Rows: len(part), SHA256: hex.EncodeToString(sum[:]), Splits: map[string]int{}}
-		for _, r := range part {
-			info.Splits[r.Split]++
-			man.Splits[r.Split]++
-			if man.GenreCounts[r.Split] == nil {
-				man.GenreCounts[r.Split] = map[string]int{}
-			}
-			for _, g := range r.Genres {
-				man.GenreCounts[r.Split][g]++
-			}
-		}
-		man.Shards = append(man.Shards, info)
+		shards = append(shards, rows[s*per:min((s+1)*per, len(rows))])
 	}
-	raw, err := json.MarshalIndent(man, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), raw, 0o644); err != nil {
+	if _, err := (encodetest.Output{Genres: synthGenres, Height: sp.Height, Width: sp.Width}).WriteFiles(dir, shards...); err != nil {
 		return nil, err
 	}
 	bySplit := map[string][]encode.ShardRow{}

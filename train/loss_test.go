@@ -7,6 +7,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 )
 
 // refLoss is the losses computed directly in float64.
@@ -71,15 +73,7 @@ func TestLossGradients(t *testing.T) {
 			zc := op.Cast(uniq(s), op.Const(uniq(s), z), tc.dt)
 			loss := lossFn(s, xp, zc, cwp, tc.kind)
 			grad := op.Gradients(s, []tf.Output{loss}, []tf.Output{xp})
-			g, err := s.Finalize()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sess, err := tf.NewSession(g, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.Close()
+			sess := tfsessiontest.Open(t, s, nil)
 			cwT, _ := tf.NewTensor(tc.cw)
 			run := func(x [][]float64) (float64, [][]float64) {
 				var xt *tf.Tensor

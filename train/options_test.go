@@ -13,20 +13,13 @@ import (
 
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/tfsession"
+	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 )
 
 // runScalar builds out from s, feeds nothing and returns its float32 value.
 func runScalar(t *testing.T, s *op.Scope, out tf.Output) float64 {
 	t.Helper()
-	g, err := s.Finalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := tf.NewSession(g, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
+	sess := tfsessiontest.Open(t, s, nil)
 	res, err := sess.Run(nil, []tf.Output{out}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"log/slog"
 	"math"
@@ -14,9 +15,10 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 
-	"github.com/postergenre/postergenre/app/progress"
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/internal/tfinfo"
 	"github.com/postergenre/postergenre/stages"
+	"github.com/postergenre/postergenre/stages/stagestest"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
@@ -106,8 +108,8 @@ func TestTrainSynthetic(t *testing.T) {
 			cfg := smallConfig()
 			tc.edit(&cfg)
 			env := testEnv(t, enc)
-			var bar bytes.Buffer
-			env.Progress = progress.Bars{W: &bar}
+			var prog stagestest.Progress
+			env.Progress = &prog
 			tr, err := newTrainer(context.Background(), cfg, env)
 			if err != nil {
 				t.Fatal(err)
@@ -126,8 +128,8 @@ func TestTrainSynthetic(t *testing.T) {
 			if last.ValPaperAcc < 0.95 {
 				t.Errorf("validation paper accuracy %.3f, want >= 0.95", last.ValPaperAcc)
 			}
-			if !strings.Contains(bar.String(), "loss ") {
-				t.Errorf("no progress bar written: %q", bar.String())
+			if notes := fmt.Sprint(prog.Tasks()); !strings.Contains(notes, "loss ") {
+				t.Errorf("no loss in the progress notes: %s", notes)
 			}
 			for _, f := range []string{HistoryCSV, filepath.Join(CheckpointDir, LatestFile), filepath.Join(ModelDir, MetaFile)} {
 				if _, err := os.Stat(filepath.Join(env.OutDir, f)); err != nil {
@@ -296,12 +298,29 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 	}
 }
 
-func TestDeviceGPUWithoutGPU(t *testing.T) {
+// TestDeviceGPU asks for device gpu: without a visible GPU the run fails
+// naming the devices and the fix; with one (a GPU machine, the GPU build)
+// it trains on it.
+func TestDeviceGPU(t *testing.T) {
+	ds, err := tfinfo.Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
 	enc := t.TempDir()
 	writeSynth(t, enc, synthSpec{Height: 24, Width: 16, Seed: 1, PerClass: map[string]int{encode.SplitTrain: 2}})
 	cfg := smallConfig()
 	cfg.Device = "gpu"
-	_, err := (&Stage{Cfg: cfg}).Run(context.Background(), testEnv(t, enc))
+	res, err := (&Stage{Cfg: cfg}).Run(context.Background(), testEnv(t, enc))
+	if tfinfo.HasGPU(ds) {
+		t.Logf("a GPU is visible (%v): checking the GPU path", ds)
+		if err != nil {
+			t.Fatalf("device gpu with a GPU visible: %v", err)
+		}
+		if dev, _ := res.Summary["device"].(string); !strings.HasPrefix(dev, "GPU ") {
+			t.Errorf("summary device %q, want GPU <name>", dev)
+		}
+		return
+	}
 	if !errors.Is(err, ErrNoGPU) || !strings.Contains(err.Error(), "TF_VARIANT=gpu make deps") || !strings.Contains(err.Error(), "CPU:0") {
 		t.Fatalf("err = %v, want the no-GPU error listing the devices", err)
 	}

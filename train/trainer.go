@@ -333,6 +333,10 @@ func (t *trainer) logEpoch(st EpochStats) {
 
 func round4(v metrics.Num) float64 { return math.Round(float64(v)*1e4) / 1e4 }
 
+// SummaryTrainRows is the key of the stage's Result.Summary that serve's
+// model card reads back: the rows the model trained on.
+const SummaryTrainRows stages.SummaryKey = "train_rows"
+
 // summary is the stage result. An undefined metric is nil, which the
 // summary's JSON writes as null, as metrics.Num does everywhere else.
 func (t *trainer) summary() stages.Result {
@@ -347,9 +351,9 @@ func (t *trainer) summary() stages.Result {
 		"selection":      t.sel.metric,
 		"manifest_sha":   t.ds.manifestSHA,
 		"config_sha":     t.cfgSHA,
-		"train_rows":     t.trainLen,
 		"best_val_value": summaryValue(t.state.BestValue),
 	}
+	s[string(SummaryTrainRows)] = t.trainLen
 	for _, h := range t.history {
 		if h.Epoch == t.state.BestEpoch {
 			s["val_paper_accuracy"] = summaryValue(h.ValPaperAcc)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/postergenre/postergenre/app/demodata"
 	"github.com/postergenre/postergenre/configs"
+	"github.com/postergenre/postergenre/internal/httpserve"
 	"github.com/postergenre/postergenre/scrape"
 )
 
@@ -41,8 +41,13 @@ func startDemo(ctx context.Context, cfg *configs.Loaded, workdir string, log *sl
 		return nil, err
 	}
 	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 10 * time.Second}
+	// The server outlives ctx until stop: the run's last stage may still be
+	// reading from it when ctx ends.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan struct{})
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		defer close(served)
+		if err := httpserve.Serve(sctx, srv, ln, 2*time.Second, nil); err != nil {
 			log.Error("demo server", "err", err)
 		}
 	}()
@@ -56,9 +61,8 @@ func startDemo(ctx context.Context, cfg *configs.Loaded, workdir string, log *sl
 		scrape.Rewrite{Pattern: `^https?://www\.imdb\.com/`, Replace: base},
 	)
 	return func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
+		cancel()
+		<-served
 	}, nil
 }
 

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/postergenre/postergenre/app/cli"
+	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/evaluate"
 )
 
 // fakeRun makes a run folder with a config, an empty run record and, unless
@@ -30,17 +30,15 @@ func fakeRun(t *testing.T, preds []byte) string {
 // TestDiffUnreadablePredictions: a predictions.parquet that is there but
 // cannot be read is an error (exit 1, naming the file), not "absent".
 func TestDiffUnreadablePredictions(t *testing.T) {
-	type row struct {
-		ImdbID        int64     `parquet:"imdb_id"`
-		Split         string    `parquet:"split"`
-		Label         []float32 `parquet:"label,list"`
-		Probabilities []float32 `parquet:"probabilities,list"`
+	dir := t.TempDir()
+	rows := []evaluate.PredictionRow{
+		{ImdbID: 1, Split: encode.SplitTest, Title: "One", Year: 2001, Label: []float32{1, 0}, Probabilities: []float32{0.7, 0.3}},
+		{ImdbID: 2, Split: encode.SplitTest, Title: "Two", Year: 2002, Label: []float32{0, 1}, Probabilities: []float32{0.2, 0.8}},
 	}
-	good := filepath.Join(t.TempDir(), "p.parquet")
-	if err := parquet.WriteFile(good, []row{{1, "test", []float32{1, 0}, []float32{0.7, 0.3}}, {2, "test", []float32{0, 1}, []float32{0.2, 0.8}}}); err != nil {
+	if err := evaluate.WritePredictions(dir, []string{"A", "B"}, rows); err != nil {
 		t.Fatal(err)
 	}
-	valid, err := os.ReadFile(good)
+	valid, err := os.ReadFile(filepath.Join(dir, evaluate.PredictionsFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/postergenre/postergenre/internal/httpserve"
 	"github.com/postergenre/postergenre/scrape/mirror"
 )
 
@@ -34,12 +34,10 @@ func newMirrorCmd(st *State) *cobra.Command {
 				return exitWith(ExitFailed, err)
 			}
 			fmt.Fprintf(st.Stdout, "mirror: serving %d posters on http://%s/\n", m.Posters(), ln.Addr())
+			// No grace: the mirror only serves test and bench runs, whose
+			// requests need not finish once the command is stopped.
 			srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
-			go func() {
-				<-st.Ctx.Done()
-				srv.Close()
-			}()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := httpserve.Serve(st.Ctx, srv, ln, 0, nil); err != nil {
 				return exitWith(ExitFailed, err)
 			}
 			return nil

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/postergenre/postergenre/clean"
 	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/encode"
@@ -37,12 +36,9 @@ func TestPredictMatchesEvaluate(t *testing.T) {
 		ms = append(ms, cleantest.Movie{ID: int64(100 + i), Title: fmt.Sprintf("Film %d (%d)", i, 2000+i%10), Score: "6",
 			Genres: genres[i%len(genres)], Poster: cleantest.JPEG(s[0], s[1], i)})
 	}
-	cenv := cleantest.Build(t, dir, ms)
 	ccfg := cleanconfig.Default()
 	ccfg.VerifyImages = false
-	if _, err := (&clean.Stage{Cfg: ccfg}).Run(context.Background(), cenv); err != nil {
-		t.Fatal(err)
-	}
+	cenv := cleantest.Clean(t, dir, ms, ccfg) // an encode Env over the clean output
 	for _, fit := range []string{encodeconfig.FitStretch, encodeconfig.FitCrop, encodeconfig.FitPad} {
 		for _, filter := range []string{encodeconfig.FilterCatmullRom, encodeconfig.FilterBilinear, encodeconfig.FilterNearest, encodeconfig.FilterBox} {
 			t.Run(fit+"/"+filter, func(t *testing.T) {
@@ -83,7 +79,7 @@ func encodeAndTrain(t *testing.T, cenv stages.Env, dir, fit, filter string, edit
 			t.Fatal(err)
 		}
 	}
-	eenv := stages.Env{OutDir: encDir, Inputs: map[string]string{stages.Clean: cenv.OutDir}, PosterStore: cenv.PosterStore}
+	eenv := stages.Env{OutDir: encDir, Inputs: cenv.Inputs, PosterStore: cenv.PosterStore}
 	if _, err := (&encode.Stage{Cfg: ecfg}).Run(context.Background(), eenv); err != nil {
 		t.Fatal(err)
 	}

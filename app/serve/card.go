@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/postergenre/postergenre/evaluate"
 	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/pipeline"
 	"github.com/postergenre/postergenre/stages"
@@ -111,7 +112,7 @@ func buildCard(modelDir, reportDir string, meta train.Meta) (*Card, error) {
 	} else {
 		c.Run = trainMan.Run
 		c.Trained = trainMan.Finished.UTC().Format(time.RFC3339)
-		c.Data.TrainRows = intOf(trainMan.Summary["train_rows"])
+		c.Data.TrainRows, _ = train.SummaryTrainRows.Int(trainMan.Summary)
 		if wd, ok := pipeline.WorkdirOf(trainOut); ok {
 			if rec, err := pipeline.ReadRun(wd, trainMan.Run); err == nil {
 				c.Config = rec.Config
@@ -138,11 +139,9 @@ func buildCard(modelDir, reportDir string, meta train.Meta) (*Card, error) {
 	}
 	c.Report = reportDir
 	c.Metrics = evMan.Headline
-	c.Data.ValidationRows = intOf(evMan.Summary["validation_rows"])
-	c.Data.TestRows = intOf(evMan.Summary["test_rows"])
-	if b, ok := evMan.Summary["baseline"].(string); ok {
-		c.Data.Baseline = b
-	}
+	c.Data.ValidationRows, _ = evaluate.SummaryValidationRows.Int(evMan.Summary)
+	c.Data.TestRows, _ = evaluate.SummaryTestRows.Int(evMan.Summary)
+	c.Data.Baseline, _ = evaluate.SummaryBaseline.Text(evMan.Summary)
 	if len(c.Metrics) == 0 {
 		c.Notes = append(c.Notes, "the evaluate output predates typed headline metrics (evaluate version < 3): rerun evaluate")
 	}
@@ -181,13 +180,6 @@ func findReport(modelDir, trainOut, trainID string) string {
 		}
 	}
 	return best
-}
-
-func intOf(v any) int {
-	if f, ok := v.(float64); ok {
-		return int(f)
-	}
-	return 0
 }
 
 // modelID hashes model.json and the checkpoint's files (prefix.index,

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"errors"
 	"image"
 	"net/http"
 
@@ -26,11 +25,8 @@ func decode(data []byte, maxPixels int64) (image.Image, ImageInfo, *apiError) {
 	info.Format = format
 	img, h, err := poster.Decode(data, maxPixels)
 	info.Width, info.Height = h.Width, h.Height
-	switch {
-	case errors.Is(err, poster.ErrTooManyPixels):
-		return nil, info, errf(http.StatusUnprocessableEntity, "too_many_pixels", "%v", err)
-	case err != nil:
-		return nil, info, errf(http.StatusUnprocessableEntity, "corrupt_image", "%v", err)
+	if err != nil {
+		return nil, info, errf(http.StatusUnprocessableEntity, poster.Reason(err), "%v", err)
 	}
 	return img, info, nil
 }

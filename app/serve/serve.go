@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/postergenre/postergenre/internal/heatmap"
+	"github.com/postergenre/postergenre/internal/httpserve"
 	"github.com/postergenre/postergenre/train"
 )
 
@@ -197,24 +198,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(net
 		ready(ln.Addr())
 	}
 	s.log.Info("serving", "addr", ln.Addr().String(), "model", s.card.ID, "config", s.card.Config, "concurrency", s.opts.Concurrency)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	s.log.Info("shutting down", "grace", shutdownGrace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Serve(ctx, srv, ln, shutdownGrace, s.log)
 }
 
 const shutdownGrace = 15 * time.Second

@@ -4,21 +4,20 @@ package cleantest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"hash/crc32"
-	"image"
-	"image/color"
-	"image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/clean"
+	"github.com/postergenre/postergenre/clean/cleanconfig"
 	"github.com/postergenre/postergenre/internal/moviegenre"
+	"github.com/postergenre/postergenre/internal/poster/postertest"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/stages"
 )
@@ -34,61 +33,14 @@ type Movie struct {
 	Raw    string // when set, written instead of the fields (UTF-8, without line end)
 }
 
-// JPEG encodes a w×h image with a colour pattern derived from seed.
-func JPEG(w, h int, seed int) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, color.RGBA{uint8(x*7 + seed*31), uint8(y*5 + seed*17), uint8((x + y + seed) * 3), 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
-		panic(err)
-	}
-	return b.Bytes()
-}
-
-// GrayJPEG encodes a w×h grayscale JPEG (one component).
-func GrayJPEG(w, h int) []byte {
-	img := image.NewGray(image.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = uint8(i * 13)
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, nil); err != nil {
-		panic(err)
-	}
-	return b.Bytes()
-}
-
-// HugeHeaderJPEG is a small valid JPEG whose frame header claims w×h.
-func HugeHeaderJPEG(w, h int) []byte {
-	b := JPEG(8, 8, 1)
-	i := bytes.Index(b, []byte{0xFF, 0xC0})
-	if i < 0 {
-		panic("no SOF0")
-	}
-	binary.BigEndian.PutUint16(b[i+5:], uint16(h))
-	binary.BigEndian.PutUint16(b[i+7:], uint16(w))
-	return b
-}
-
-// PNGHeader is a PNG signature and an IHDR chunk declaring w×h, and no
-// pixel data: a decompression bomb's header.
-func PNGHeader(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 17)
-	copy(ihdr, "IHDR")
-	binary.BigEndian.PutUint32(ihdr[4:], w)
-	binary.BigEndian.PutUint32(ihdr[8:], h)
-	ihdr[12], ihdr[13] = 8, 2 // 8-bit RGB
-	binary.Write(&b, binary.BigEndian, uint32(13))
-	b.Write(ihdr)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(ihdr))
-	return b.Bytes()
-}
+// Poster images, from postertest (kept here for the tests that build a
+// scrape output with them).
+var (
+	JPEG           = postertest.JPEG
+	GrayJPEG       = postertest.GrayJPEG
+	HugeHeaderJPEG = postertest.HugeHeaderJPEG
+	PNGHeader      = postertest.PNGHeader
+)
 
 // Build writes dir/scrape/{movies.csv,ledger.parquet} and dir/store/<id>.jpg
 // for movies (one physical CRLF line each, header = line 1) and returns an
@@ -155,4 +107,20 @@ func Build(t testing.TB, dir string, movies []Movie) stages.Env {
 		PosterStore: store,
 		Workdir:     dir,
 	}
+}
+
+// Clean builds movies' scrape output under dir (Build), runs the clean
+// stage on it with cfg, and returns an Env for the encode stage: OutDir
+// dir/encode (created), the clean output as its input, the poster store.
+func Clean(t testing.TB, dir string, movies []Movie, cfg cleanconfig.Config) stages.Env {
+	t.Helper()
+	cenv := Build(t, dir, movies)
+	if _, err := (&clean.Stage{Cfg: cfg}).Run(context.Background(), cenv); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "encode")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return stages.Env{OutDir: out, Inputs: map[string]string{stages.Clean: cenv.OutDir}, PosterStore: cenv.PosterStore}
 }

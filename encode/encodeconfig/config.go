@@ -5,13 +5,21 @@ package encodeconfig
 
 import "github.com/postergenre/postergenre/stages"
 
+// Label modes (label_mode): how a row's listed genres become its label.
+const (
+	// LabelMulti is multi-hot over the selected genres.
+	LabelMulti = "multi"
+	// LabelFirst is one-hot of the first listed genre among the selected
+	// ones, as the 3-genre blog post.
+	LabelFirst = "first"
+)
+
 // Config is the encode section of a pipeline config.
 type Config struct {
 	// Genres selects and orders the label columns; empty = every genre found,
 	// in the stable vocabulary order (descending count, then name).
 	Genres []string `yaml:"genres"`
-	// LabelMode: "multi" (multi-hot over Genres) or "first" (one-hot of the
-	// first listed genre among Genres, as the 3-genre blog post).
+	// LabelMode: LabelMulti or LabelFirst.
 	LabelMode string `yaml:"label_mode"`
 	// YearMin/YearMax restrict rows to a year range; 0 = unbounded.
 	YearMin int   `yaml:"year_min"`
@@ -74,7 +82,7 @@ type Image struct {
 // Default is the encode section's defaults.
 func Default() Config {
 	return Config{
-		LabelMode:    "multi",
+		LabelMode:    LabelMulti,
 		Split:        Split{Method: "hash", Train: 0.8, Validation: 0.1, Test: 0.1},
 		Image:        Image{ShrinkPercent: 40, Fit: DefaultFit, Filter: DefaultFilter},
 		ShardRows:    2048,
@@ -94,8 +102,8 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 		}
 		seen[g] = true
 	}
-	if c.LabelMode != "multi" && c.LabelMode != "first" {
-		ps.Addf(prefix+"/label_mode", `must be "multi" or "first", got %q`, c.LabelMode)
+	if c.LabelMode != LabelMulti && c.LabelMode != LabelFirst {
+		ps.Addf(prefix+"/label_mode", `must be %q or %q, got %q`, LabelMulti, LabelFirst, c.LabelMode)
 	}
 	if c.YearMin < 0 || c.YearMax < 0 || (c.YearMin > 0 && c.YearMax > 0 && c.YearMin > c.YearMax) {
 		ps.Addf(prefix+"/year_max", "year range %d..%d is invalid", c.YearMin, c.YearMax)

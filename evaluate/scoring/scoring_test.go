@@ -2,7 +2,6 @@ package scoring_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parquet-go/parquet-go"
-
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodetest"
 	"github.com/postergenre/postergenre/evaluate/scoring"
 )
 
@@ -45,24 +43,6 @@ func row(id int64, split string, label ...float32) encode.ShardRow {
 	}
 	return encode.ShardRow{ImdbID: id, Title: fmt.Sprintf("T%d", id), Year: 2000, Genres: []string{"X"}, Label: label,
 		Split: split, Height: h, Width: w, Pixels: pix}
-}
-
-func writeShard(t *testing.T, path string, rows []encode.ShardRow) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wr := parquet.NewGenericWriter[encode.ShardRow](f)
-	if _, err := wr.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := wr.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestScore(t *testing.T) {
@@ -129,22 +109,7 @@ func TestScore(t *testing.T) {
 // into dir, and reads the manifest back.
 func writeOutput(t *testing.T, dir string, shards ...[]encode.ShardRow) encode.Manifest {
 	t.Helper()
-	man := encode.Manifest{Genres: []string{"A", "B", "C"}, Height: h, Width: w, Channels: 3,
-		Splits: map[string]int{"train": 10, "validation": 7, "test": 7}}
-	for i, rows := range shards {
-		name := fmt.Sprintf("shard-%05d.parquet", i)
-		writeShard(t, filepath.Join(dir, name), rows)
-		man.Shards = append(man.Shards, encode.ShardInfo{File: name})
-	}
-	js, _ := json.Marshal(man)
-	if err := os.WriteFile(filepath.Join(dir, encode.ManifestFile), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	man, err := encode.ReadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return man
+	return encodetest.Output{Genres: []string{"A", "B", "C"}, Height: h, Width: w}.Write(t, dir, shards...)
 }
 
 // TestScoreMalformedRows checks encode.ForEachRow's one policy as evaluate

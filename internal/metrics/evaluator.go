@@ -140,6 +140,21 @@ func (e *Evaluator) Rows() int { return e.n }
 // Compute returns every metric with row i weighted w[i] (nil: all 1).
 func (e *Evaluator) Compute(w []float64) Values {
 	v := Values{TopHit: make([]float64, e.k)}
+	W := e.rowMetrics(w, &v)
+	e.genreMetrics(w, W, &v)
+	var flatW func(int) float64
+	if w != nil {
+		g := e.g
+		flatW = func(j int) float64 { return w[j/g] }
+	}
+	v.MicroAP, _ = apSorted(e.yflat, e.sflat, e.dflat, flatW)
+	return v
+}
+
+// rowMetrics fills the metrics that average over rows (paper accuracy,
+// top-k hits, samples F1, Hamming loss, subset accuracy, micro F1) and
+// returns the total row weight.
+func (e *Evaluator) rowMetrics(w []float64, v *Values) float64 {
 	var W, paper, sf1, ham, exact float64
 	top := make([]float64, e.k)
 	var tp, fp, fn float64
@@ -174,7 +189,12 @@ func (e *Evaluator) Compute(w []float64) Values {
 	v.HammingLoss = ratio(ham, W)
 	v.SubsetAccuracy = ratio(exact, W)
 	v.MicroF1 = f1(tp, fp, fn)
+	return W
+}
 
+// genreMetrics fills the per-genre metrics and their macro averages; W is
+// the total row weight.
+func (e *Evaluator) genreMetrics(w []float64, W float64, v *Values) {
 	v.AUC = make([]float64, e.g)
 	v.AP = make([]float64, e.g)
 	v.F1 = make([]float64, e.g)
@@ -198,28 +218,11 @@ func (e *Evaluator) Compute(w []float64) Values {
 			sumAP += ap
 			v.APGenres++
 		}
-		var gtp, gfp, gfn, pos float64
-		for i := 0; i < e.n; i++ {
-			wi := weight(w, i)
-			if wi == 0 {
-				continue
-			}
-			switch {
-			case e.predTP[g][i]:
-				gtp += wi
-			case e.predFP[g][i]:
-				gfp += wi
-			case e.predFN[g][i]:
-				gfn += wi
-			}
-			if e.ycol[g][i] {
-				pos += wi
-			}
-		}
-		v.F1[g] = f1(gtp, gfp, gfn)
+		tp, fp, fn, pos := e.genreCounts(g, w)
+		v.F1[g] = f1(tp, fp, fn)
 		sumF1 += v.F1[g]
-		v.Precision[g] = ratio(gtp, gtp+gfp)
-		v.Recall[g] = ratio(gtp, gtp+gfn)
+		v.Precision[g] = ratio(tp, tp+fp)
+		v.Recall[g] = ratio(tp, tp+fn)
 		v.Prevalence[g] = ratio(pos, W)
 	}
 	v.MacroAUC = ratio(sumAUC, float64(v.AUCGenres))
@@ -228,13 +231,29 @@ func (e *Evaluator) Compute(w []float64) Values {
 	if W == 0 {
 		v.MacroF1 = math.NaN()
 	}
-	var flatW func(int) float64
-	if w != nil {
-		g := e.g
-		flatW = func(j int) float64 { return w[j/g] }
+}
+
+// genreCounts is genre g's weighted true positives, false positives, false
+// negatives and positives at the threshold.
+func (e *Evaluator) genreCounts(g int, w []float64) (tp, fp, fn, pos float64) {
+	for i := 0; i < e.n; i++ {
+		wi := weight(w, i)
+		if wi == 0 {
+			continue
+		}
+		switch {
+		case e.predTP[g][i]:
+			tp += wi
+		case e.predFP[g][i]:
+			fp += wi
+		case e.predFN[g][i]:
+			fn += wi
+		}
+		if e.ycol[g][i] {
+			pos += wi
+		}
 	}
-	v.MicroAP, _ = apSorted(e.yflat, e.sflat, e.dflat, flatW)
-	return v
+	return tp, fp, fn, pos
 }
 
 // f1 is 2TP/(2TP+FP+FN), 0 when the denominator is 0.

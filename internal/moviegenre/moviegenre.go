@@ -35,8 +35,19 @@
 // messages is cut to a few dozen characters (Excerpt).
 package moviegenre
 
+// Names of the MovieGenre CSV's columns, as its header spells them (and as
+// clean's required_fields and its empty_<column> reasons name them).
+const (
+	ColumnID     = "imdbId"
+	ColumnLink   = "Imdb Link"
+	ColumnTitle  = "Title"
+	ColumnScore  = "IMDB Score"
+	ColumnGenre  = "Genre"
+	ColumnPoster = "Poster"
+)
+
 // Columns of the MovieGenre CSV, in file order.
-var Columns = []string{"imdbId", "Imdb Link", "Title", "IMDB Score", "Genre", "Poster"}
+var Columns = []string{ColumnID, ColumnLink, ColumnTitle, ColumnScore, ColumnGenre, ColumnPoster}
 
 // Indexes of the columns in Columns (and in Row.Fields).
 const (

@@ -37,6 +37,27 @@ var (
 	ErrTooManyPixels = errors.New("too many pixels")
 )
 
+// The reasons a refused poster is recorded under: in scrape's ledger,
+// clean's and encode's rejects and serve's error codes. Reason maps a
+// decoder error to one.
+const (
+	ReasonTooManyPixels = "too_many_pixels"
+	ReasonCorruptImage  = "corrupt_image"
+)
+
+// Reason names why err, an error of DecodeHeader or Decode, refuses a
+// poster: ReasonTooManyPixels or else ReasonCorruptImage; "" for nil.
+func Reason(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrTooManyPixels):
+		return ReasonTooManyPixels
+	default:
+		return ReasonCorruptImage
+	}
+}
+
 // Header is what a poster's header declares.
 type Header struct {
 	Width, Height int

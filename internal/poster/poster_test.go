@@ -8,8 +8,8 @@ import (
 	"image/png"
 	"testing"
 
-	"github.com/postergenre/postergenre/clean/cleantest"
 	"github.com/postergenre/postergenre/internal/poster"
+	"github.com/postergenre/postergenre/internal/poster/postertest"
 )
 
 func encoded(t *testing.T, format string, w, h int) []byte {
@@ -33,7 +33,7 @@ func encoded(t *testing.T, format string, w, h int) []byte {
 }
 
 func TestDecode(t *testing.T) {
-	good := cleantest.JPEG(30, 40, 1)
+	good := postertest.JPEG(30, 40, 1)
 	sos := bytes.Index(good, []byte{0xFF, 0xDA})
 	for _, tc := range []struct {
 		name   string
@@ -45,7 +45,7 @@ func TestDecode(t *testing.T) {
 		{"jpeg", good, 0, "jpeg", nil},
 		{"png", encoded(t, "png", 12, 10), 0, "png", nil},
 		{"gif", encoded(t, "gif", 5, 6), 0, "gif", nil},
-		{"gray jpeg", cleantest.GrayJPEG(10, 10), 0, "jpeg", nil},
+		{"gray jpeg", postertest.GrayJPEG(10, 10), 0, "jpeg", nil},
 		{"exactly at the limit", good, 30 * 40, "jpeg", nil},
 		{"one pixel over", good, 30*40 - 1, "", []error{poster.ErrTooManyPixels}},
 		{"empty", nil, 0, "", []error{poster.ErrCorrupt, poster.ErrUnknownFormat}},
@@ -53,15 +53,18 @@ func TestDecode(t *testing.T) {
 		{"gif header garbage", []byte("GIF89a but not really"), 0, "", []error{poster.ErrTooManyPixels}}, // "declares" 25120×29813
 		{"truncated in the scan", good[:sos+30], 0, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
 		{"header only", good[:sos], 0, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
-		{"jpeg bomb", cleantest.HugeHeaderJPEG(20000, 20000), 0, "", []error{poster.ErrTooManyPixels}},
-		{"png bomb", cleantest.PNGHeader(50000, 50000), 0, "", []error{poster.ErrTooManyPixels}},
-		{"png bomb under a huge limit", cleantest.PNGHeader(50000, 50000), 1 << 40, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
+		{"jpeg bomb", postertest.HugeHeaderJPEG(20000, 20000), 0, "", []error{poster.ErrTooManyPixels}},
+		{"png bomb", postertest.PNGHeader(50000, 50000), 0, "", []error{poster.ErrTooManyPixels}},
+		{"png bomb under a huge limit", postertest.PNGHeader(50000, 50000), 1 << 40, "", []error{poster.ErrCorrupt, poster.ErrTruncated}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			img, h, err := poster.Decode(tc.b, tc.max)
 			if tc.errs == nil {
 				if err != nil || img == nil || h.Format != tc.format || img.Bounds().Dx() != h.Width {
 					t.Fatalf("img %v, header %+v, err %v", img != nil, h, err)
+				}
+				if r := poster.Reason(err); r != "" {
+					t.Errorf("Reason(nil) = %q", r)
 				}
 				return
 			}
@@ -76,6 +79,13 @@ func TestDecode(t *testing.T) {
 			if errors.Is(err, poster.ErrTooManyPixels) == errors.Is(err, poster.ErrCorrupt) {
 				t.Errorf("error %q is both or neither too large and corrupt", err)
 			}
+			reason := poster.ReasonCorruptImage
+			if tc.errs[0] == poster.ErrTooManyPixels {
+				reason = poster.ReasonTooManyPixels
+			}
+			if r := poster.Reason(err); r != reason {
+				t.Errorf("Reason(%q) = %q, want %q", err, r, reason)
+			}
 		})
 	}
 }
@@ -83,7 +93,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeHeaderAllocatesNoPixels(t *testing.T) {
 	// A header check of a bomb under a huge limit must not decode (7.5 GB of
 	// pixels): it returns the declared size, with no error.
-	h, err := poster.DecodeHeader(cleantest.PNGHeader(50000, 50000), 1<<40)
+	h, err := poster.DecodeHeader(postertest.PNGHeader(50000, 50000), 1<<40)
 	if err != nil || h.Width != 50000 || h.Height != 50000 || h.Format != "png" {
 		t.Fatalf("header %+v, err %v", h, err)
 	}

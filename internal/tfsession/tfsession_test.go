@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/postergenre/postergenre/internal/tfsession"
+	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 )
 
 // TestOptionsConfigProto decodes the bytes a session is created with and
@@ -116,19 +117,11 @@ func TestBFloat16RewriteRuns(t *testing.T) {
 			// Grappler leaves graphs of fewer than 4 nodes alone
 			// (RewriterConfig.min_graph_nodes), hence the Sum.
 			m := op.Sum(s, op.MatMul(s, a, b), op.Const(s.SubScope("axes"), []int32{0, 1}))
-			g, err := s.Finalize()
-			if err != nil {
-				t.Fatal(err)
-			}
 			opts, err := tfsession.Settings{IntraOp: 1, InterOp: 1, CPUOnly: true, Precision: c.precision}.Options()
 			if err != nil {
 				t.Fatal(err)
 			}
-			sess, err := tf.NewSession(g, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.Close()
+			sess := tfsessiontest.Open(t, s, opts)
 			av, bv := make([]float32, k), make([]float32, k)
 			for i := range av {
 				av[i], bv[i] = 1+1.0/1024, 1

@@ -22,7 +22,6 @@ package mirror
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"html"
@@ -39,6 +38,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/httpserve"
 	"github.com/postergenre/postergenre/internal/moviegenre"
 	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/scrape"
@@ -277,26 +277,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // Serve answers with h on ln until ctx is done, then shuts down (waiting up
-// to 5 s for requests in flight; stalled ones are cut).
+// to 5 s for requests in flight; stalled ones, whose request context ends
+// with ctx, are cut).
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = srv.Close()
-	}
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
+	return httpserve.Serve(ctx, srv, ln, 5*time.Second, nil)
 }
 
 // ListenAndServe is Serve on a new TCP listener at addr ("127.0.0.1:0" for

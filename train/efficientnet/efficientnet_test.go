@@ -15,6 +15,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 
+	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 	"github.com/postergenre/postergenre/train/efficientnet"
 )
 
@@ -134,15 +135,7 @@ func run(t *testing.T, w *efficientnet.Weights, o efficientnet.Options, x []floa
 	for _, v := range m.Variables {
 		inits = append(inits, op.AssignVariableOp(s.SubScope("init"), v.Handle, v.Init))
 	}
-	g, err := s.Finalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := tf.NewSession(g, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
+	sess := tfsessiontest.Open(t, s, nil)
 	if len(inits) > 0 {
 		if _, err := sess.Run(nil, nil, inits); err != nil {
 			t.Fatal(err)
@@ -341,15 +334,7 @@ func TestFineTuneGradients(t *testing.T) {
 	for _, v := range m.Variables {
 		inits = append(inits, op.AssignVariableOp(s.SubScope("init"), v.Handle, v.Init))
 	}
-	g, err := s.Finalize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess, err := tf.NewSession(g, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
+	sess := tfsessiontest.Open(t, s, nil)
 	if _, err := sess.Run(nil, nil, inits); err != nil {
 		t.Fatal(err)
 	}

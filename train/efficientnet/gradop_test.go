@@ -9,6 +9,8 @@ import (
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
+
+	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 )
 
 // TestOpGradients checks, in float64 where finite differences are exact to
@@ -58,15 +60,7 @@ func TestOpGradients(t *testing.T) {
 			loss := op.Sum(s, op.Mul(s, y, rp), op.Range(s, op.Const(s.SubScope("0"), int32(0)), op.Rank(s, y), op.Const(s.SubScope("1"), int32(1))))
 			grads := op.Gradients(s.SubScope("gradients"), []tf.Output{loss}, wrt)
 			ys := op.Shape(s, y)
-			g, err := s.Finalize()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sess, err := tf.NewSession(g, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sess.Close()
+			sess := tfsessiontest.Open(t, s, nil)
 			randT := func(shape ...int64) ([]float64, *tf.Tensor) {
 				size := int64(1)
 				for _, d := range shape {

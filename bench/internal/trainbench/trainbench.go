@@ -19,6 +19,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/encode/encodeconfig"
 	"github.com/postergenre/postergenre/internal/procstat"
 	"github.com/postergenre/postergenre/internal/tfinfo"
 	"github.com/postergenre/postergenre/stages"
@@ -98,7 +99,7 @@ func Ours(dir string, cfg trainconfig.Config, impl string) (Result, error) {
 func Generate(dir string, rows, h, w int) error {
 	genres := []string{"Horror", "Romance", "Action", "Documentary"}
 	rng := rand.New(rand.NewPCG(1, 2))
-	man := encode.Manifest{Genres: genres, Vocabulary: genres, LabelMode: "multi_hot", Height: h, Width: w, Channels: 3,
+	man := encode.Manifest{Genres: genres, Vocabulary: genres, LabelMode: encodeconfig.LabelMulti, Height: h, Width: w, Channels: 3,
 		Splits: map[string]int{}, GenreCounts: map[string]map[string]int{}}
 	const perShard = 1000
 	total := rows + 64
