@@ -29,7 +29,8 @@ func pythonOrSkip(t *testing.T) string {
 // TestGradCAMMatchesReference checks the Grad-CAM maps TensorFlow's
 // gradients give against a float64 NumPy forward pass with finite-difference
 // gradients (testdata/gradcam_reference.py), on a tiny paper-style network
-// whose weights the test reads out of the session, for every genre.
+// whose weights the test reads out of the session, for every genre, at the
+// conv layer gradCAMConv picks and at the last one.
 func TestGradCAMMatchesReference(t *testing.T) {
 	py := pythonOrSkip(t)
 	for _, tc := range []struct {
@@ -37,8 +38,10 @@ func TestGradCAMMatchesReference(t *testing.T) {
 		spec  netSpec
 		seeds uint64
 	}{
-		{"two-convs-one-hidden", netSpec{Height: 14, Width: 11, Genres: 3, ConvFilters: []int{3, 4}, Dense: []int{5}, Loss: "softmax_ce", Seed: 3}, 1},
-		{"three-convs-no-hidden-sigmoid", netSpec{Height: 26, Width: 22, Genres: 4, ConvFilters: []int{4, 4, 6}, Loss: "sigmoid_bce", Seed: 5}, 2},
+		{"two-convs-one-hidden", netSpec{Height: 14, Width: 11, Genres: 3, ConvFilters: []int{3, 4}, Dense: []int{5}, Loss: "softmax_ce", Seed: 3, GradCAMConv: gradCAMConv(2)}, 1},
+		{"three-convs-no-hidden-sigmoid", netSpec{Height: 26, Width: 22, Genres: 4, ConvFilters: []int{4, 4, 6}, Loss: "sigmoid_bce", Seed: 5, GradCAMConv: gradCAMConv(3)}, 2},
+		// The last conv layer's map, Grad-CAM's layer before gradCAMConv.
+		{"three-convs-last-layer", netSpec{Height: 26, Width: 22, Genres: 4, ConvFilters: []int{4, 4, 6}, Dense: []int{5}, Loss: "softmax_ce", Seed: 6, GradCAMConv: 2}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g, err := buildGraph(tc.spec)
@@ -86,7 +89,7 @@ func TestGradCAMMatchesReference(t *testing.T) {
 
 			dir := t.TempDir()
 			in, _ := json.Marshal(map[string]any{"height": H, "width": W, "genres": G, "conv_filters": tc.spec.ConvFilters,
-				"dense": tc.spec.Dense, "weights": weights, "image": img})
+				"dense": tc.spec.Dense, "cam_layer": tc.spec.GradCAMConv, "weights": weights, "image": img})
 			if err := os.WriteFile(filepath.Join(dir, "in.json"), in, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -123,5 +126,51 @@ func TestGradCAMMatchesReference(t *testing.T) {
 			}
 			t.Logf("largest difference %.2g over %d genres (%d non-zero cells)", worst, G, nonzero)
 		})
+	}
+}
+
+// TestGradCAMLayer: model.json's gradcam_layer names the map, an old
+// model.json without it gets today's choice, a wrong name is an error; the
+// map's cells are centred where their receptive fields are.
+func TestGradCAMLayer(t *testing.T) {
+	paper := []int{32, 32, 32, 64}
+	if got := GradCAMLayer(paper); got != "conv2" {
+		t.Errorf("GradCAMLayer(paper) = %q, want conv2", got)
+	}
+	if got := GradCAMLayer(nil); got != "head" {
+		t.Errorf("GradCAMLayer(backbone) = %q, want head", got)
+	}
+	for _, tc := range []struct {
+		name    string
+		n, want int
+		err     bool
+	}{
+		{"conv2", 4, 2, false},
+		{"conv3", 4, 3, false},
+		{"", 4, 2, false},
+		{"", 1, 0, false},
+		{"head", 0, 0, false},
+		{"conv4", 4, 0, true},
+		{"conv02", 4, 0, true},
+		{"head", 4, 0, true},
+	} {
+		got, err := parseGradCAMLayer(tc.name, tc.n)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("parseGradCAMLayer(%q, %d) = %d, %v; want %d, error %v", tc.name, tc.n, got, err, tc.want, tc.err)
+		}
+	}
+	// 73×107 through the paper's stack: conv2's ReLU is 23×14 cells 4
+	// pixels apart, the first centred on pixel 8.5 (its 18-pixel receptive
+	// field spans 0..17); conv3's is 9×5, 8 apart, from 18.5.
+	for _, tc := range []struct {
+		conv           int
+		origin, stride float64
+		rows, cols     int
+	}{{2, 8.5, 4, 23, 14}, {3, 18.5, 8, 9, 5}} {
+		g := &netGraph{spec: netSpec{Height: 107, Width: 73, ConvFilters: paper, GradCAMConv: tc.conv}}
+		ox, oy, st := g.camGeometry(tc.rows, tc.cols)
+		if ox != tc.origin || oy != tc.origin || st != tc.stride {
+			t.Errorf("conv%d: cells from (%g, %g) every %g, want from %g every %g", tc.conv, ox, oy, st, tc.origin, tc.stride)
+		}
 	}
 }

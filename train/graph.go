@@ -40,6 +40,11 @@ type netSpec struct {
 	WeightDecay    float64
 	EMADecay       float64
 	TTAFlip        bool
+	// GradCAMConv is the conv layer whose ReLU map (before its pooling)
+	// Grad-CAM weighs, an index of ConvFilters (gradCAMConv gives the
+	// default; model.json records it as gradcam_layer). A backbone's
+	// Grad-CAM uses its own head activations.
+	GradCAMConv int
 	// DetectorWeights, for an inference graph of a network without a
 	// pretrained backbone, adds EfficientNet-Lite0 beside it, fed the raw
 	// pixels (rawImages): the poster detector's features (explain.go).
@@ -233,8 +238,8 @@ func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output
 			ups = append(ups, u...)
 		}
 		h = op.Relu(uniq(s), h)
-		// Grad-CAM reads the last ReLU before its pooling: twice the
-		// resolution of the pooled map.
+		// Grad-CAM reads a ReLU before its pooling: twice the resolution
+		// of the pooled map.
 		c.maps = append(c.maps, h)
 		h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
 	}

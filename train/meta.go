@@ -29,6 +29,12 @@ type Meta struct {
 	WeightsPath    string `json:"weights_path,omitempty"`
 	// TTAFlip: probabilities are the mean of the image's and its mirror's.
 	TTAFlip bool `json:"tta_flip,omitempty"`
+	// GradCAMLayer is the feature map the heatmaps weigh: "convN" (conv
+	// layer N's ReLU before its pooling) for the paper network, "head" for
+	// a backbone (explain.go). Empty in a model written before it was
+	// recorded; LoadModel then uses today's choice, which needs no
+	// retraining (Grad-CAM reads the trained weights as they are).
+	GradCAMLayer string `json:"gradcam_layer,omitempty"`
 	// Precision the model was trained with ("" = float32); LoadModel runs
 	// inference with it unless told otherwise.
 	Precision string `json:"precision,omitempty"`

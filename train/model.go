@@ -92,6 +92,9 @@ func loadModel(dir, precision string, calibrating bool) (*Model, error) {
 		ConvFilters: meta.ConvFilters, Dense: meta.Dense, Dropout: meta.Dropout, BatchNorm: meta.BatchNorm,
 		Loss: meta.Loss, Backbone: meta.Backbone, FineTune: meta.FineTune, TTAFlip: meta.TTAFlip,
 	}
+	if spec.GradCAMConv, err = parseGradCAMLayer(meta.GradCAMLayer, len(spec.ConvFilters)); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
 	if spec.hasBackbone() {
 		if spec.Weights, err = loadModelWeights(meta); err != nil {
 			return nil, fmt.Errorf("load model %s: %w", dir, err)

@@ -176,11 +176,11 @@ func (t *trainer) newMeta() Meta {
 		ConvFilters: cfg.ConvFilters, Dense: cfg.Dense, Dropout: cfg.Dropout, BatchNorm: cfg.BatchNorm, Loss: cfg.Loss,
 		Preprocessing: t.preprocessing(), Threshold: 0.5,
 		ConfigSHA256: t.cfgSHA, ManifestSHA256: t.ds.manifestSHA, TFVersion: tf.Version(), Device: t.device,
-		TTAFlip: cfg.TTAFlip, Precision: cfg.Precision,
+		TTAFlip: cfg.TTAFlip, Precision: cfg.Precision, GradCAMLayer: GradCAMLayer(cfg.ConvFilters),
 	}
 	if cfg.HasBackbone() {
 		m.ConvFilters, m.BatchNorm = nil, false
-		m.Backbone, m.FineTune = cfg.Backbone, cfg.FineTune
+		m.Backbone, m.FineTune, m.GradCAMLayer = cfg.Backbone, cfg.FineTune, GradCAMLayer(nil)
 		m.WeightsSHA256, m.WeightsLicense, m.WeightsPath = t.weights.SHA256, weightsLicense(cfg.Backbone), t.weightsPath
 	}
 	return m

@@ -1,10 +1,12 @@
 """Grad-CAM reference for TestGradCAMMatchesReference: the paper network's
 forward pass in float64 NumPy from the weights the test read out of
-TensorFlow, and the gradient of each genre's logit with respect to the last
-convolutional feature map, independent of TensorFlow's gradient registry:
-by central finite differences with respect to the pooled map (the dense
-layers), then routed through the 2x2 max-pool to the first maximum of each
-window in row-major order. Finite differences straight on the map would
+TensorFlow, and the gradient of each genre's logit with respect to the
+feature map Grad-CAM weighs (conv layer "cam_layer"'s ReLU before its
+pooling; the last one when absent), independent of TensorFlow's gradient
+registry: by central finite differences with respect to the pooled map
+(through the layers above it: convolutions, pools, the dense layers), then
+routed through the 2x2 max-pool to the first maximum of each window in
+row-major order. Finite differences straight on the map would
 split a gradient between tied maxima, and ReLU makes ties of zeros common;
 TensorFlow's MaxPoolGrad gives it to the first one.
 
@@ -37,14 +39,19 @@ def main():
     W = {k: np.array(v["data"], dtype=np.float64).reshape(v["shape"]) for k, v in spec["weights"].items()}
     x = np.array(spec["image"], dtype=np.float64).reshape(spec["height"], spec["width"], 3)
     convs, dense, genres = len(spec["conv_filters"]), len(spec["dense"] or []), spec["genres"]
+    cam = spec.get("cam_layer", convs - 1)
+
+    def conv(i, h):
+        return np.maximum(conv_valid(h, W["conv%d/kernel" % i], W["conv%d/bias" % i]), 0)
+
     h = x
-    for i in range(convs):
-        h = np.maximum(conv_valid(h, W["conv%d/kernel" % i], W["conv%d/bias" % i]), 0)
-        if i < convs - 1:
-            h = maxpool(h)
-    A = h
+    for i in range(cam):
+        h = maxpool(conv(i, h))
+    A = conv(cam, h)
 
     def head(p):
+        for i in range(cam + 1, convs):
+            p = maxpool(conv(i, p))
         z = p.reshape(-1)
         for i in range(dense):
             z = np.maximum(z @ W["dense%d/kernel" % i] + W["dense%d/bias" % i], 0)
