@@ -67,6 +67,9 @@ func makeRunCommand(t *testing.T, workdir string) string {
 // each exits 0; serve starts, serves, and exits 0 on SIGINT. Then `exp`
 // fits 80 columns and its --csv parses in Python's csv module.
 func TestREADMECommands(t *testing.T) {
+	// Mostly waiting on Slurm and child processes: overlaps the package's
+	// other long test, which keeps CI's wall time down.
+	t.Parallel()
 	bin := pipelineBin(t)
 	if testing.Short() {
 		t.Skip("the demo and every README command: minutes")
