@@ -19,11 +19,7 @@ func TestNothingToDoNeedsNoSpace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains once")
 	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=96m"); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	dir := smallTmpfs(t, "96m")
 	work := filepath.Join(dir, "work")
 	args := []string{"run", demoConfig, "--workdir", work, "--set", "demo.posters=200", "--set", "train.epochs=1",
 		"--set", "evaluate.bootstrap=20", "--log-format", "json", "--quiet"}

@@ -16,11 +16,7 @@ import (
 // CAP_SYS_ADMIN).
 func fullDisk(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("cannot mount a tmpfs to fill: %v", err)
-	}
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	dir := smallTmpfs(t, "64k")
 	f, err := os.Create(filepath.Join(dir, "fill"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,4 +80,20 @@ func TestFailuresBeforeAStageArePrinted(t *testing.T) {
 			})
 		}
 	}
+}
+
+// smallTmpfs mounts a tmpfs of the given size on a temporary folder. It
+// skips where mounting is not allowed (not root, no CAP_SYS_ADMIN), except
+// under CI=true, where the test must run.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount a tmpfs (CI=true: must run): %v", err)
+		}
+		t.Skipf("cannot mount a tmpfs to fill: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
 }

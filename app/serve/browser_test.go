@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,20 +18,6 @@ import (
 	"github.com/postergenre/postergenre/internal/browsertest"
 )
 
-// chromium finds a Chromium binary: $CHROMIUM, else Debian's chromium
-// package (`make chromium` installs it).
-func chromium() string {
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestBrowser drives a real headless Chromium: it loads the page, uploads
 // a generated poster through the file input (as a person choosing a file
 // would), waits for the genre bars and reads them from the DOM; they must
@@ -43,10 +28,7 @@ func chromium() string {
 // the page with the prediction and its heatmap, and of the non-poster
 // beside it (path with "-nonposter" before the extension).
 func TestBrowser(t *testing.T) {
-	bin := chromium()
-	if bin == "" {
-		t.Skip("no Chromium installed (looked for $CHROMIUM, chromium, chromium-browser, google-chrome): `make chromium` installs Debian's package")
-	}
+	bin := browsertest.Find(t)
 	srv, model := newServer(t, serve.Options{})
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
