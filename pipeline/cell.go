@@ -44,7 +44,7 @@ func (r *Runner) runCell(ctx context.Context, cell configs.Cell, cellDir string,
 			return steps, err
 		}
 	}
-	if count(steps, "ran") == 0 {
+	if count(steps, StatusRan) == 0 {
 		// Nothing ran: the record (run.json) lists the outputs used, and
 		// the run folder of the run that made them holds their files. A
 		// cron run that finds everything up to date needs no space.
@@ -197,7 +197,7 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 			// A bare "context canceled" says nothing: name the stage it stopped.
 			err = fmt.Errorf("%s interrupted: %w", name, err)
 		}
-		p.Status = "failed"
+		p.Status = StatusFailed
 		p.Error = CapText(err.Error())
 		log.Error("stage failed", "err", p.Error)
 		if errors.Is(err, context.Canceled) {
@@ -205,7 +205,7 @@ func (r *Runner) runPlanned(ctx context.Context, c *cellRun, p stepPlan, log *sl
 		}
 		return &p.Step, &StageError{Stage: name, Err: err}
 	}
-	p.Status = "ran"
+	p.Status = StatusRan
 	c.use(&p, m)
 	c.state.Stages[name] = stageState{Fingerprint: p.Fingerprint, ConfigHash: p.configHash, OutputID: m.OutputID, Params: p.params}
 	if err := r.saveState(c.cell.Config.Name, c.state); err != nil {

@@ -75,7 +75,7 @@ func CollectRun(workdir string, cfg *configs.Loaded, id string, started time.Tim
 	if _, err := os.Stat(runDir); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
-	rec := &RunRecord{ID: id, Config: cfg.Name, File: cfg.File, Started: started, Status: "ok"}
+	rec := &RunRecord{ID: id, Config: cfg.Name, File: cfg.File, Started: started, Status: RunOK}
 	var problems []string
 	var gridRows []gridRow
 	for _, c := range cfg.Cells() {
@@ -85,7 +85,7 @@ func CollectRun(workdir string, cfg *configs.Loaded, id string, started time.Tim
 		}
 		cr, err := ReadCellRecord(workdir, id, c)
 		if err != nil {
-			rec.Status = "failed"
+			rec.Status = RunFailed
 			problems = append(problems, "cell "+name+": no record (never ran, or its process was killed)")
 			if !errors.Is(err, fs.ErrNotExist) {
 				problems[len(problems)-1] = "cell " + name + ": " + err.Error()
@@ -101,8 +101,8 @@ func CollectRun(workdir string, cfg *configs.Loaded, id string, started time.Tim
 			rec.Finished = cr.Finished
 		}
 		rec.Version, rec.Commit = cr.Version, cr.Commit
-		if cr.Status != "ok" {
-			if rec.Status != "failed" {
+		if cr.Status != RunOK {
+			if rec.Status != RunFailed {
 				rec.Status = cr.Status
 			}
 			problems = append(problems, "cell "+name+": "+cr.Status+": "+cr.Error)

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,5 +357,63 @@ func TestLayoutAndReadRun(t *testing.T) {
 		} else if _, err := os.Stat(filepath.Join(l.Resolve(s.Output), "_stage.json")); err != nil {
 			t.Errorf("%s: output %s does not resolve: %v", s.Stage, s.Output, err)
 		}
+	}
+}
+
+// resumerStage keeps a failed attempt and says where it would resume,
+// as train does from its checkpoint.
+type resumerStage struct{ *fakeStage }
+
+func (resumerStage) KeepsFailedAttempt() bool { return true }
+func (resumerStage) ResumePoint(prev string) (string, error) {
+	if _, err := os.Stat(filepath.Join(prev, "partial.txt")); err != nil {
+		return "", errors.New("no checkpoint in the attempt")
+	}
+	return "the partial output", nil
+}
+
+// TestDryRunResumeNote: `run --dry-run --resume` says, per stage that
+// would run, whether it resumes and from where, without running it.
+func TestDryRunResumeNote(t *testing.T) {
+	tests := []struct {
+		name      string
+		failFirst bool
+		resume    bool
+		want      string
+	}{
+		{"failed attempt kept", true, true, "would resume from the partial output"},
+		{"nothing to resume from", false, true, "no interrupted attempt for these inputs and params, would start over"},
+		{"without --resume: no note", true, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.wrap = func(f *fakeStage) stages.Stage {
+				if f.name == stages.Train {
+					return resumerStage{f}
+				}
+				return f
+			}
+			if tt.failFirst {
+				h.failing = stages.Train
+				if _, _, err := h.run(pipeline.Options{}); err == nil {
+					t.Fatal("train did not fail")
+				}
+				h.failing = ""
+			}
+			var out bytes.Buffer
+			if _, ran, err := h.run(pipeline.Options{DryRun: true, Resume: tt.resume, Out: &out}); err != nil || len(ran) != 0 {
+				t.Fatalf("dry run ran %v, err %v", ran, err)
+			}
+			var trainLine string
+			for _, line := range strings.Split(out.String(), "\n") {
+				if strings.HasPrefix(line, stages.Train+" ") {
+					trainLine = line
+				}
+			}
+			if tt.want == "" && strings.Contains(trainLine, "resume") || !strings.Contains(trainLine, tt.want) {
+				t.Errorf("train's plan line %q, want %q", trainLine, tt.want)
+			}
+		})
 	}
 }

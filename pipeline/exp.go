@@ -50,7 +50,7 @@ func ExpRows(workdir string, all bool) ([]ExpRow, error) {
 				row.Config = row.Cell
 			}
 			steps := stepsOf(r.Steps, cell)
-			if row.Status == "ok" && count(steps, "ran") == 0 {
+			if row.Status == RunOK && count(steps, StatusRan) == 0 {
 				row.Status = HistoryNothingRan
 			}
 			for _, m := range Headline(steps) {

@@ -198,7 +198,7 @@ func usedOutputs(l layout, kept []RunRecord) (map[string]bool, error) {
 	used := map[string]bool{}
 	for _, r := range kept {
 		for _, s := range r.Steps {
-			if s.Fingerprint != "" && (s.Status == "ran" || s.Status == StatusUpToDate) {
+			if s.Fingerprint != "" && (s.Status == StatusRan || s.Status == StatusUpToDate) {
 				used[s.Stage+"/"+s.Fingerprint] = true
 			}
 		}

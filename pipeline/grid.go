@@ -65,8 +65,8 @@ func gridTable(g *configs.Grid, rows []gridRow) string {
 // primaryCell is a cell's primary headline metric as a percentage.
 func primaryCell(steps []Step) string {
 	for _, s := range steps {
-		if s.Status == "failed" {
-			return "failed"
+		if s.Status == StatusFailed {
+			return StatusFailed
 		}
 	}
 	h := Headline(steps)

@@ -121,9 +121,9 @@ func HistoryRows(workdir string, runs []RunRecord) []HistoryRow {
 		for _, cell := range cells {
 			steps := stepsOf(r.Steps, cell)
 			row := HistoryRow{Run: r.ID, Cell: cell, Config: r.Config, Status: r.Status, Started: r.Started,
-				Seconds: r.Seconds, Ran: count(steps, "ran"), Cached: count(steps, StatusUpToDate),
+				Seconds: r.Seconds, Ran: count(steps, StatusRan), Cached: count(steps, StatusUpToDate),
 				Commit: r.Commit, Changed: changed, Headline: Headline(steps), Error: r.Error}
-			if row.Status == "ok" && row.Ran == 0 {
+			if row.Status == RunOK && row.Ran == 0 {
 				row.Status = HistoryNothingRan
 			}
 			out = append(out, row)

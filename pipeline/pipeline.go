@@ -81,6 +81,16 @@ const (
 	StatusDamaged     = "damaged"
 	StatusForced      = "forced"
 	StatusNotSelected = "not selected"
+	// StatusRan and StatusFailed are how a stage that ran in a run ended.
+	StatusRan    = "ran"
+	StatusFailed = "failed"
+)
+
+// Status of a run or a cell (RunRecord.Status).
+const (
+	RunOK        = "ok"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
 )
 
 // Step is one stage in a plan or a run.

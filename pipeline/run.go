@@ -270,7 +270,7 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 			runErr = errors.Join(runErr, err)
 		}
 	}
-	attrs := []any{"status", rec.Status, "seconds", round(rec.Seconds, 2), "ran", count(rec.Steps, "ran"), "up_to_date", count(rec.Steps, StatusUpToDate), "run_dir", runDir}
+	attrs := []any{"status", rec.Status, "seconds", round(rec.Seconds, 2), "ran", count(rec.Steps, StatusRan), "up_to_date", count(rec.Steps, StatusUpToDate), "run_dir", runDir}
 	if runErr != nil {
 		attrs = append(attrs, "err", CapText(runErr.Error()))
 	}
@@ -282,11 +282,11 @@ func (r *Runner) finishRun(rec *RunRecord, log *slog.Logger, runErr error) error
 func outcome(err error) (status, msg string) {
 	switch {
 	case err == nil:
-		return "ok", ""
+		return RunOK, ""
 	case errors.Is(err, context.Canceled):
-		return "cancelled", CapText(err.Error())
+		return RunCancelled, CapText(err.Error())
 	}
-	return "failed", CapText(err.Error())
+	return RunFailed, CapText(err.Error())
 }
 
 // linkLatest points runs/latest at the run, atomically.
@@ -312,13 +312,13 @@ func linkLatest(l layout, id string) error {
 
 // NothingRan reports a successful run that found every stage up to date:
 // its folder holds only its record (run.json, config.yaml, log.jsonl).
-func NothingRan(rec RunRecord) bool { return rec.Status == "ok" && count(rec.Steps, "ran") == 0 }
+func NothingRan(rec RunRecord) bool { return rec.Status == RunOK && count(rec.Steps, StatusRan) == 0 }
 
 // Experiment reports a run that trained or evaluated something: what gc
 // keeps (--keep N counts these) and exp lists.
 func Experiment(rec RunRecord) bool {
 	for _, s := range rec.Steps {
-		if s.Status == "ran" && (s.Stage == stages.Train || s.Stage == stages.Evaluate) {
+		if s.Status == StatusRan && (s.Stage == stages.Train || s.Stage == stages.Evaluate) {
 			return true
 		}
 	}

@@ -101,7 +101,7 @@ func (r *Runner) Submit(ctx context.Context, cfg *configs.Loaded) (sub *Submitte
 // rewrites run.json.
 func (s *Submitted) Record(rec *RunRecord) error {
 	for _, st := range s.Steps {
-		if st.Status != "ran" {
+		if st.Status != StatusRan {
 			continue
 		}
 		for i := range rec.Steps {

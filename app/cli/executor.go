@@ -116,7 +116,7 @@ func cmdRunOn(st *State, g *globals, file string, f runFlags, cfg *configs.Loade
 		return exitWith(ExitFailed, waitErr)
 	case err != nil:
 		return exitWith(ExitFailed, err)
-	case rec.Status != "ok":
+	case rec.Status != pipeline.RunOK:
 		return exitWith(ExitFailed, errors.New(rec.Error))
 	}
 	return nil
@@ -145,9 +145,9 @@ func writeMissingCellRecords(b *executor.Batch, s *executor.Submission, log inte
 		if !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		status := "failed"
+		status := pipeline.RunFailed
 		if c.Phase == executor.Cancelled {
-			status = "cancelled"
+			status = pipeline.RunCancelled
 		}
 		// Its times are the submitter's: first submitted, last seen ending.
 		rec := pipeline.RunRecord{ID: b.RunID, Config: b.Config.Name, File: b.File, Status: status, Error: c.Error,
@@ -217,7 +217,7 @@ with --detach has a job that runs this once every cell has ended.`,
 			if err != nil {
 				return exitWith(ExitFailed, err)
 			}
-			if rec.Status != "ok" {
+			if rec.Status != pipeline.RunOK {
 				return exitWith(ExitFailed, errors.New(rec.Error))
 			}
 			return nil

@@ -250,9 +250,9 @@ func interrupted(cfg *configs.Loaded, resume string, rec *pipeline.RunRecord) er
 				name = "[" + s.Cell + "] " + name
 			}
 			switch s.Status {
-			case "ran", pipeline.StatusUpToDate:
+			case pipeline.StatusRan, pipeline.StatusUpToDate:
 				kept = append(kept, name)
-			case "failed":
+			case pipeline.StatusFailed:
 				stopped = append(stopped, name)
 				if k, ok := buildStages(cfg.Config)[s.Stage].(stages.StagingKeeper); ok && k.KeepsFailedAttempt() {
 					keeps = true

@@ -19,7 +19,7 @@ func printSummary(st *State, rec *pipeline.RunRecord, workdir string) {
 	report := reportOf(workdir, runDir, rec)
 	if !st.StdoutIsTerminal {
 		level := slog.LevelInfo
-		if rec.Status != "ok" {
+		if rec.Status != pipeline.RunOK {
 			level = slog.LevelError
 		}
 		type step struct {
@@ -86,7 +86,7 @@ func printSummary(st *State, rec *pipeline.RunRecord, workdir string) {
 	} else {
 		fmt.Fprintf(w, "run folder: %s\n", runDir)
 	}
-	if rec.Status == "ok" && rec.Grid == "" {
+	if rec.Status == pipeline.RunOK && rec.Grid == "" {
 		printNext(st, workdir)
 	}
 }

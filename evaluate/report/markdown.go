@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/postergenre/postergenre/encode"
 )
 
 func f3(x Num) string {
@@ -43,8 +45,8 @@ type printer func(format string, a ...any)
 
 func (r *Report) mdIntro(p printer) {
 	p("# Evaluation report\n\n")
-	p("Test split: **%d** posters, %d genres (%s). Validation: %d posters.", r.Rows["test"], len(r.Genres), strings.Join(r.Genres, ", "), r.Rows["validation"])
-	if t, ok := r.Rows["train"]; ok {
+	p("Test split: **%d** posters, %d genres (%s). Validation: %d posters.", r.Rows[encode.SplitTest], len(r.Genres), strings.Join(r.Genres, ", "), r.Rows[encode.SplitValidation])
+	if t, ok := r.Rows[encode.SplitTrain]; ok {
 		p(" Train: %d posters.", t)
 	}
 	p("\n\n")

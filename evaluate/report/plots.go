@@ -18,6 +18,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/metrics"
 )
 
@@ -202,8 +203,8 @@ func (r *Report) trainingPlot() ([]byte, error) {
 		get  func(Epoch) Num
 		st   draw.LineStyle
 	}{
-		{loss, "train", func(e Epoch) Num { return e.TrainLoss }, train},
-		{loss, "validation", func(e Epoch) Num { return e.ValLoss }, val},
+		{loss, encode.SplitTrain, func(e Epoch) Num { return e.TrainLoss }, train},
+		{loss, encode.SplitValidation, func(e Epoch) Num { return e.ValLoss }, val},
 		{acc, "", func(e Epoch) Num { return e.TrainPaperAcc }, train},
 		{acc, "", func(e Epoch) Num { return e.ValPaperAcc }, val},
 	} {
@@ -253,7 +254,7 @@ func (r *Report) genrePlot() ([]byte, error) {
 	h := vg.Length(max(3.5, float64(n)*perGenre+1.4)) * vg.Inch
 	// Bars are sized in points: a group takes ~75% of a genre's height.
 	var splits []string
-	for _, sp := range []string{"train", "validation", "test"} {
+	for _, sp := range []string{encode.SplitTrain, encode.SplitValidation, encode.SplitTest} {
 		if _, ok := r.GenreCounts[sp]; ok && r.SplitRows[sp] > 0 {
 			splits = append(splits, sp)
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/metrics"
 	"github.com/postergenre/postergenre/internal/textcap"
 )
@@ -329,7 +330,7 @@ func (in *Input) check() error {
 	if len(in.Val.Y) == 0 {
 		errs = append(errs, errors.New("no validation rows (needed to tune the threshold)"))
 	}
-	for name, sp := range map[string]Split{"test": in.Test, "validation": in.Val} {
+	for name, sp := range map[string]Split{encode.SplitTest: in.Test, encode.SplitValidation: in.Val} {
 		if len(sp.Rows) != 0 && len(sp.Rows) != len(sp.Y) {
 			errs = append(errs, fmt.Errorf("%s: %d rows named, %d label rows", name, len(sp.Rows), len(sp.Y)))
 		}
@@ -385,7 +386,7 @@ func newReport(in Input) *Report {
 	r := &Report{
 		Format:           Format,
 		Genres:           in.Genres,
-		Rows:             map[string]int{"validation": len(in.Val.Y), "test": len(in.Test.Y)},
+		Rows:             map[string]int{encode.SplitValidation: len(in.Val.Y), encode.SplitTest: len(in.Test.Y)},
 		Bootstrap:        in.Bootstrap,
 		Seed:             in.Seed,
 		Model:            in.Model,
@@ -398,8 +399,8 @@ func newReport(in Input) *Report {
 		CooccurrenceFrom: in.CooccurrenceFrom,
 		Examples:         shortTitles(in.Examples),
 	}
-	if t, ok := in.SplitRows["train"]; ok {
-		r.Rows["train"] = t
+	if t, ok := in.SplitRows[encode.SplitTrain]; ok {
+		r.Rows[encode.SplitTrain] = t
 	}
 	return r
 }
@@ -596,7 +597,7 @@ func summarize(h []Epoch) HistorySummary {
 
 func notes(r *Report, vm metrics.Values, k int) []string {
 	ns := []string{
-		fmt.Sprintf("Thresholds were tuned on the validation split (%d rows) by maximising micro-F1 over 0.05..0.95; the test split (%d rows) was scored once, with no choice made on it.", r.Rows["validation"], r.Rows["test"]),
+		fmt.Sprintf("Thresholds were tuned on the validation split (%d rows) by maximising micro-F1 over 0.05..0.95; the test split (%d rows) was scored once, with no choice made on it.", r.Rows[encode.SplitValidation], r.Rows[encode.SplitTest]),
 		fmt.Sprintf("Baseline = the prior: a constant score vector equal to each genre's share of the train split. Its ranking is always %v; its AUC is 0.5 and its AP the test prevalence. For threshold metrics it predicts the genres whose prior is ≥ %.2f (tuned on validation the same way): %v.", r.Baseline.Ranking, r.Thresholds.Prior, r.Baseline.Predicted),
 		"All-zero = predicting no genre at all; shown beside the threshold metrics. Per-label binary accuracy is not reported: the all-zero prediction scores 1 − Hamming loss(all-zero) on it.",
 		fmt.Sprintf("95%% intervals: percentile bootstrap over test rows (%d resamples, seed %d), the same resamples for model and baseline (the delta interval is paired); Wilson intervals for shares of rows.", r.Bootstrap, r.Seed),
