@@ -56,6 +56,9 @@ type Attempt struct {
 	Ended   time.Time `json:"ended,omitempty"`
 	// Noticed is when the submitter saw the attempt end.
 	Noticed time.Time `json:"noticed,omitempty"`
+	// recordSeen is when the submitter first found the cell's own record
+	// while the executor still had the task running.
+	recordSeen time.Time
 }
 
 // final reports whether a cell is settled for good.
@@ -149,12 +152,61 @@ func (d *Driver) Wait(ctx context.Context) error {
 		if d.settled() {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return d.cancel(ctx.Err())
-		case <-time.After(d.Poll):
+		if err := d.sleep(ctx); err != nil {
+			return d.cancel(err)
 		}
 	}
+}
+
+// How the submitter notices a cell's end before the next poll: a running
+// cell's process writes its record just before it exits, so while one has
+// appeared the executor is asked again every recordCheck — for at most
+// fastPollFor per cell, which bounds the extra queries (squeue) should a
+// process hang after writing it.
+const (
+	recordCheck = 100 * time.Millisecond
+	fastPollFor = 10 * time.Second
+)
+
+// sleep waits until the next poll: Poll, or less once a running cell has
+// recorded its end (collecting it need not wait out the poll interval,
+// which is seconds so as not to load the cluster's controller).
+func (d *Driver) sleep(ctx context.Context) error {
+	deadline := d.Now().Add(d.Poll)
+	step := min(d.Poll, recordCheck)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(step):
+		}
+		if !d.Now().Before(deadline) || d.cellEnding() {
+			return nil
+		}
+	}
+}
+
+// cellEnding reports whether a running cell's process has written its
+// record (within fastPollFor of first seeing it).
+func (d *Driver) cellEnding() bool {
+	now := d.Now()
+	for i := range d.sub.Cells {
+		c := &d.sub.Cells[i]
+		if c.Phase != Running {
+			continue
+		}
+		a := c.last()
+		if a.recordSeen.IsZero() {
+			if _, _, ok := d.Outcome(c.Index); !ok {
+				continue
+			}
+			a.recordSeen = now
+		}
+		if now.Sub(a.recordSeen) < fastPollFor {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Driver) settled() bool {

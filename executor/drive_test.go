@@ -154,3 +154,38 @@ func TestDriverCancel(t *testing.T) {
 		}
 	}
 }
+
+// TestDriverNoticesARecordedEnd: with an hour between polls, a running
+// cell whose process has recorded its end is collected without waiting
+// out the interval; a cell with no record waits for the next poll.
+func TestDriverNoticesARecordedEnd(t *testing.T) {
+	tests := []struct {
+		name     string
+		recorded bool
+		wait     time.Duration // far below the poll interval, far above the record check
+		wantErr  error
+	}{
+		{"record written: polled again at once", true, 5 * time.Second, nil},
+		{"no record: waits for the poll", false, time.Second, context.DeadlineExceeded},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fake{outcome: map[int][]executor.Phase{0: {executor.Done}},
+				jobs: map[string][]int{}, resumed: map[string]bool{}, polls: map[string]int{}, attempt: map[int]int{}}
+			d := newDriver(t, f, 1)
+			d.Poll = time.Hour
+			d.Outcome = func(int) (string, string, bool) { return "ok", "", tc.recorded }
+			if _, err := d.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.wait)
+			defer cancel()
+			if err := d.Wait(ctx); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Wait = %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil && f.polls["100"] != 2 {
+				t.Errorf("%d polls, want 2 (running, then done)", f.polls["100"])
+			}
+		})
+	}
+}

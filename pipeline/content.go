@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/postergenre/postergenre/internal/digestcache"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -50,7 +50,7 @@ func scanOutput(dir string, volatile []string) ([]OutputFile, error) {
 		if err != nil {
 			return err
 		}
-		sum, err := fileSHA256(path)
+		sum, err := digestcache.FileSHA256(path)
 		if err != nil {
 			return err
 		}
@@ -97,19 +97,6 @@ func matchAny(patterns []string, rel string) bool {
 	return false
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // DamageError is a completed output whose files are no longer what its
 // manifest recorded.
 type DamageError struct {
@@ -140,7 +127,7 @@ func checkOutput(dir string, m StageManifest, full bool) error {
 		case !full && fi.ModTime().UnixNano() == f.ModTime:
 			continue
 		}
-		sum, err := fileSHA256(path)
+		sum, err := digestcache.FileSHA256(path)
 		if err != nil {
 			return &DamageError{Dir: dir, File: f.Path, What: "unreadable: " + err.Error()}
 		}

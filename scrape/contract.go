@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/digestcache"
 	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
@@ -50,18 +51,24 @@ func (s *Stage) InputIdentity(ctx context.Context) (string, error) {
 // overwritten after the scrape changes the identity. A rerun that fetched
 // nothing new keeps the same identity, so nothing downstream reruns.
 func (s *Stage) OutputIdentity(dir string) (string, error) {
-	id, _, err := storeDigest(dir)
+	id, _, err := storeDigest(dir, s.Verify)
 	return id, err
 }
 
 // storeDigest hashes the output in dir with the store's current poster
 // bytes, and counts the rows whose poster no longer matches the ledger
-// (missing or other bytes).
-func storeDigest(dir string) (id string, changed int, err error) {
+// (missing or other bytes). Every process of a grid plans against the
+// store, one per cell on a cluster: the store's digest cache spares them
+// reading every poster again when none changed (verify: read them all).
+func storeDigest(dir string, verify bool) (id string, changed int, err error) {
 	store, err := posterStoreOf(dir)
 	if err != nil {
 		return "", 0, err
 	}
+	digests := digestcache.Open(store)
+	// The cache is only a cache: a store this process may not write (read
+	// only, or another user's) is simply read in full next time.
+	defer digests.Save()
 	h := sha256.New()
 	if err := hashStoredCSV(h, dir); err != nil {
 		return "", 0, fmt.Errorf("scrape: output identity: %w", err)
@@ -69,7 +76,7 @@ func storeDigest(dir string) (id string, changed int, err error) {
 	err = forEachLedgerRow(filepath.Join(dir, LedgerFile), func(row LedgerRow) {
 		sum := row.SHA256
 		if row.Path != "" {
-			sum = fileSHA256(filepath.Join(store, filepath.FromSlash(row.Path)))
+			sum = posterSHA256(digests, row.Path, verify)
 			if sum != row.SHA256 {
 				changed++
 			}
@@ -141,19 +148,14 @@ func posterStoreOf(dir string) (string, error) {
 	return filepath.Join(dir, filepath.FromSlash(sum.PosterStore)), nil
 }
 
-// fileSHA256 is the hex sha256 of a file, or "missing" when it cannot be
-// read.
-func fileSHA256(path string) string {
-	f, err := regular.Open(path)
+// posterSHA256 is the hex sha256 of a stored poster, or "missing" when it
+// cannot be read.
+func posterSHA256(digests *digestcache.Cache, rel string, verify bool) string {
+	sum, err := digests.SHA256(rel, verify)
 	if err != nil {
 		return "missing"
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "unreadable"
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return sum
 }
 
 // forEachLedgerRow reads a ledger in CSV order. A truncated ledger or one
@@ -178,7 +180,7 @@ func forEachLedgerRow(path string, fn func(LedgerRow)) error {
 // fetches them again, and downstream stages see the change through
 // OutputIdentity.
 func (s *Stage) RetriesDue(dir string, now time.Time) (bool, error) {
-	if _, changed, err := storeDigest(dir); err != nil || changed > 0 {
+	if _, changed, err := storeDigest(dir, s.Verify); err != nil || changed > 0 {
 		return err == nil, err
 	}
 	path := filepath.Join(dir, SummaryFile)

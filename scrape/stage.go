@@ -44,7 +44,10 @@ import (
 // CSV it read for that run's Run).
 type Stage struct {
 	Cfg Config
-	csv csvInput
+	// Verify reads every stored poster to identify the output, trusting
+	// no digest the store's cache remembers (`run --verify`).
+	Verify bool
+	csv    csvInput
 }
 
 var _ stages.Stage = (*Stage)(nil)

@@ -164,6 +164,7 @@ func cmdRun(st *State, g *globals, file string, f runFlags) error {
 	opts := g.options(st, log)
 	opts.Only, opts.From, opts.Force, opts.DryRun, opts.Resume = f.only, f.from, f.force, f.dryRun, f.resume
 	opts.Cell, opts.RunID, opts.Verify = f.cell, f.runID, f.verify
+	opts.Build = stagesVerifying(f.verify)
 	if _, err := pipeline.SelectCells(cfg, f.cell); err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -207,7 +208,7 @@ func cmdStatus(st *State, g *globals, file string, sets []string, verify bool) e
 	}
 	log := g.logger(st)
 	opts := g.options(st, log)
-	opts.Verify = verify
+	opts.Verify, opts.Build = verify, stagesVerifying(verify)
 	r, err := pipeline.NewRunner(opts)
 	if err != nil {
 		return exitWith(ExitUsage, err)

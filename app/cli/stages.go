@@ -12,12 +12,18 @@ import (
 
 // buildStages wires the five stages of a config: the one place that names
 // their implementations (pipeline.Options.Build).
-func buildStages(cfg configs.Config) map[string]stages.Stage {
-	return map[string]stages.Stage{
-		stages.Scrape:   &scrape.Stage{Cfg: cfg.Scrape},
-		stages.Clean:    &clean.Stage{Cfg: cfg.Clean},
-		stages.Encode:   &encode.Stage{Cfg: cfg.Encode},
-		stages.Train:    &train.Stage{Cfg: cfg.Train},
-		stages.Evaluate: &evaluate.Stage{Cfg: cfg.Evaluate},
+func buildStages(cfg configs.Config) map[string]stages.Stage { return stagesVerifying(false)(cfg) }
+
+// stagesVerifying is buildStages for `--verify`, which also makes scrape
+// read every stored poster rather than trust the store's digest cache.
+func stagesVerifying(verify bool) func(configs.Config) map[string]stages.Stage {
+	return func(cfg configs.Config) map[string]stages.Stage {
+		return map[string]stages.Stage{
+			stages.Scrape:   &scrape.Stage{Cfg: cfg.Scrape, Verify: verify},
+			stages.Clean:    &clean.Stage{Cfg: cfg.Clean},
+			stages.Encode:   &encode.Stage{Cfg: cfg.Encode},
+			stages.Train:    &train.Stage{Cfg: cfg.Train},
+			stages.Evaluate: &evaluate.Stage{Cfg: cfg.Evaluate},
+		}
 	}
 }
