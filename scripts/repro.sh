@@ -7,6 +7,10 @@
 # To fit a small machine's time budget (REPRODUCTION.md says what was used):
 #   GRID_EPOCHS=12        epochs per grid cell (default 50, the paper's)
 #   GRID_PRECISION=bfloat16  train (and evaluate) grid-slurm's cells in bfloat16
+#                         (pays only on a CPU with AVX512_BF16 or AMX; elsewhere
+#                         TensorFlow emulates it, slower than float32)
+#   GRID_THREADS=1        TensorFlow threads per grid-slurm cell, and the CPUs
+#                         Slurm gives it (default 2: one cell per 2-CPU node)
 #   GRID_SHRINK="[40]" GRID_LR="[0.001, 0.0001]"  grid-slurm on a subset of
 #                         Table 2's cells (a quick check; default all 25)
 # grid-slurm runs configs/paper-grid.yaml (all of Table 2) through the Slurm
@@ -50,13 +54,13 @@ for step in $steps; do
 	grid-slurm) # 7. Table 2 in full (5 sizes × 5 learning rates) as a Slurm job array
 		"$ROOT/scripts/slurm-local.sh" start >>"$log"
 		export SLURM_CONF="${SLURM_LOCAL_DIR:-/tmp/postergenre-slurm}/slurm.conf"
-		extra=("train:" "  epochs: ${GRID_EPOCHS:-50}" "  threads: 2")
+		extra=("train:" "  epochs: ${GRID_EPOCHS:-50}" "  threads: ${GRID_THREADS:-2}")
 		[ -n "${GRID_PRECISION:-}" ] && extra+=("  precision: $GRID_PRECISION")
 		[ -n "${GRID_SHRINK:-}${GRID_LR:-}" ] && extra+=("grid:")
 		[ -n "${GRID_SHRINK:-}" ] && extra+=("  shrink_percent: $GRID_SHRINK")
 		[ -n "${GRID_LR:-}" ] && extra+=("  learning_rate: $GRID_LR")
 		cfg="$(overlay paper-grid-slurm paper-grid.yaml $MIRROR_PORT "${extra[@]}" \
-			"executor:" "  kind: slurm" "  slurm:" "    cpus_per_cell: 2" "    max_parallel: 2" "    poll: 5s")"
+			"executor:" "  kind: slurm" "  slurm:" "    cpus_per_cell: ${GRID_THREADS:-2}" "    max_parallel: 2" "    poll: 5s")"
 		echo "== grid-slurm: $BIN run $cfg --workdir $WORK --executor slurm" | tee -a "$log"
 		"$BIN" run "$cfg" --workdir "$WORK" --executor slurm --log-format json 2>>"$WORK/grid-slurm.log" | tee -a "$log" ;;
 	transfer) # 6. a frozen pretrained EfficientNet-Lite0 (make deps installs it), both setups
