@@ -57,11 +57,11 @@ type result struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench-backbone", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	weights := fs.String("weights", efficientnet.WeightsPath, "the EfficientNet-Lite0 .pth (scripts/weights-deps.sh installs it)")
+	weights := fs.String("weights", efficientnet.Lite0.WeightsPath, "the EfficientNet-Lite0 .pth (scripts/weights-deps.sh installs it)")
 	classes := fs.String("classes", efficientnet.ClassNamesPath, "ImageNet class names JSON (scripts/weights-deps.sh)")
 	batches := fs.String("batches", "1,16,32", "comma-separated batch sizes to time")
 	images := fs.Int("images", 160, "images to time per batch size (rounded up to whole batches), after one warm-up batch")
-	size := fs.Int("size", efficientnet.ImageSize, "input height and width")
+	size := fs.Int("size", efficientnet.Lite0.ImageSize, "input height and width")
 	posters := fs.String("posters", "", "classify real posters from this folder instead of timing")
 	n := fs.Int("n", 300, "posters to classify (spread evenly over the sorted folder)")
 	fit := fs.String("fit", "crop", "poster → square: crop (centre), stretch or pad")
@@ -125,7 +125,7 @@ type extractor struct {
 }
 
 func newExtractor(weightsPath string, size int, logits bool) (*extractor, error) {
-	w, err := efficientnet.Load(weightsPath)
+	w, err := efficientnet.Load(weightsPath, efficientnet.Lite0)
 	if err != nil {
 		return nil, err
 	}
