@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -66,10 +67,12 @@ func TestLoadFailures(t *testing.T) {
 			"testdata/non-integer.yaml:8: /train/epochs: must be an integer, got 2.5",
 		}},
 		{"ok.yaml", []string{"novalue"}, []string{"--set novalue: want path=value"}},
-		{"ok.yaml", []string{"train.backbone=resnet"}, []string{`--set train.backbone=resnet: /train/backbone: must be "none" or "efficientnet_lite0", got "resnet"`}},
+		{"ok.yaml", []string{"train.backbone=resnet"}, []string{`--set train.backbone=resnet: /train/backbone: must be one of "none", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", got "resnet"`}},
 		{"ok.yaml", []string{"train.fine_tune=2"}, []string{"--set train.fine_tune=2: /train/fine_tune: needs a backbone, got 2 with backbone none"}},
 		{"ok.yaml", []string{"train.backbone=efficientnet_lite0", "train.fine_tune=19"}, []string{"--set train.fine_tune=19: /train/fine_tune: must be in 0..18"}},
 		{"ok.yaml", []string{"train.backbone=efficientnet_lite0", "train.standardize=true"}, []string{"--set train.standardize=true: /train/standardize: must be false with a backbone"}},
+		{"ok.yaml", []string{"train.backbone=efficientnet_lite2", "train.fine_tune=24"}, []string{"--set train.fine_tune=24: /train/fine_tune: must be in 0..23 (layers of efficientnet_lite2)"}},
+		{"ok.yaml", []string{"train.backbone=efficientnet_lite1", "train.standardize=true"}, []string{"--set train.standardize=true: /train/standardize: must be false with a backbone"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+strings.Join(tt.set, ","), func(t *testing.T) {
@@ -107,6 +110,30 @@ func TestLoadExtendsAndSet(t *testing.T) {
 	}
 	if l.Train.BatchSize != 32 {
 		t.Errorf("default batch size lost: %d", l.Train.BatchSize)
+	}
+}
+
+// TestLoadBackbones: each pretrained backbone loads through --set with
+// fine_tune up to its own layer count.
+func TestLoadBackbones(t *testing.T) {
+	for _, tt := range []struct {
+		backbone string
+		fineTune int
+	}{
+		{"efficientnet_lite0", 18},
+		{"efficientnet_lite1", 23},
+		{"efficientnet_lite2", 0},
+		{"efficientnet_lite2", 23},
+	} {
+		set := []string{"train.backbone=" + tt.backbone, "train.fine_tune=" + strconv.Itoa(tt.fineTune)}
+		l, err := configs.Load("testdata/ok.yaml", set)
+		if err != nil {
+			t.Errorf("%v: %v", set, err)
+			continue
+		}
+		if l.Train.Backbone != tt.backbone || l.Train.FineTune != tt.fineTune {
+			t.Errorf("%v: backbone %q fine_tune %d", set, l.Train.Backbone, l.Train.FineTune)
+		}
 	}
 }
 

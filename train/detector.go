@@ -334,7 +334,7 @@ func Calibrate(ctx context.Context, modelDir, encDir string, log *slog.Logger) (
 	det.rec.Features = m.embedDescription()
 	if m.net.rawImages.Op != nil {
 		det.rec.Backbone = trainconfig.BackboneEfficientNetLite0
-		det.rec.WeightsSHA256 = efficientnet.WeightsSHA256
+		det.rec.WeightsSHA256 = efficientnet.Lite0.WeightsSHA256
 	}
 	det.rec.EncodeManifestSHA256 = ds.manifestSHA
 	if err := writeDetector(modelDir, det); err != nil {

@@ -10,21 +10,9 @@ import (
 	"testing"
 
 	tf "github.com/wamuir/graft/tensorflow"
-)
 
-// pythonOrSkip returns $PYTHON (make test sets it to .venv/bin/python,
-// which has NumPy); without it the test skips, except under CI=true.
-func pythonOrSkip(t *testing.T) string {
-	t.Helper()
-	py := os.Getenv("PYTHON")
-	if py == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PYTHON unset under CI=true")
-		}
-		t.Skip("PYTHON unset (make test sets it to .venv/bin/python with numpy)")
-	}
-	return py
-}
+	"github.com/postergenre/postergenre/internal/citest"
+)
 
 // TestGradCAMMatchesReference checks the Grad-CAM maps TensorFlow's
 // gradients give against a float64 NumPy forward pass with finite-difference
@@ -32,7 +20,7 @@ func pythonOrSkip(t *testing.T) string {
 // whose weights the test reads out of the session, for every genre, at the
 // conv layer gradCAMConv picks and at the last one.
 func TestGradCAMMatchesReference(t *testing.T) {
-	py := pythonOrSkip(t)
+	py := citest.Python(t)
 	for _, tc := range []struct {
 		name  string
 		spec  netSpec

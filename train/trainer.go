@@ -196,13 +196,13 @@ func (t *trainer) setupBackbone(ctx context.Context) error {
 	if m.Channels != 3 {
 		return fmt.Errorf("train: backbone %s needs RGB input, the encode output has %d channels", cfg.Backbone, m.Channels)
 	}
-	if m.Height != efficientnet.ImageSize || m.Width != efficientnet.ImageSize {
-		t.log.Warn("encode size is not the backbone's", "backbone", cfg.Backbone, "width", m.Width, "height", m.Height,
-			"recommended", fmt.Sprintf("%d×%d", efficientnet.ImageSize, efficientnet.ImageSize))
-	}
 	var err error
 	if t.weights, t.weightsPath, err = loadBackboneWeights(cfg.Backbone, cfg.Weights); err != nil {
 		return fmt.Errorf("train: %w", err)
+	}
+	if size := t.weights.Variant.ImageSize; m.Height != size || m.Width != size {
+		t.log.Warn("encode size is not the backbone's", "backbone", cfg.Backbone, "width", m.Width, "height", m.Height,
+			"recommended", fmt.Sprintf("%d×%d", size, size))
 	}
 	if abs, err := filepath.Abs(t.weightsPath); err == nil {
 		t.weightsPath = abs

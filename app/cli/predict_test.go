@@ -52,7 +52,7 @@ func TestPredictMatchesEvaluate(t *testing.T) {
 	// graph in LoadModel) on raw 0..255 input: predict must still equal
 	// evaluate. Cropped, so the resize is covered too.
 	t.Run("backbone/"+encodeconfig.FitCrop, func(t *testing.T) {
-		if _, err := os.Stat(filepath.Join("..", "..", efficientnet.WeightsPath)); err != nil {
+		if _, err := os.Stat(filepath.Join("..", "..", efficientnet.Lite0.WeightsPath)); err != nil {
 			t.Skipf("EfficientNet-Lite0 weights not installed (run `make deps`): %v", err)
 		}
 		out := filepath.Join(t.TempDir())

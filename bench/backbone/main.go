@@ -1,19 +1,22 @@
-// Command bench/backbone measures and checks the pretrained EfficientNet-Lite0
-// backbone (train/efficientnet) on this machine.
+// Command bench/backbone measures and checks the pretrained EfficientNet-Lite
+// backbones (train/efficientnet: Lite0, Lite1, Lite2) on this machine.
 //
-// Speed (default): feature extraction posters/s at 224×224 for each batch
-// size, frozen weights, each batch size in its own process so that its peak
-// RSS (VmHWM) is its own. Pixel values do not change the cost, so the input
-// is random.
+// Speed (default): feature extraction posters/s at each backbone's native
+// size (224, 240, 260) for each batch size and precision (float32, and
+// bfloat16: TensorFlow's oneDNN auto-mixed-precision rewrite, which pays only
+// on a CPU with native bfloat16), frozen weights, each row in its own
+// process so that its peak RSS (VmHWM) is its own. Pixel values do not
+// change the cost, so the input is random.
 //
-//	go run ./bench/backbone                      # batch sizes 1,16,32
-//	go run ./bench/backbone -batches 32 -images 320
+//	go run ./bench/backbone                      # 3 backbones × float32, bfloat16 × batch 1,16,32
+//	go run ./bench/backbone -backbones efficientnet_lite2 -precisions float32 -batches 32 -images 320
 //
 // Real posters (-posters): the ImageNet top-1 class of n posters spread
-// over the folder, as a distribution. A correct conversion names what a
-// poster looks like: book jacket, comic book, web site, envelope...
+// over the folder, as a distribution, per backbone. A correct conversion
+// names what a poster looks like: book jacket, comic book, web site,
+// envelope...
 //
-//	go run ./bench/backbone -posters ../shared/data/posters -n 300
+//	go run ./bench/backbone -posters ../shared/data/posters -n 300 -backbones efficientnet_lite0
 package main
 
 import (
@@ -38,12 +41,16 @@ import (
 	"github.com/postergenre/postergenre/encode"
 	"github.com/postergenre/postergenre/internal/poster"
 	"github.com/postergenre/postergenre/internal/procstat"
+	"github.com/postergenre/postergenre/internal/tfsession"
 	"github.com/postergenre/postergenre/train/efficientnet"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type result struct {
+	Backbone       string  `json:"backbone"`
+	Size           int     `json:"size"`
+	Precision      string  `json:"precision"`
 	Batch          int     `json:"batch"`
 	Images         int     `json:"images"`
 	Seconds        float64 `json:"seconds"`
@@ -54,29 +61,53 @@ type result struct {
 	UserCPUSeconds float64 `json:"user_cpu_seconds"`
 }
 
+// options are the flags.
+type options struct {
+	backbones  []efficientnet.Variant
+	precisions []tfsession.Precision
+	batches    []int
+	weights    string // "" = each backbone's installed .pth
+	classes    string
+	images     int
+	size       int // 0 = each backbone's native size
+	posters    string
+	n          int
+	fit        string
+	child      int
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench-backbone", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	weights := fs.String("weights", efficientnet.WeightsPath, "the EfficientNet-Lite0 .pth (scripts/weights-deps.sh installs it)")
-	classes := fs.String("classes", efficientnet.ClassNamesPath, "ImageNet class names JSON (scripts/weights-deps.sh)")
+	var o options
+	var names []string
+	for _, v := range efficientnet.Variants() {
+		names = append(names, v.Name)
+	}
+	backbones := fs.String("backbones", strings.Join(names, ","), "comma-separated backbones to time (or classify with)")
+	precisions := fs.String("precisions", "float32,bfloat16", "comma-separated precisions to time")
 	batches := fs.String("batches", "1,16,32", "comma-separated batch sizes to time")
-	images := fs.Int("images", 160, "images to time per batch size (rounded up to whole batches), after one warm-up batch")
-	size := fs.Int("size", efficientnet.ImageSize, "input height and width")
-	posters := fs.String("posters", "", "classify real posters from this folder instead of timing")
-	n := fs.Int("n", 300, "posters to classify (spread evenly over the sorted folder)")
-	fit := fs.String("fit", "crop", "poster → square: crop (centre), stretch or pad")
-	child := fs.Int("child", 0, "internal: time this batch size in this process")
+	fs.StringVar(&o.weights, "weights", "", "the .pth (only with one backbone; default: the one scripts/weights-deps.sh installs)")
+	fs.StringVar(&o.classes, "classes", efficientnet.ClassNamesPath, "ImageNet class names JSON (scripts/weights-deps.sh)")
+	fs.IntVar(&o.images, "images", 160, "images to time per row (rounded up to whole batches), after one warm-up batch")
+	fs.IntVar(&o.size, "size", 0, "input height and width (0: each backbone's native size)")
+	fs.StringVar(&o.posters, "posters", "", "classify real posters from this folder instead of timing")
+	fs.IntVar(&o.n, "n", 300, "posters to classify (spread evenly over the sorted folder)")
+	fs.StringVar(&o.fit, "fit", "crop", "poster → square: crop (centre), stretch or pad")
+	fs.IntVar(&o.child, "child", 0, "internal: time this batch size in this process")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	var err error
-	switch {
-	case *child > 0:
-		err = timeChild(stdout, *weights, *child, *images, *size)
-	case *posters != "":
-		err = classify(stdout, *weights, *classes, *posters, *n, *size, *fit)
-	default:
-		err = timeAll(stdout, stderr, args, *batches)
+	err := o.parseLists(*backbones, *precisions, *batches)
+	if err == nil {
+		switch {
+		case o.child > 0:
+			err = timeChild(stdout, o)
+		case o.posters != "":
+			err = classifyAll(stdout, o)
+		default:
+			err = timeAll(stdout, stderr, args, o)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "bench-backbone:", err)
@@ -85,32 +116,86 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// timeAll re-executes this binary once per batch size and prints a table.
-func timeAll(stdout, stderr io.Writer, args []string, batches string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
+// parseLists fills the list options from their comma-separated flags.
+func (o *options) parseLists(backbones, precisions, batches string) error {
+	for _, f := range strings.Split(backbones, ",") {
+		v, ok := efficientnet.VariantNamed(strings.TrimSpace(f))
+		if !ok {
+			return fmt.Errorf("-backbones: %q is not one of %s", f, efficientnet.VariantNames())
+		}
+		o.backbones = append(o.backbones, v)
 	}
-	fmt.Fprintln(stdout, "| batch | images timed | seconds | posters/s | ms/poster | user CPU ms/poster | first batch s | load .pth s | peak RSS (VmHWM) |")
-	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	if o.weights != "" && len(o.backbones) != 1 {
+		return fmt.Errorf("-weights needs exactly one backbone in -backbones, got %d", len(o.backbones))
+	}
+	for _, f := range strings.Split(precisions, ",") {
+		p, err := tfsession.ParsePrecision(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("-precisions: %w", err)
+		}
+		o.precisions = append(o.precisions, p)
+	}
 	for _, f := range strings.Split(batches, ",") {
 		b, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || b < 1 {
 			return fmt.Errorf("-batches: %q is not a positive integer", f)
 		}
-		cmd := exec.Command(self, append(append([]string{}, args...), "-child", strconv.Itoa(b))...)
-		cmd.Stderr = stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("batch %d: %w", b, err)
+		o.batches = append(o.batches, b)
+	}
+	return nil
+}
+
+// weightsPath is the .pth of v.
+func (o options) weightsPath(v efficientnet.Variant) string {
+	if o.weights != "" {
+		return o.weights
+	}
+	return v.WeightsPath
+}
+
+// sizeOf is the input size for v.
+func (o options) sizeOf(v efficientnet.Variant) int {
+	if o.size > 0 {
+		return o.size
+	}
+	return v.ImageSize
+}
+
+// timeAll re-executes this binary once per backbone, precision and batch
+// size and prints a table.
+func timeAll(stdout, stderr io.Writer, args []string, o options) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// Without it TensorFlow 2.18 still rewrites the graph (grappler: 140 of
+	// Lite0's 245 nodes), and oneDNN emulates bfloat16: slower than float32.
+	native := "no: grappler still converts the graph and oneDNN emulates bfloat16, so expect it slower than float32"
+	if tfsession.NativeBFloat16() {
+		native = "yes"
+	}
+	fmt.Fprintf(stdout, "Native bfloat16 on this CPU (AVX512_BF16 or AMX): %s.\n\n", native)
+	fmt.Fprintln(stdout, "| backbone | size | precision | batch | images timed | seconds | posters/s | ms/poster | user CPU ms/poster | first batch s | load .pth s | peak RSS (VmHWM) |")
+	fmt.Fprintln(stdout, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, v := range o.backbones {
+		for _, p := range o.precisions {
+			for _, b := range o.batches {
+				cmd := exec.Command(self, append(append([]string{}, args...),
+					"-backbones", v.Name, "-precisions", string(p), "-child", strconv.Itoa(b))...)
+				cmd.Stderr = stderr
+				out, err := cmd.Output()
+				if err != nil {
+					return fmt.Errorf("%s %s batch %d: %w", v.Name, p, b, err)
+				}
+				var r result
+				if err := json.Unmarshal(out, &r); err != nil {
+					return fmt.Errorf("%s %s batch %d: %w: %s", v.Name, p, b, err, out)
+				}
+				fmt.Fprintf(stdout, "| %s | %d | %s | %d | %d | %.2f | %.1f | %.1f | %.1f | %.2f | %.2f | %.0f MB |\n",
+					r.Backbone, r.Size, r.Precision, r.Batch, r.Images, r.Seconds, r.PostersPerSec, 1000/r.PostersPerSec,
+					1000*r.UserCPUSeconds/float64(r.Images), r.FirstRunSecs, r.LoadSecs, float64(r.PeakRSSBytes)/(1<<20))
+			}
 		}
-		var r result
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("batch %d: %w: %s", b, err, out)
-		}
-		fmt.Fprintf(stdout, "| %d | %d | %.2f | %.1f | %.1f | %.1f | %.2f | %.2f | %.0f MB |\n", r.Batch, r.Images, r.Seconds,
-			r.PostersPerSec, 1000/r.PostersPerSec, 1000*r.UserCPUSeconds/float64(r.Images), r.FirstRunSecs, r.LoadSecs,
-			float64(r.PeakRSSBytes)/(1<<20))
 	}
 	return nil
 }
@@ -124,8 +209,8 @@ type extractor struct {
 	size     int
 }
 
-func newExtractor(weightsPath string, size int, logits bool) (*extractor, error) {
-	w, err := efficientnet.Load(weightsPath)
+func newExtractor(v efficientnet.Variant, weightsPath string, size int, prec tfsession.Precision, logits bool) (*extractor, error) {
+	w, err := efficientnet.Load(weightsPath, v)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +224,11 @@ func newExtractor(weightsPath string, size int, logits bool) (*extractor, error)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := tf.NewSession(g, nil)
+	opts, err := tfsession.Settings{Precision: prec}.Options()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := tf.NewSession(g, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -159,9 +248,13 @@ func (e *extractor) run(x []float32, fetch ...tf.Output) ([]*tf.Tensor, error) {
 	return e.sess.Run(map[tf.Output]*tf.Tensor{e.in: t}, fetch, nil)
 }
 
-func timeChild(stdout io.Writer, weightsPath string, batch, images, size int) error {
+// timeChild times o.child images per batch for the one backbone and
+// precision its parent passed, and prints the result as JSON.
+func timeChild(stdout io.Writer, o options) error {
+	v, prec, batch := o.backbones[0], o.precisions[0], o.child
+	size := o.sizeOf(v)
 	t0 := time.Now()
-	e, err := newExtractor(weightsPath, size, false)
+	e, err := newExtractor(v, o.weightsPath(v), size, prec, false)
 	if err != nil {
 		return err
 	}
@@ -177,7 +270,7 @@ func timeChild(stdout io.Writer, weightsPath string, batch, images, size int) er
 		return err
 	}
 	first := time.Since(t1).Seconds()
-	steps := (images + batch - 1) / batch
+	steps := (o.images + batch - 1) / batch
 	cpu0 := userCPU()
 	t2 := time.Now()
 	for range steps {
@@ -186,13 +279,28 @@ func timeChild(stdout io.Writer, weightsPath string, batch, images, size int) er
 		}
 	}
 	secs := time.Since(t2).Seconds()
-	r := result{Batch: batch, Images: steps * batch, Seconds: secs, PostersPerSec: float64(steps*batch) / secs,
-		FirstRunSecs: first, LoadSecs: load, PeakRSSBytes: vmHWM(), UserCPUSeconds: userCPU() - cpu0}
+	r := result{Backbone: v.Name, Size: size, Precision: string(prec), Batch: batch, Images: steps * batch, Seconds: secs,
+		PostersPerSec: float64(steps*batch) / secs, FirstRunSecs: first, LoadSecs: load, PeakRSSBytes: vmHWM(),
+		UserCPUSeconds: userCPU() - cpu0}
 	return json.NewEncoder(stdout).Encode(r)
 }
 
+// classifyAll runs classify for each backbone (float32).
+func classifyAll(stdout io.Writer, o options) error {
+	for i, v := range o.backbones {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		fmt.Fprintf(stdout, "%s:\n\n", v.Title)
+		if err := classify(stdout, v, o.weightsPath(v), o.classes, o.posters, o.n, o.sizeOf(v), o.fit); err != nil {
+			return fmt.Errorf("%s: %w", v.Name, err)
+		}
+	}
+	return nil
+}
+
 // classify prints the distribution of ImageNet top-1 classes over n posters.
-func classify(stdout io.Writer, weightsPath, classesPath, dir string, n, size int, fit string) error {
+func classify(stdout io.Writer, v efficientnet.Variant, weightsPath, classesPath, dir string, n, size int, fit string) error {
 	names, err := efficientnet.ClassNames(classesPath)
 	if err != nil {
 		return err
@@ -212,7 +320,7 @@ func classify(stdout io.Writer, weightsPath, classesPath, dir string, n, size in
 		return fmt.Errorf("%s: no .jpg posters", dir)
 	}
 	n = min(n, len(files))
-	e, err := newExtractor(weightsPath, size, true)
+	e, err := newExtractor(v, weightsPath, size, tfsession.Float32, true)
 	if err != nil {
 		return err
 	}

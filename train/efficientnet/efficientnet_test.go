@@ -15,6 +15,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 	"github.com/wamuir/graft/tensorflow/op"
 
+	"github.com/postergenre/postergenre/internal/citest"
 	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 	"github.com/postergenre/postergenre/train/efficientnet"
 )
@@ -23,60 +24,125 @@ import (
 const root = "../.."
 
 var (
-	loadOnce sync.Once
-	loaded   *efficientnet.Weights
-	loadErr  error
+	loadMu sync.Mutex
+	loaded = map[string]*efficientnet.Weights{}
 )
 
-// weights loads the installed weights once, or skips: they come from
-// scripts/weights-deps.sh (make deps, build and test run it).
-func weights(t *testing.T) *efficientnet.Weights {
+// weights loads variant v's installed weights once, or skips (fails under
+// CI=true): they come from scripts/weights-deps.sh (make deps, build and
+// test run it).
+func weights(t *testing.T, v efficientnet.Variant) *efficientnet.Weights {
 	t.Helper()
-	path := filepath.Join(root, efficientnet.WeightsPath)
+	path := filepath.Join(root, v.WeightsPath)
 	if _, err := os.Stat(path); err != nil {
-		t.Skipf("EfficientNet-Lite0 weights not installed (%v): run scripts/weights-deps.sh or make deps", err)
+		citest.Skipf(t, "%s weights not installed (%v): run scripts/weights-deps.sh or make deps", v.Title, err)
 	}
-	loadOnce.Do(func() { loaded, loadErr = efficientnet.Load(path) })
-	if loadErr != nil {
-		t.Fatal(loadErr)
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	if w, ok := loaded[v.Name]; ok {
+		return w
 	}
-	return loaded
+	w, err := efficientnet.Load(path, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded[v.Name] = w
+	return w
 }
 
-func TestLoad(t *testing.T) {
-	w := weights(t)
-	if w.SHA256 != efficientnet.WeightsSHA256 {
-		t.Errorf("sha256 %s, want %s", w.SHA256, efficientnet.WeightsSHA256)
-	}
-	// 296 tensors in the file, less 49 num_batches_tracked counters.
-	if w.Values != 4_694_024 {
-		t.Errorf("%d values, want 4694024", w.Values)
-	}
+// TestVariants pins each variant's layer count (stem, blocks, head) and the
+// names the config and model.json use; it needs no weights.
+func TestVariants(t *testing.T) {
 	for _, tc := range []struct {
+		v      efficientnet.Variant
+		name   string
+		layers int
+		size   int
+	}{
+		{efficientnet.Lite0, "efficientnet_lite0", 18, 224},
+		{efficientnet.Lite1, "efficientnet_lite1", 23, 240},
+		{efficientnet.Lite2, "efficientnet_lite2", 23, 260},
+	} {
+		if tc.v.Name != tc.name || tc.v.Layers() != tc.layers || tc.v.ImageSize != tc.size {
+			t.Errorf("%s: %d layers at %d px, want %s: %d at %d", tc.v.Name, tc.v.Layers(), tc.v.ImageSize, tc.name, tc.layers, tc.size)
+		}
+		if got, ok := efficientnet.VariantNamed(tc.name); !ok || got != tc.v {
+			t.Errorf("VariantNamed(%q) = %v, %v", tc.name, got, ok)
+		}
+	}
+	if _, ok := efficientnet.VariantNamed("efficientnet_lite3"); ok {
+		t.Error("efficientnet_lite3 found")
+	}
+}
+
+// TestLoad reads each installed variant and checks tensors whose shapes
+// differ between the variants (written out from the files' own listing:
+// Lite1 adds blocks, Lite2 also widens them to 48, 88, 120, 208, 352).
+func TestLoad(t *testing.T) {
+	type shape struct {
 		name  string
 		shape []int64
+	}
+	for _, tc := range []struct {
+		v      efficientnet.Variant
+		values int // the file's float tensors, less the num_batches_tracked counters
+		shapes []shape
 	}{
-		{"_conv_stem.weight", []int64{3, 3, 3, 32}},                 // OIHW → HWIO
-		{"_blocks.3._depthwise_conv.weight", []int64{5, 5, 144, 1}}, // [c,1,h,w] → [h,w,c,1]
-		{"_blocks.15._project_conv.weight", []int64{1, 1, 1152, 320}},
-		{"_conv_head.weight", []int64{1, 1, 320, 1280}},
-		{"_fc.weight", []int64{1280, 1000}}, // [out,in] → [in,out]
-		{"_bn1.running_var", []int64{1280}},
+		{efficientnet.Lite0, 4_694_024, []shape{ // 296 tensors, less 49 counters
+			{"_conv_stem.weight", []int64{3, 3, 3, 32}},                 // OIHW → HWIO
+			{"_blocks.3._depthwise_conv.weight", []int64{5, 5, 144, 1}}, // [c,1,h,w] → [h,w,c,1]
+			{"_blocks.15._project_conv.weight", []int64{1, 1, 1152, 320}},
+			{"_conv_head.weight", []int64{1, 1, 320, 1280}},
+			{"_fc.weight", []int64{1280, 1000}}, // [out,in] → [in,out]
+			{"_bn1.running_var", []int64{1280}},
+		}},
+		{efficientnet.Lite1, 5_470_344, []shape{ // 386 tensors, less 64 counters
+			{"_conv_stem.weight", []int64{3, 3, 3, 32}},
+			{"_blocks.4._depthwise_conv.weight", []int64{5, 5, 144, 1}},
+			{"_blocks.15._project_conv.weight", []int64{1, 1, 672, 192}},
+			{"_blocks.20._project_conv.weight", []int64{1, 1, 1152, 320}},
+			{"_conv_head.weight", []int64{1, 1, 320, 1280}},
+		}},
+		{efficientnet.Lite2, 6_150_168, []shape{ // 386 tensors, less 64 counters
+			{"_conv_stem.weight", []int64{3, 3, 3, 32}},
+			{"_blocks.4._project_conv.weight", []int64{1, 1, 144, 48}},
+			{"_blocks.11._expand_conv.weight", []int64{1, 1, 88, 528}},
+			{"_blocks.16._depthwise_conv.weight", []int64{5, 5, 1248, 1}},
+			{"_blocks.20._project_conv.weight", []int64{1, 1, 1248, 352}},
+			{"_conv_head.weight", []int64{1, 1, 352, 1280}},
+			{"_fc.weight", []int64{1280, 1000}},
+		}},
 	} {
-		got, ok := w.Tensor(tc.name)
-		if !ok {
-			t.Errorf("%s missing", tc.name)
-			continue
-		}
-		if len(got.Shape) != len(tc.shape) {
-			t.Errorf("%s: shape %v, want %v", tc.name, got.Shape, tc.shape)
-			continue
-		}
-		for i := range got.Shape {
-			if got.Shape[i] != tc.shape[i] {
-				t.Errorf("%s: shape %v, want %v", tc.name, got.Shape, tc.shape)
-				break
+		t.Run(tc.v.Name, func(t *testing.T) {
+			w := weights(t, tc.v)
+			if w.SHA256 != tc.v.WeightsSHA256 {
+				t.Errorf("sha256 %s, want %s", w.SHA256, tc.v.WeightsSHA256)
 			}
+			if w.Values != tc.values {
+				t.Errorf("%d values, want %d", w.Values, tc.values)
+			}
+			for _, want := range tc.shapes {
+				got, ok := w.Tensor(want.name)
+				if !ok {
+					t.Errorf("%s missing", want.name)
+				} else if !reflect.DeepEqual(got.Shape, want.shape) {
+					t.Errorf("%s: shape %v, want %v", want.name, got.Shape, want.shape)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadOtherVariant: a file read as another variant fails in Load,
+// naming the first tensor that does not fit.
+func TestLoadOtherVariant(t *testing.T) {
+	weights(t, efficientnet.Lite0)
+	for _, v := range []efficientnet.Variant{efficientnet.Lite1, efficientnet.Lite2} {
+		_, err := efficientnet.Load(filepath.Join(root, efficientnet.Lite0.WeightsPath), v)
+		if err == nil {
+			t.Errorf("Lite0's file loaded as %s", v.Title)
+		} else {
+			t.Logf("as %s: %v", v.Title, err)
 		}
 	}
 }
@@ -91,11 +157,11 @@ func TestLoadRejects(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := efficientnet.Load(path); err == nil {
+		if _, err := efficientnet.Load(path, efficientnet.Lite0); err == nil {
 			t.Errorf("%s: loaded", tc.name)
 		}
 	}
-	if _, err := efficientnet.Load(filepath.Join(dir, "missing.pth")); err == nil {
+	if _, err := efficientnet.Load(filepath.Join(dir, "missing.pth"), efficientnet.Lite0); err == nil {
 		t.Error("missing file: loaded")
 	}
 }
@@ -201,49 +267,50 @@ func maxDiff(got, want []float32) (diff, scale float64) {
 
 // TestMatchesNumPy runs the Go graph and testdata/reference.py (an
 // independent NumPy implementation reading the .pth itself, in float64) on
-// the same images and compares features and logits. The odd size checks the
-// 'SAME' padding of stride-2 layers on odd inputs (the extra pixel after).
-// FineTune 0 folds batch norm into the convolutions; FineTune Layers keeps
-// it unfolded with variables: both must agree with NumPy.
+// the same images and compares features and logits, for every variant. The
+// odd size checks the 'SAME' padding of stride-2 layers on odd inputs (the
+// extra pixel after). FineTune 0 folds batch norm into the convolutions;
+// FineTune Layers keeps it unfolded with variables: both must agree with
+// NumPy.
 func TestMatchesNumPy(t *testing.T) {
-	w := weights(t)
-	py := os.Getenv("PYTHON")
-	if py == "" {
-		t.Skip("PYTHON unset (make test sets it to .venv/bin/python with numpy)")
-	}
+	py := citest.Python(t)
 	const tol = 1e-4
-	for _, tc := range []struct {
-		name     string
-		n, h, w  int
-		fineTune int
-	}{
-		{"224x224", 2, 224, 224, 0},
-		{"odd-97x131", 1, 97, 131, 0},
-		{"odd-97x131-unfolded", 1, 97, 131, efficientnet.Layers},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			x := images(tc.n, tc.h, tc.w, uint64(tc.h))
-			dir := t.TempDir()
-			in := filepath.Join(dir, "images.f32")
-			writeF32(t, in, x)
-			cmd := exec.Command(py, "testdata/reference.py", filepath.Join(root, efficientnet.WeightsPath), in,
-				strconv.Itoa(tc.n), strconv.Itoa(tc.h), strconv.Itoa(tc.w), filepath.Join(dir, "ref"))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("reference.py: %v\n%s", err, out)
-			}
-			wantF := readF32(t, filepath.Join(dir, "ref.features.f32"), tc.n*efficientnet.Features)
-			wantL := readF32(t, filepath.Join(dir, "ref.logits.f32"), tc.n*efficientnet.Classes)
-			gotF, gotL := run(t, w, efficientnet.Options{FineTune: tc.fineTune}, x, tc.n, tc.h, tc.w)
-			df, sf := maxDiff(gotF, wantF)
-			dl, sl := maxDiff(gotL, wantL)
-			t.Logf("features: max |Go−NumPy| %.3g (max |feature| %.3g); logits: %.3g (max |logit| %.3g)", df, sf, dl, sl)
-			if df > tol || dl > tol {
-				t.Errorf("Go and NumPy differ by more than %g: features %.3g, logits %.3g", tol, df, dl)
-			}
-			if sf == 0 || sl == 0 {
-				t.Error("all-zero output: the comparison proves nothing")
-			}
-		})
+	for _, v := range efficientnet.Variants() {
+		native := strconv.Itoa(v.ImageSize)
+		for _, tc := range []struct {
+			name     string
+			n, h, w  int
+			fineTune int
+		}{
+			{native + "x" + native, 2, v.ImageSize, v.ImageSize, 0},
+			{"odd-97x131", 1, 97, 131, 0},
+			{"odd-97x131-unfolded", 1, 97, 131, v.Layers()},
+		} {
+			t.Run(v.Name+"/"+tc.name, func(t *testing.T) {
+				w := weights(t, v)
+				x := images(tc.n, tc.h, tc.w, uint64(tc.h))
+				dir := t.TempDir()
+				in := filepath.Join(dir, "images.f32")
+				writeF32(t, in, x)
+				cmd := exec.Command(py, "testdata/reference.py", v.Name, filepath.Join(root, v.WeightsPath), in,
+					strconv.Itoa(tc.n), strconv.Itoa(tc.h), strconv.Itoa(tc.w), filepath.Join(dir, "ref"))
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("reference.py: %v\n%s", err, out)
+				}
+				wantF := readF32(t, filepath.Join(dir, "ref.features.f32"), tc.n*efficientnet.Features)
+				wantL := readF32(t, filepath.Join(dir, "ref.logits.f32"), tc.n*efficientnet.Classes)
+				gotF, gotL := run(t, w, efficientnet.Options{FineTune: tc.fineTune}, x, tc.n, tc.h, tc.w)
+				df, sf := maxDiff(gotF, wantF)
+				dl, sl := maxDiff(gotL, wantL)
+				t.Logf("features: max |Go−NumPy| %.3g (max |feature| %.3g); logits: %.3g (max |logit| %.3g)", df, sf, dl, sl)
+				if df > tol || dl > tol {
+					t.Errorf("Go and NumPy differ by more than %g: features %.3g, logits %.3g", tol, df, dl)
+				}
+				if sf == 0 || sl == 0 {
+					t.Error("all-zero output: the comparison proves nothing")
+				}
+			})
+		}
 	}
 }
 
@@ -251,17 +318,21 @@ func TestMatchesNumPy(t *testing.T) {
 // variable has its own shared name (an empty or repeated one would alias
 // buffers).
 func TestFineTuneVariables(t *testing.T) {
-	w := weights(t)
+	lite0, lite2 := efficientnet.Lite0, efficientnet.Lite2
 	for _, tc := range []struct {
+		v        efficientnet.Variant
 		fineTune int
 		want     int // variables: conv kernel, γ, β per convolution
 		first    string
 	}{
-		{0, 0, ""},
-		{1, 3, "efficientnet/head/kernel"},
-		{2, 12, "efficientnet/blocks_15/expand_conv/kernel"},
-		{efficientnet.Layers, 3 + 6 + 15*9 + 3, "efficientnet/stem/kernel"},
+		{lite0, 0, 0, ""},
+		{lite0, 1, 3, "efficientnet/head/kernel"},
+		{lite0, 2, 12, "efficientnet/blocks_15/expand_conv/kernel"},
+		{lite0, lite0.Layers(), 3 + 6 + 15*9 + 3, "efficientnet/stem/kernel"},
+		{lite2, 2, 12, "efficientnet/blocks_20/expand_conv/kernel"},
+		{lite2, lite2.Layers(), 3 + 6 + 20*9 + 3, "efficientnet/stem/kernel"},
 	} {
+		w := weights(t, tc.v)
 		s := op.NewScope()
 		in := op.Placeholder(s, tf.Float, op.PlaceholderShape(tf.MakeShape(-1, 32, 32, 3)))
 		m, err := w.Build(s, in, efficientnet.Options{FineTune: tc.fineTune})
@@ -269,7 +340,7 @@ func TestFineTuneVariables(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(m.Variables) != tc.want {
-			t.Errorf("fine-tune %d: %d variables, want %d", tc.fineTune, len(m.Variables), tc.want)
+			t.Errorf("%s fine-tune %d: %d variables, want %d", tc.v.Name, tc.fineTune, len(m.Variables), tc.want)
 			continue
 		}
 		seen := map[string]bool{}
@@ -283,7 +354,8 @@ func TestFineTuneVariables(t *testing.T) {
 			t.Errorf("fine-tune %d: first variable %q, want %q", tc.fineTune, m.Variables[0].Name, tc.first)
 		}
 	}
-	for _, bad := range []int{-1, efficientnet.Layers + 1} {
+	w := weights(t, lite2)
+	for _, bad := range []int{-1, lite2.Layers() + 1} {
 		s := op.NewScope()
 		in := op.Placeholder(s, tf.Float)
 		if _, err := w.Build(s, in, efficientnet.Options{FineTune: bad}); err == nil {
@@ -306,11 +378,11 @@ func TestFineTuneGradients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the whole-network gradient takes ~20 s")
 	}
-	w := weights(t)
+	w := weights(t, efficientnet.Lite0)
 	const n, h, wd = 2, 21, 19 // odd sizes: asymmetric 'SAME' padding
 	s := op.NewScope()
 	in := op.Placeholder(s, tf.Float, op.PlaceholderShape(tf.MakeShape(n, h, wd, 3)))
-	m, err := w.Build(s, in, efficientnet.Options{FineTune: efficientnet.Layers})
+	m, err := w.Build(s, in, efficientnet.Options{FineTune: w.Variant.Layers()})
 	if err != nil {
 		t.Fatal(err)
 	}

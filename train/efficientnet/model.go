@@ -12,7 +12,8 @@ import (
 // Options says how Build adds the network.
 type Options struct {
 	// FineTune is how many layers, counted from the top (the head
-	// convolution, then block 15, 14, … down to the stem; Layers in all),
+	// convolution, then the last block, the one before, … down to the stem;
+	// Variant.Layers in all),
 	// become resource variables to train: convolution kernels and batch-norm
 	// γ/β. Batch norm stays in inference mode (the pretrained moving
 	// statistics, constants) either way. 0 freezes everything: all weights
@@ -44,8 +45,8 @@ type Model struct {
 	// size / 32, rounded up): the last convolutional feature map, which
 	// Grad-CAM weighs.
 	FeatureMap tf.Output
-	// StageMaps are the outputs of the seven block stages (16, 24, 40, 80,
-	// 112, 192 and 320 channels), bottom to top.
+	// StageMaps are the outputs of the seven block stages, bottom to top
+	// (Lite0: 16, 24, 40, 80, 112, 192 and 320 channels).
 	StageMaps []tf.Output
 	// Logits is [B,1000] (ImageNet-1k, standard class order) when
 	// Options.Logits is set.
@@ -55,35 +56,37 @@ type Model struct {
 	Variables []Variable
 }
 
-// Build adds EfficientNet-Lite0 to s. images is [B,H,W,3] float32, RGB in
+// Build adds the weights' variant to s. images is [B,H,W,3] float32, RGB in
 // 0..255 (not normalised: Build applies the (x−127)/128 the network was
-// trained with). Any H and W work; 224×224 is the training resolution.
+// trained with). Any H and W work; Variant.ImageSize is the training
+// resolution.
 func (w *Weights) Build(s *op.Scope, images tf.Output, o Options) (*Model, error) {
 	if w == nil || w.tensors == nil {
 		return nil, fmt.Errorf("efficientnet: no weights (use Load)")
 	}
-	if o.FineTune < 0 || o.FineTune > Layers {
-		return nil, fmt.Errorf("efficientnet: fine-tune %d layers: must be 0..%d", o.FineTune, Layers)
+	bs := w.Variant.blocks()
+	layers := len(bs) + 2
+	if o.FineTune < 0 || o.FineTune > layers {
+		return nil, fmt.Errorf("efficientnet: fine-tune %d layers of %s: must be 0..%d", o.FineTune, w.Variant.Title, layers)
 	}
 	if o.Prefix == "" {
 		o.Prefix = "efficientnet"
 	}
 	b := &builder{w: w, prefix: o.Prefix}
 	s = s.SubScope("efficientnet")
-	trainable := func(layer int) bool { return layer >= Layers-o.FineTune }
+	trainable := func(layer int) bool { return layer >= layers-o.FineTune }
 
 	x := op.Div(s.SubScope("normalise"),
 		op.Sub(s.SubScope("normalise"), images, b.scalar(s, inputMean)), b.scalar(s, inputStd))
 	x = b.convBN(s.SubScope("stem"), x, "_conv_stem.weight", "_bn0", 2, true, trainable(0), "stem")
 	var stageMaps []tf.Output
-	bs := blocks()
 	for i, blk := range bs {
 		x = b.mbconv(s.SubScope(fmt.Sprintf("blocks_%d", blk.index)), x, blk, trainable(1+blk.index))
 		if i == len(bs)-1 || bs[i+1].out != blk.out {
 			stageMaps = append(stageMaps, x)
 		}
 	}
-	x = b.convBN(s.SubScope("head"), x, "_conv_head.weight", "_bn1", 1, true, trainable(Layers-1), "head")
+	x = b.convBN(s.SubScope("head"), x, "_conv_head.weight", "_bn1", 1, true, trainable(layers-1), "head")
 	m := &Model{Variables: b.vars, FeatureMap: x, StageMaps: stageMaps}
 	m.Features = op.Mean(s.SubScope("pool"), x, op.Const(s.SubScope("pool"), []int32{1, 2}))
 	if o.Logits {

@@ -20,9 +20,12 @@ type Tensor struct {
 	Data  []float32
 }
 
-// Weights is the converted state dict of EfficientNet-Lite0: every tensor
-// in TensorFlow's layout, keyed by its PyTorch name (see expectedShapes).
+// Weights is the converted state dict of one EfficientNet-Lite variant:
+// every tensor in TensorFlow's layout, keyed by its PyTorch name (see
+// expectedShapes).
 type Weights struct {
+	// Variant is the architecture the file was read as (and Build builds).
+	Variant Variant
 	// SHA256 of the .pth file, to record beside a trained model.
 	SHA256 string
 	// Values counts the float32 values: 4,694,024 in Lite0's 247 float tensors
@@ -38,8 +41,8 @@ func (w *Weights) Tensor(name string) (Tensor, bool) {
 	return t, ok
 }
 
-// Load reads an EfficientNet-Lite0 state dict saved by torch.save (legacy
-// or zip format) and converts every tensor to TensorFlow's layout:
+// Load reads the state dict of variant v saved by torch.save (legacy or
+// zip format) and converts every tensor to TensorFlow's layout:
 //
 //	convolution   OIHW [out,in,h,w]  → HWIO [h,w,in,out]
 //	depthwise     [c,1,h,w]          → [h,w,c,1]
@@ -48,10 +51,11 @@ func (w *Weights) Tensor(name string) (Tensor, bool) {
 //
 // Storage strides are honoured (this file's tensors are permuted views of
 // storages kept in TensorFlow's order, as converted from the original
-// checkpoint). Every expected tensor must be present with its shape, and no
-// other float tensor may be: a different architecture fails here, not in the
-// graph. The num_batches_tracked counters are ignored.
-func Load(path string) (w *Weights, err error) {
+// checkpoint). Every tensor v expects must be present with its shape, and no
+// other float tensor may be: a different architecture (another variant's
+// file) fails here, not in the graph. The num_batches_tracked counters are
+// ignored.
+func Load(path string, v Variant) (w *Weights, err error) {
 	sum, head, err := fileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("efficientnet: %w", err)
@@ -74,8 +78,8 @@ func Load(path string) (w *Weights, err error) {
 	if !ok {
 		return nil, fmt.Errorf("efficientnet: %s: top-level object is %T, want a state dict (OrderedDict)", path, obj)
 	}
-	want := expectedShapes()
-	w = &Weights{SHA256: sum, tensors: make(map[string]Tensor, len(want))}
+	want := v.expectedShapes()
+	w = &Weights{Variant: v, SHA256: sum, tensors: make(map[string]Tensor, len(want))}
 	for e := dict.List.Front(); e != nil; e = e.Next() {
 		entry := e.Value.(*types.OrderedDictEntry)
 		name, ok := entry.Key.(string)
@@ -87,7 +91,7 @@ func Load(path string) (w *Weights, err error) {
 		}
 		shape, ok := want[name]
 		if !ok {
-			return nil, fmt.Errorf("efficientnet: %s: unexpected tensor %q (not EfficientNet-Lite0)", path, name)
+			return nil, fmt.Errorf("efficientnet: %s: unexpected tensor %q (not %s)", path, name, v.Title)
 		}
 		t, ok := entry.Value.(*pytorch.Tensor)
 		if !ok {

@@ -4,6 +4,8 @@
 package trainconfig
 
 import (
+	"strconv"
+
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -18,17 +20,19 @@ type Config struct {
 	// the multi-hot vector) or "sigmoid_bce" (independent sigmoid per genre).
 	Loss string `yaml:"loss"`
 
-	// Backbone replaces the conv stack: "none" (the conv stack) or
-	// "efficientnet_lite0" (pretrained on ImageNet, 1280 features into the
-	// dense head; its own (x−127)/128 input scaling, so Standardize is off).
+	// Backbone replaces the conv stack: "none" (the conv stack) or one of
+	// Backbones, "efficientnet_lite0", "_lite1" or "_lite2" (pretrained on
+	// ImageNet, 1280 features into the dense head; its own (x−127)/128
+	// input scaling, so Standardize is off).
 	Backbone string `yaml:"backbone" json:",omitempty"`
-	// FineTune is how many of the backbone's 18 layers, from the top, are
-	// trained (0 = frozen: with no augmentation the features are computed
-	// once and only the head trains).
+	// FineTune is how many of the backbone's layers (18 in Lite0, 23 in
+	// Lite1 and Lite2), from the top, are trained (0 = frozen: with no
+	// augmentation the features are computed once and only the head trains).
 	FineTune int `yaml:"fine_tune" json:",omitempty"`
 	// Weights is the backbone's .pth; "" = the one `make deps` installs
 	// (.deps/weights/..., found beside the binary or above the working
-	// folder). Its sha256 must be efficientnet.WeightsSHA256.
+	// folder). Its sha256 must be the variant's pinned one
+	// (efficientnet.Variant.WeightsSHA256).
 	Weights string `yaml:"weights" json:",omitempty"`
 
 	Optimizer Optimizer `yaml:"optimizer"`
@@ -107,14 +111,50 @@ type Augment struct {
 	Brightness float64 `yaml:"brightness"` // random brightness delta in ±this (of 1.0)
 }
 
-// Backbones.
+// Backbone names.
 const (
 	BackboneNone              = "none"
 	BackboneEfficientNetLite0 = "efficientnet_lite0"
-	// EfficientNetLite0Layers is the stem, 16 blocks and the head conv
-	// (efficientnet.Layers; repeated here so configs need not link TensorFlow).
-	EfficientNetLite0Layers = 18
+	BackboneEfficientNetLite1 = "efficientnet_lite1"
+	BackboneEfficientNetLite2 = "efficientnet_lite2"
 )
+
+// Backbone is a pretrained backbone train.backbone may name.
+type Backbone struct {
+	Name string
+	// Layers is how many layers fine_tune may train: the stem, the blocks
+	// and the head conv (efficientnet.Variant.Layers; repeated here so that
+	// configs need not link TensorFlow, and a test checks they agree).
+	Layers int
+}
+
+// Backbones lists the pretrained backbones, smallest first.
+func Backbones() []Backbone {
+	return []Backbone{
+		{Name: BackboneEfficientNetLite0, Layers: 18},
+		{Name: BackboneEfficientNetLite1, Layers: 23},
+		{Name: BackboneEfficientNetLite2, Layers: 23},
+	}
+}
+
+// backboneNamed returns the backbone called name.
+func backboneNamed(name string) (Backbone, bool) {
+	for _, b := range Backbones() {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Backbone{}, false
+}
+
+// backboneChoices is every valid train.backbone value, quoted, for errors.
+func backboneChoices() string {
+	s := strconv.Quote(BackboneNone)
+	for _, b := range Backbones() {
+		s += ", " + strconv.Quote(b.Name)
+	}
+	return s
+}
 
 // HasBackbone reports whether a pretrained backbone replaces the conv stack.
 func (c Config) HasBackbone() bool { return c.Backbone != "" && c.Backbone != BackboneNone }
@@ -169,23 +209,22 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 
 // validateModel checks the network: backbone, layers, dropout and loss.
 func (c Config) validateModel(prefix string, ps *stages.Problems) {
-	switch c.Backbone {
-	case BackboneNone, "":
+	if bb, ok := backboneNamed(c.Backbone); ok {
+		if c.FineTune < 0 || c.FineTune > bb.Layers {
+			ps.Addf(prefix+"/fine_tune", "must be in 0..%d (layers of %s), got %d", bb.Layers, c.Backbone, c.FineTune)
+		}
+		if c.Standardize {
+			ps.Addf(prefix+"/standardize", "must be false with a backbone: it scales its input as it was trained ((x-127)/128)")
+		}
+	} else if c.Backbone == BackboneNone || c.Backbone == "" {
 		if len(c.ConvFilters) == 0 {
 			ps.Addf(prefix+"/conv_filters", "must list at least one layer")
 		}
 		if c.FineTune != 0 {
 			ps.Addf(prefix+"/fine_tune", "needs a backbone, got %d with backbone none", c.FineTune)
 		}
-	case BackboneEfficientNetLite0:
-		if c.FineTune < 0 || c.FineTune > EfficientNetLite0Layers {
-			ps.Addf(prefix+"/fine_tune", "must be in 0..%d (layers of %s), got %d", EfficientNetLite0Layers, c.Backbone, c.FineTune)
-		}
-		if c.Standardize {
-			ps.Addf(prefix+"/standardize", "must be false with a backbone: it scales its input as it was trained ((x-127)/128)")
-		}
-	default:
-		ps.Addf(prefix+"/backbone", `must be "none" or "efficientnet_lite0", got %q`, c.Backbone)
+	} else {
+		ps.Addf(prefix+"/backbone", "must be one of %s, got %q", backboneChoices(), c.Backbone)
 	}
 	for i, f := range c.ConvFilters {
 		if f < 1 || f > 1024 {

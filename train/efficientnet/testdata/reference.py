@@ -1,7 +1,8 @@
-"""Independent NumPy EfficientNet-Lite0, the cross-check of the Go graph.
+"""Independent NumPy EfficientNet-Lite0/1/2, the cross-check of the Go graph.
 
-    python reference.py WEIGHTS.pth IMAGES.f32 N H W OUT_PREFIX
+    python reference.py VARIANT WEIGHTS.pth IMAGES.f32 N H W OUT_PREFIX
 
+VARIANT is efficientnet_lite0, efficientnet_lite1 or efficientnet_lite2.
 IMAGES.f32 holds N×H×W×3 little-endian float32 RGB values in 0..255. Writes
 OUT_PREFIX.features.f32 (N×1280) and OUT_PREFIX.logits.f32 (N×1000), computed
 in float64 and stored as float32.
@@ -9,10 +10,12 @@ in float64 and stored as float32.
 Nothing here is shared with the Go side: the .pth is read with this file's
 own unpickler (no torch), the weights are used in PyTorch's logical layouts
 (OIHW, [out,in]) with strides honoured, batch norm is applied unfolded, and
-the block table is written out again below from the TensorFlow reference
-(efficientnet/lite/efficientnet_lite_builder.py).
+the block table and its scaling are written out again below from the
+TensorFlow reference (efficientnet/lite/efficientnet_lite_builder.py,
+efficientnet_model.py's round_filters and round_repeats).
 """
 import collections
+import math
 import pickle
 import struct
 import sys
@@ -82,12 +85,37 @@ def load_state_dict(path):
     return {k: v.array() for k, v in sd.items()}
 
 
-# --- the network (TensorFlow's EfficientNet-Lite0).
+# --- the network (TensorFlow's EfficientNet-Lite).
 
 EPS = 1e-3  # batch_norm_epsilon of the TensorFlow builder
-# (kernel, stride, expand ratio, output channels, repeats) per stage.
+# (kernel, stride, expand ratio, output channels, repeats) per stage: the
+# B0 table, which the Lite variants scale.
 STAGES = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
           (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
+# (width_coefficient, depth_coefficient) of efficientnet_lite_builder.py.
+PARAMS = {"efficientnet_lite0": (1.0, 1.0), "efficientnet_lite1": (1.0, 1.1),
+          "efficientnet_lite2": (1.1, 1.2)}
+
+
+def round_filters(filters, width, divisor=8):
+    """efficientnet_model.round_filters with depth_divisor 8, min_depth None."""
+    filters *= width
+    new = max(divisor, int(filters + divisor / 2) // divisor * divisor)
+    if new < 0.9 * filters:
+        new += divisor
+    return int(new)
+
+
+def stages(variant):
+    """The variant's stage table. fix_head_stem (Lite): the stem (32) and
+    head (1280) are not scaled, nor are the first and last stages' repeats."""
+    width, depth = PARAMS[variant]
+    out = []
+    for i, (k, s, e, c, r) in enumerate(STAGES):
+        if 0 < i < len(STAGES) - 1:
+            r = int(math.ceil(depth * r))
+        out.append((k, s, e, round_filters(c, width), r))
+    return out
 
 
 def same_pad(x, k, s):
@@ -135,12 +163,12 @@ def relu6(x):
     return np.clip(x, 0, 6)
 
 
-def forward(sd, images):
+def forward(variant, sd, images):
     sd = {k: v.astype(np.float64) for k, v in sd.items()}
     x = (images.astype(np.float64) - 127.0) / 128.0
     x = relu6(bn(conv(x, sd["_conv_stem.weight"], 2), sd, "_bn0"))
     b, cin = 0, 32
-    for k, s, e, cout, r in STAGES:
+    for k, s, e, cout, r in stages(variant):
         for j in range(r):
             stride = s if j == 0 else 1
             p = f"_blocks.{b}."
@@ -152,6 +180,8 @@ def forward(sd, images):
             if stride == 1 and cin == cout:
                 h = h + x
             x, cin, b = h, cout, b + 1
+    if f"_blocks.{b}._project_conv.weight" in sd:
+        raise ValueError(f"{variant}: the file has more than {b} blocks")
     x = relu6(bn(conv(x, sd["_conv_head.weight"], 1), sd, "_bn1"))
     features = x.mean(axis=(1, 2))
     logits = features @ sd["_fc.weight"].T + sd["_fc.bias"]
@@ -159,11 +189,11 @@ def forward(sd, images):
 
 
 def main():
-    path, images, n, h, w, out = sys.argv[1:7]
+    variant, path, images, n, h, w, out = sys.argv[1:8]
     n, h, w = int(n), int(h), int(w)
     sd = load_state_dict(path)
     x = np.fromfile(images, dtype="<f4").reshape(n, h, w, 3)
-    features, logits = forward(sd, x)
+    features, logits = forward(variant, sd, x)
     features.astype("<f4").tofile(out + ".features.f32")
     logits.astype("<f4").tofile(out + ".logits.f32")
     print(f"{len(sd)} tensors, {sum(v.size for v in sd.values())} values")
