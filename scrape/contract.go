@@ -1,6 +1,7 @@
 package scrape
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -51,42 +52,88 @@ func (s *Stage) InputIdentity(ctx context.Context) (string, error) {
 // overwritten after the scrape changes the identity. A rerun that fetched
 // nothing new keeps the same identity, so nothing downstream reruns.
 func (s *Stage) OutputIdentity(dir string) (string, error) {
-	id, _, err := storeDigest(dir, s.Verify)
-	return id, err
+	d, err := s.storeDigest(dir)
+	return d.id, err
+}
+
+// storeID is an output's identity with the store as it is, and how many
+// of its rows' posters differ from the ledger.
+type storeID struct {
+	id      string
+	changed int
+}
+
+// outputLedger is what an output folder adds to its identity besides the
+// store's posters: its CSV's digest and its ledger's rows. Both are
+// written once, when the output is committed, so a Stage reads them once.
+type outputLedger struct {
+	csv  []byte
+	rows []ledgerRef
+}
+
+type ledgerRef struct {
+	line, imdbID int64
+	sha256, path string
+}
+
+func readOutputLedger(dir string) (*outputLedger, error) {
+	var csv bytes.Buffer
+	if err := hashStoredCSV(&csv, dir); err != nil {
+		return nil, fmt.Errorf("scrape: output identity: %w", err)
+	}
+	led := &outputLedger{csv: csv.Bytes()}
+	err := forEachLedgerRow(filepath.Join(dir, LedgerFile), func(row LedgerRow) {
+		led.rows = append(led.rows, ledgerRef{row.Line, row.ImdbID, row.SHA256, row.Path})
+	})
+	return led, err
 }
 
 // storeDigest hashes the output in dir with the store's current poster
 // bytes, and counts the rows whose poster no longer matches the ledger
 // (missing or other bytes). Every process of a grid plans against the
 // store, one per cell on a cluster: the store's digest cache spares them
-// reading every poster again when none changed (verify: read them all).
-func storeDigest(dir string, verify bool) (id string, changed int, err error) {
+// reading every poster again when none changed (Verify: read them all).
+func (s *Stage) storeDigest(dir string) (storeID, error) {
+	s.digestMu.Lock()
+	defer s.digestMu.Unlock()
+	if s.ledgers == nil {
+		s.ledgers, s.stores = map[string]*outputLedger{}, map[string]*digestcache.Cache{}
+	}
+	led, ok := s.ledgers[dir]
+	if !ok {
+		var err error
+		if led, err = readOutputLedger(dir); err != nil {
+			return storeID{}, err
+		}
+		s.ledgers[dir] = led
+	}
 	store, err := posterStoreOf(dir)
 	if err != nil {
-		return "", 0, err
+		return storeID{}, err
 	}
-	digests := digestcache.Open(store)
+	digests, ok := s.stores[store]
+	if !ok {
+		digests = digestcache.Open(store)
+		s.stores[store] = digests
+	}
 	// The cache is only a cache: a store this process may not write (read
 	// only, or another user's) is simply read in full next time.
 	defer digests.Save()
 	h := sha256.New()
-	if err := hashStoredCSV(h, dir); err != nil {
-		return "", 0, fmt.Errorf("scrape: output identity: %w", err)
-	}
-	err = forEachLedgerRow(filepath.Join(dir, LedgerFile), func(row LedgerRow) {
-		sum := row.SHA256
-		if row.Path != "" {
-			sum = posterSHA256(digests, row.Path, verify)
-			if sum != row.SHA256 {
-				changed++
+	h.Write(led.csv)
+	var d storeID
+	for _, row := range led.rows {
+		sum := row.sha256
+		if row.path != "" {
+			sum = posterSHA256(digests, row.path, s.Verify)
+			if sum != row.sha256 {
+				d.changed++
 			}
 		}
-		fmt.Fprintf(h, "%d %d %s %s\n", row.Line, row.ImdbID, sum, row.Path)
-	})
-	if err != nil {
-		return "", 0, err
+		fmt.Fprintf(h, "%d %d %s %s\n", row.line, row.imdbID, sum, row.path)
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], changed, nil
+	d.id = hex.EncodeToString(h.Sum(nil))[:16]
+	return d, nil
 }
 
 // hashStoredCSV adds the output's CSV to h: the bytes of its copy, or the
@@ -180,7 +227,7 @@ func forEachLedgerRow(path string, fn func(LedgerRow)) error {
 // fetches them again, and downstream stages see the change through
 // OutputIdentity.
 func (s *Stage) RetriesDue(dir string, now time.Time) (bool, error) {
-	if _, changed, err := storeDigest(dir, s.Verify); err != nil || changed > 0 {
+	if d, err := s.storeDigest(dir); err != nil || d.changed > 0 {
 		return err == nil, err
 	}
 	path := filepath.Join(dir, SummaryFile)

@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -35,6 +36,7 @@ import (
 	"github.com/reugn/go-streams/flow"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
+	"github.com/postergenre/postergenre/internal/digestcache"
 	"github.com/postergenre/postergenre/internal/parquetio"
 	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
@@ -48,6 +50,15 @@ type Stage struct {
 	// no digest the store's cache remembers (`run --verify`).
 	Verify bool
 	csv    csvInput
+
+	// What identifying an output reads, kept for the Stage's life:
+	// planning asks twice (RetriesDue, then OutputIdentity), and on a
+	// cluster every cell's process plans. An output's ledger never changes
+	// after its commit; the store's posters are checked on every call,
+	// through its digest cache (stat first, read only what changed).
+	digestMu sync.Mutex
+	ledgers  map[string]*outputLedger
+	stores   map[string]*digestcache.Cache
 }
 
 var _ stages.Stage = (*Stage)(nil)
