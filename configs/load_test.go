@@ -190,6 +190,9 @@ func TestValidateSections(t *testing.T) {
 		{"demo without csv", "demo:\n  posters: 50\n", nil},
 		{"demo too small", "demo:\n  posters: 5\n", []string{"/demo/posters: must be in 20..100000, got 5"}},
 		{"no csv", "", []string{"/scrape/csv: required"}},
+		{"era split", "scrape:\n  csv: m.csv\nencode:\n  split:\n    method: era\n    test_from: 2013\n", nil},
+		{"era split without its year", "scrape:\n  csv: m.csv\nencode:\n  split:\n    method: era\n", []string{"/encode/split/test_from: must be the first test year (1900..2100)"}},
+		{"unknown split", "scrape:\n  csv: m.csv\nencode:\n  split:\n    method: decade\n", []string{`/encode/split/method: must be "paper", "hash" or "era", got "decade"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeFiles(t, map[string]string{"c.yaml": "version: 1\nname: c\n" + tc.yaml})

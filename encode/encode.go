@@ -176,8 +176,14 @@ func (s *Stage) selectRows(rows []clean.Row, genres []string, labelMode string) 
 }
 
 // assignSplits gives every selected job its split, over the selected subset
-// (the paper's rule, or a stable hash of the id).
+// (the paper's rule, a stable hash of the id, or the year and a hash).
 func assignSplits(jobs []job, cfg Split) {
+	if cfg.Method == "era" {
+		for i := range jobs {
+			jobs[i].split = EraSplit(SplitKey{ImdbID: jobs[i].row.ImdbID, Year: jobs[i].row.Year}, cfg)
+		}
+		return
+	}
 	if cfg.Method == "paper" {
 		keys := make([]SplitKey, len(jobs))
 		for i, j := range jobs {

@@ -93,6 +93,43 @@ func TestHashSplitFractionsOnClusteredIDs(t *testing.T) {
 	}
 }
 
+// TestEraSplit: the test years are the test split, whatever the id; the
+// earlier years fall into train and validation only, in about the ratio
+// asked, each id where the hash puts it.
+func TestEraSplit(t *testing.T) {
+	s := encode.Split{Method: "era", Train: 0.8, Validation: 0.1, Test: 0.1, TestFrom: 2013}
+	counts := map[int32]map[string]int{}
+	for id := int64(1); id <= 4000; id++ {
+		year := int32(1997 + id%21) // 1997..2017
+		sp := encode.EraSplit(encode.SplitKey{ImdbID: id, Year: year}, s)
+		if counts[year] == nil {
+			counts[year] = map[string]int{}
+		}
+		counts[year][sp]++
+		if again := encode.EraSplit(encode.SplitKey{ImdbID: id, Year: year}, s); again != sp {
+			t.Fatalf("id %d: %s, then %s", id, sp, again)
+		}
+	}
+	for year, c := range counts {
+		switch {
+		case year >= 2013 && (c["test"] == 0 || c["train"]+c["validation"] > 0):
+			t.Errorf("%d (a test year): %v, want all test", year, c)
+		case year < 2013 && c["test"] > 0:
+			t.Errorf("%d (before test_from): %v, want no test", year, c)
+		}
+	}
+	var tr, va int
+	for year, c := range counts {
+		if year < 2013 {
+			tr, va = tr+c["train"], va+c["validation"]
+		}
+	}
+	// 8:1 asked: validation is 1/9 of the earlier years (±2 points).
+	if share := float64(va) / float64(tr+va); share < 0.09 || share > 0.13 {
+		t.Errorf("validation %d of %d earlier rows (%.3f), want about 1/9", va, tr+va, share)
+	}
+}
+
 func TestHashSplitStable(t *testing.T) {
 	s := encode.Split{Method: "hash", Train: 0.8, Validation: 0.1, Test: 0.1, Salt: "x"}
 	first := map[int64]string{}

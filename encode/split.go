@@ -71,6 +71,21 @@ func HashSplit(id int64, s Split) string {
 	}
 }
 
+// EraSplit puts a movie of s.TestFrom or later in the test split and
+// hashes an earlier one (HashSplit) into train and validation, in the
+// ratio s.Train to s.Validation: a model chosen on validation never sees
+// the test years.
+func EraSplit(k SplitKey, s Split) string {
+	if k.Year >= s.TestFrom {
+		return SplitTest
+	}
+	tv := s.Train + s.Validation
+	if HashSplit(k.ImdbID, Split{Method: "hash", Train: s.Train / tv, Salt: s.Salt}) == SplitTrain {
+		return SplitTrain
+	}
+	return SplitValidation
+}
+
 // Label builds the label vector over genres from a row's listed genres:
 // mode encodeconfig.LabelMulti is multi-hot; LabelFirst is one-hot of the
 // first listed genre that is among genres. ok is false when none of the row's genres is selected.

@@ -35,14 +35,21 @@ type Config struct {
 
 // Split chooses how rows are assigned to train/validation/test.
 type Split struct {
-	// Method: "paper" (test = id%7==0; every 6th movie of a year validation)
-	// or "hash" (a stable hash of the id into the fractions below).
+	// Method: "paper" (test = id%7==0; every 6th movie of a year validation),
+	// "hash" (a stable hash of the id into the fractions below) or "era"
+	// (the movies of TestFrom and later are the test split; the earlier
+	// ones are hashed into train and validation in the ratio Train to
+	// Validation): how much a model leans on the design fashion of the
+	// years it was trained on.
 	Method     string  `yaml:"method"`
 	Train      float64 `yaml:"train"`
 	Validation float64 `yaml:"validation"`
 	Test       float64 `yaml:"test"`
 	// Salt changes the hash assignment without changing the code.
 	Salt string `yaml:"salt"`
+	// TestFrom is the first test year of method "era". Left out of the
+	// section's hash when unset, so the outputs of other splits keep theirs.
+	TestFrom int32 `yaml:"test_from" json:"TestFrom,omitempty"`
 }
 
 // Fit and filter names of Image. DefaultFit and DefaultFilter are the only
@@ -110,6 +117,13 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 	}
 	switch c.Split.Method {
 	case "paper":
+	case "era":
+		if c.Split.TestFrom < 1900 || c.Split.TestFrom > 2100 {
+			ps.Addf(prefix+"/split/test_from", `must be the first test year (1900..2100) with method "era", got %d`, c.Split.TestFrom)
+		}
+		if c.Split.Train <= 0 || c.Split.Validation < 0 {
+			ps.Addf(prefix+"/split/train", `method "era" hashes the years before test_from into train and validation: train must be > 0 and validation >= 0, got %g and %g`, c.Split.Train, c.Split.Validation)
+		}
 	case "hash":
 		for _, f := range []struct {
 			name string
@@ -123,7 +137,7 @@ func (c Config) Validate(prefix string, ps *stages.Problems) {
 			ps.Addf(prefix+"/split", "train+validation+test must sum to 1, got %g", s)
 		}
 	default:
-		ps.Addf(prefix+"/split/method", `must be "paper" or "hash", got %q`, c.Split.Method)
+		ps.Addf(prefix+"/split/method", `must be "paper", "hash" or "era", got %q`, c.Split.Method)
 	}
 	im := c.Image
 	if (im.Width == 0) != (im.Height == 0) {
