@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/postergenre/postergenre/internal/atomicfile"
-	"github.com/postergenre/postergenre/internal/regular"
 	"github.com/postergenre/postergenre/stages"
 )
 
@@ -96,7 +95,7 @@ func walkCopy(src, dst string, link bool) error {
 		if link && os.Link(path, target) == nil {
 			return nil
 		}
-		return copyFile(path, target)
+		return atomicfile.CopyFile(target, path)
 	})
 }
 
@@ -109,13 +108,3 @@ func replaceSymlink(target, link string) error {
 }
 
 func copyDir(src, dst string) error { return walkCopy(src, dst, false) }
-
-func copyFile(src, dst string) error {
-	in, err := regular.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	_, err = atomicfile.WriteFrom(dst, in, 0o644)
-	return err
-}

@@ -19,6 +19,11 @@
 //	checkpoints/latest.json, epoch-NNNN.*       last epoch, Adam slots and step (resume)
 //	history.jsonl, history.csv                  one row per epoch (NaN written as -1)
 //
+// A seed ensemble (ensemble: N > 1) trains each member in
+// members/member-K/ laid out as above, copies its model folder to
+// model/member-K/ and writes model/model.json (format 2) listing the
+// members; history.* are member 1's (members.go, ensemble.go).
+//
 // Resume (env.Resume): training continues from
 // filepath.Join(env.Prev, "checkpoints") — env.Prev being the interrupted
 // attempt's output folder — and that attempt's model/ and history come along.

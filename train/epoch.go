@@ -84,7 +84,7 @@ func (t *trainer) trainEpoch(ctx context.Context, epoch int, lr float64) (epochR
 	if err != nil {
 		return fail(err)
 	}
-	bar := newProgress(t.env.Progress, epoch, t.cfg.Epochs, t.stepsPerEpoch())
+	bar := newProgress(t.env.Progress, t.role.label, epoch, t.cfg.Epochs, t.stepsPerEpoch())
 	var sumLoss, hits float64
 	n, steps := 0, 0
 	for b := range stream.C {

@@ -249,7 +249,9 @@ func (m *Model) analyzePixels(pix []byte, explain []int) (*Analysis, error) {
 }
 
 // run feeds pix once per explained genre (at least once) and fetches the
-// probabilities, the detector's features (check) and the maps.
+// probabilities, the detector's features (check) and the maps. An
+// ensemble's probabilities and raw maps are its members' means (the
+// detector reads member 1's features).
 func (m *Model) run(pix []byte, explain []int, check bool) (*Analysis, error) {
 	net := m.net
 	G := len(m.meta.Genres)
@@ -279,17 +281,12 @@ func (m *Model) run(pix []byte, explain []int, check bool) (*Analysis, error) {
 			return nil, err
 		}
 	}
+	var sel *tf.Tensor
 	if len(explain) > 0 {
-		sel := make([][]float32, n)
-		for i, c := range explain {
-			sel[i] = make([]float32, G)
-			sel[i][c] = 1
-		}
-		st, err := tf.NewTensor(sel)
-		if err != nil {
+		if sel, err = camSelection(explain, G); err != nil {
 			return nil, err
 		}
-		feeds[net.camSel] = st
+		feeds[net.camSel] = sel
 		fetches = append(fetches, net.cam)
 	}
 	res, err := m.sess.Run(feeds, fetches, nil)
@@ -302,13 +299,52 @@ func (m *Model) run(pix []byte, explain []int, check bool) (*Analysis, error) {
 		a.Poster = m.det.check(res[k].Value().([][]float32)[0])
 		k++
 	}
+	var maps [][][]float32
 	if len(explain) > 0 {
-		maps := res[k].Value().([][][]float32)
-		for i, c := range explain {
-			a.Heatmaps = append(a.Heatmaps, m.heatmap(m.meta.Genres[c], maps[i]))
+		maps = res[k].Value().([][][]float32)
+	}
+	if len(m.more) > 0 {
+		if a.Probs, maps, err = m.meanAnalysis(a.Probs, maps, xt, sel); err != nil {
+			return nil, err
 		}
 	}
+	for i, c := range explain {
+		a.Heatmaps = append(a.Heatmaps, m.heatmap(m.meta.Genres[c], maps[i]))
+	}
 	return a, nil
+}
+
+// camSelection is the one-hot rows that pick each explained genre's
+// Grad-CAM map, one row per fed copy of the image.
+func camSelection(explain []int, genres int) (*tf.Tensor, error) {
+	sel := make([][]float32, len(explain))
+	for i, c := range explain {
+		sel[i] = make([]float32, genres)
+		sel[i][c] = 1
+	}
+	return tf.NewTensor(sel)
+}
+
+// meanAnalysis averages member 1's probabilities and raw maps with the
+// other members' on the same feeds.
+func (m *Model) meanAnalysis(probs []float32, maps [][][]float32, xt, sel *tf.Tensor) ([]float32, [][][]float32, error) {
+	ps, ms, err := m.memberAnalysis(xt, sel)
+	if err != nil {
+		return nil, nil, err
+	}
+	probs = mean32(append([][]float32{probs}, ps...))
+	if maps == nil {
+		return probs, nil, nil
+	}
+	out := make([][][]float32, len(maps))
+	for i := range maps {
+		all := [][][]float32{maps[i]}
+		for _, mm := range ms {
+			all = append(all, mm[i])
+		}
+		out[i] = meanRows(all)
+	}
+	return probs, out, nil
 }
 
 // feedRaw adds the raw pixels (n copies of pix) to feeds when the graph

@@ -8,7 +8,7 @@ import (
 // Meta is model.json in a model folder: everything prediction needs to
 // rebuild the graph and restore the weights, and where they came from.
 type Meta struct {
-	Format      int      `json:"format"` // 1
+	Format      int      `json:"format"` // 1, or 2 for a seed ensemble (Members; older loaders refuse it)
 	Genres      []string `json:"genres"` // output columns, in order
 	Channels    int      `json:"channels"`
 	ConvFilters []int    `json:"conv_filters"`
@@ -48,14 +48,36 @@ type Meta struct {
 	// PosterDetector is the poster-or-not detector and its calibration
 	// (detector.go); absent in models trained before it existed.
 	PosterDetector *PosterDetector `json:"poster_detector,omitempty"`
-	// BestEpoch is the epoch whose weights the model folder holds.
+	// BestEpoch is the epoch whose weights the model folder holds (in an
+	// ensemble, member 1's; each member's is in Members).
 	BestEpoch int `json:"best_epoch"`
+	// Members, in a seed ensemble (train.ensemble > 1; format 2), are its
+	// models: the probabilities are the mean of theirs, and Threshold is
+	// tuned on that mean. Each is a whole model folder of its own inside
+	// this one; the architecture and preprocessing fields above are
+	// theirs (they share them), CheckpointPrefix is empty.
+	Members []Member `json:"members,omitempty"`
 	// Provenance.
 	ConfigSHA256     string `json:"config_sha256"`
 	ManifestSHA256   string `json:"manifest_sha256"` // the encode manifest trained on
 	TFVersion        string `json:"tf_version"`
 	Device           string `json:"device"`            // the device training ran on
 	CheckpointPrefix string `json:"checkpoint_prefix"` // relative to the model folder
+}
+
+// Member is one model of a seed ensemble, as model.json lists it.
+type Member struct {
+	Seed int64 `json:"seed"`
+	// Dir is the member's model folder (model.json + checkpoint), relative
+	// to the ensemble's; LoadModel loads it alone too.
+	Dir       string  `json:"dir"`
+	BestEpoch int     `json:"best_epoch"`
+	Threshold float64 `json:"threshold"` // tuned on the member's own validation probabilities
+	// Validation is the member's kept epoch's validation metrics.
+	ValLoss     metrics.Num `json:"val_loss"`
+	ValPaperAcc metrics.Num `json:"val_paper_accuracy"`
+	ValTop3Hit  metrics.Num `json:"val_top3_hit"`
+	ValMacroAUC metrics.Num `json:"val_macro_auc"`
 }
 
 // Preprocessing is the one description of a model's input: the encode
@@ -97,9 +119,12 @@ type EpochStats struct {
 
 // Files and folders in the train stage's output folder.
 const (
-	ModelDir      = "model"       // model.json + best checkpoint: what predict and evaluate load
-	MetaFile      = "model.json"  // inside ModelDir
-	CheckpointDir = "checkpoints" // last epoch's checkpoint incl. Adam slots and step, for --resume
-	HistoryFile   = "history.jsonl"
+	ModelDir      = "model"         // model.json + best checkpoint: what predict and evaluate load
+	MetaFile      = "model.json"    // inside ModelDir
+	CheckpointDir = "checkpoints"   // last epoch's checkpoint incl. Adam slots and step, for --resume
+	HistoryFile   = "history.jsonl" // in an ensemble, member 1's
 	HistoryCSV    = "history.csv"
+	// MembersDir holds a seed ensemble's members' training folders,
+	// MembersDir/member-N, each laid out as a single model's output.
+	MembersDir = "members"
 )

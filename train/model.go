@@ -22,8 +22,11 @@ const predictBatch = 64
 // concurrent use (TensorFlow sessions are).
 type Model struct {
 	meta Meta
+	// net and sess are the network; in a seed ensemble, member 1's (the
+	// poster detector reads its features), and more holds the others.
 	net  *netGraph
 	sess *tf.Session
+	more []memberNet
 	sc   *scaler
 	det  *detector // nil: no calibrated poster detector
 	// precision the session runs at.
@@ -81,55 +84,76 @@ func loadModel(dir, precision string, calibrating bool) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
-	if meta.Format != 1 {
+	if meta.Format != 1 && meta.Format != 2 {
 		return nil, fmt.Errorf("load model %s: unsupported format %d", dir, meta.Format)
 	}
+	dw, err := detectorWeights(meta, calibrating)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	m := &Model{meta: meta, sc: newScaler(meta.Preprocessing), precision: prec}
+	if meta.Format == 2 {
+		err = m.openMembers(dir, dw)
+	} else {
+		m.net, m.sess, err = openNet(dir, meta, prec, dw)
+	}
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.det, err = loadDetector(dir, meta.PosterDetector); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// openNet rebuilds the inference graph of the single model in dir (meta is
+// its model.json) and restores its weights, in a session at prec. dw, when
+// set, are the poster detector's backbone weights.
+func openNet(dir string, meta Meta, prec tfsession.Precision, dw *efficientnet.Weights) (*netGraph, *tf.Session, error) {
+	if meta.Format != 1 {
+		return nil, nil, fmt.Errorf("load model %s: unsupported format %d", dir, meta.Format)
+	}
 	if meta.CheckpointPrefix == "" {
-		return nil, fmt.Errorf("load model %s: model.json names no checkpoint", dir)
+		return nil, nil, fmt.Errorf("load model %s: model.json names no checkpoint", dir)
 	}
 	spec := netSpec{
 		Height: meta.Height, Width: meta.Width, Channels: 3, Genres: len(meta.Genres),
 		ConvFilters: meta.ConvFilters, Dense: meta.Dense, Dropout: meta.Dropout, BatchNorm: meta.BatchNorm,
-		Loss: meta.Loss, Backbone: meta.Backbone, FineTune: meta.FineTune, TTAFlip: meta.TTAFlip,
+		Loss: meta.Loss, Backbone: meta.Backbone, FineTune: meta.FineTune, TTAFlip: meta.TTAFlip, DetectorWeights: dw,
 	}
+	var err error
 	if spec.GradCAMConv, err = parseGradCAMLayer(meta.GradCAMLayer, len(spec.ConvFilters)); err != nil {
-		return nil, fmt.Errorf("load model %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	if spec.hasBackbone() {
 		if spec.Weights, err = loadModelWeights(meta); err != nil {
-			return nil, fmt.Errorf("load model %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
 		}
-	}
-	if spec.DetectorWeights, err = detectorWeights(meta, calibrating); err != nil {
-		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	net, err := buildGraph(spec)
 	if err != nil {
-		return nil, fmt.Errorf("load model %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	opts, err := tfsession.Settings{Precision: prec}.Options()
 	if err != nil {
-		return nil, fmt.Errorf("load model %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	sess, err := tf.NewSession(net.graph, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load model %s: session: %w", dir, err)
+		return nil, nil, fmt.Errorf("load model %s: session: %w", dir, err)
 	}
 	p, err := tf.NewTensor(filepath.Join(dir, meta.CheckpointPrefix))
 	if err != nil {
 		sess.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := sess.Run(map[tf.Output]*tf.Tensor{net.prefix: p}, nil, []*tf.Operation{net.restoreModel}); err != nil {
 		sess.Close()
-		return nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
+		return nil, nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
 	}
-	det, err := loadDetector(dir, meta.PosterDetector)
-	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("load model %s: %w", dir, err)
-	}
-	return &Model{meta: meta, net: net, sess: sess, sc: newScaler(meta.Preprocessing), precision: prec, det: det}, nil
+	return net, sess, nil
 }
 
 // detectorWeights returns the EfficientNet-Lite0 weights the poster
@@ -166,9 +190,22 @@ func (m *Model) Meta() Meta { return m.meta }
 
 // Predict returns per-image probabilities (softmax or sigmoid per
 // Meta.Loss) over Meta.Genres for n images, each Height*Width*3 bytes of
-// uint8 HWC RGB, concatenated in pixels.
+// uint8 HWC RGB, concatenated in pixels. An ensemble's are the mean of its
+// members'.
 func (m *Model) Predict(pixels []byte, n int) ([][]float32, error) {
-	return predictWith(m.sess, m.net, m.sc, pixels, n)
+	out, err := predictWith(m.sess, m.net, m.sc, pixels, n)
+	if err != nil || len(m.more) == 0 {
+		return out, err
+	}
+	all := [][][]float32{out}
+	for _, o := range m.more {
+		p, err := predictWith(o.sess, o.net, m.sc, pixels, n)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p)
+	}
+	return meanRows(all), nil
 }
 
 // PredictImage prepares a decoded poster as the encode stage prepared the
@@ -182,8 +219,17 @@ func (m *Model) PredictImage(img image.Image) ([]float32, error) {
 	return out[0], nil
 }
 
-// Close releases the session.
-func (m *Model) Close() error { return m.sess.Close() }
+// Close releases the sessions.
+func (m *Model) Close() error {
+	var errs []error
+	if m.sess != nil {
+		errs = append(errs, m.sess.Close())
+	}
+	for _, o := range m.more {
+		errs = append(errs, o.sess.Close())
+	}
+	return errors.Join(errs...)
+}
 
 func predictWith(sess *tf.Session, net *netGraph, sc *scaler, pixels []byte, n int) ([][]float32, error) {
 	per := net.spec.Height * net.spec.Width * 3

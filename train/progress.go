@@ -15,8 +15,10 @@ type epochProgress struct {
 	start time.Time
 }
 
-func newProgress(p stages.Progress, epoch, epochs, total int) *epochProgress {
-	return &epochProgress{task: stages.StartTask(p, fmt.Sprintf("epoch %d/%d", epoch, epochs), int64(max(total, 0))), start: time.Now()}
+// newProgress starts epoch's task; label ("member 2/3 " in an ensemble,
+// else "") leads its name.
+func newProgress(p stages.Progress, label string, epoch, epochs, total int) *epochProgress {
+	return &epochProgress{task: stages.StartTask(p, fmt.Sprintf("%sepoch %d/%d", label, epoch, epochs), int64(max(total, 0))), start: time.Now()}
 }
 
 // step reports a finished step and the mean loss of the images so far.

@@ -85,13 +85,7 @@ func copyDir(src, dst string) error {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		in, err := regular.Open(filepath.Join(src, e.Name()))
-		if err != nil {
-			return err
-		}
-		_, err = atomicfile.WriteFrom(filepath.Join(dst, e.Name()), in, 0o644)
-		in.Close()
-		if err != nil {
+		if err := atomicfile.CopyFile(filepath.Join(dst, e.Name()), filepath.Join(src, e.Name())); err != nil {
 			return err
 		}
 	}

@@ -52,20 +52,44 @@ type trainer struct {
 	weightsPath string
 	feats       *featureSet
 	// bestProbs are the validation probabilities of the best epoch (tests
-	// compare them with LoadModel's).
-	bestProbs []float32
+	// compare them with LoadModel's; an ensemble averages its members'),
+	// bestLabels their labels.
+	bestProbs, bestLabels []float32
+	role                  memberRole
 }
 
-// configSHA256 hashes the train section as JSON.
+// memberRole is how a trainer takes part in a seed ensemble; the zero
+// value trains a model alone.
+type memberRole struct {
+	label string         // "member 2/3 ": names the member in progress tasks
+	share *backboneShare // what the members share; nil alone
+}
+
+// backboneShare is what a seed ensemble's members share: the backbone's
+// weights, where they were found and the frozen features, loaded by the
+// first member and reused by the others (the seed changes none of them).
+type backboneShare struct {
+	weights *efficientnet.Weights
+	path    string
+	feats   *featureSet
+}
+
+// configSHA256 hashes the train section as JSON (Hashed: ensemble 1 is
+// left out, as before the field existed).
 func configSHA256(cfg Config) string {
-	raw, _ := json.Marshal(cfg)
+	raw, _ := json.Marshal(cfg.Hashed())
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
 }
 
 // newTrainer validates, opens the data, builds the graph and the session
 // and either initialises or restores the variables.
-func newTrainer(ctx context.Context, cfg Config, env stages.Env) (_ *trainer, err error) {
+func newTrainer(ctx context.Context, cfg Config, env stages.Env) (*trainer, error) {
+	return openTrainer(ctx, cfg, env, memberRole{})
+}
+
+// openTrainer is newTrainer for a trainer in role.
+func openTrainer(ctx context.Context, cfg Config, env stages.Env, role memberRole) (_ *trainer, err error) {
 	var ps stages.Problems
 	cfg.Validate("/train", &ps)
 	if err := ps.Err(); err != nil {
@@ -84,7 +108,7 @@ func newTrainer(ctx context.Context, cfg Config, env stages.Env) (_ *trainer, er
 		return nil, err
 	}
 	t := &trainer{cfg: cfg, env: env, log: log, ds: ds, sel: newSelection(cfg.EarlyStopping),
-		cfgSHA: configSHA256(cfg), trainLen: ds.count(encode.SplitTrain)}
+		cfgSHA: configSHA256(cfg), trainLen: ds.count(encode.SplitTrain), role: role}
 	if err := t.setupBackbone(ctx); err != nil {
 		return nil, err
 	}
@@ -188,6 +212,7 @@ func (t *trainer) newMeta() Meta {
 
 // setupBackbone loads and checks the backbone's weights and, when it is
 // frozen and nothing is augmented, its features of the training splits.
+// In an ensemble the first member loads both and the others reuse them.
 func (t *trainer) setupBackbone(ctx context.Context) error {
 	cfg, m := t.cfg, t.ds.man
 	if !cfg.HasBackbone() {
@@ -196,27 +221,49 @@ func (t *trainer) setupBackbone(ctx context.Context) error {
 	if m.Channels != 3 {
 		return fmt.Errorf("train: backbone %s needs RGB input, the encode output has %d channels", cfg.Backbone, m.Channels)
 	}
-	var err error
-	if t.weights, t.weightsPath, err = loadBackboneWeights(cfg.Backbone, cfg.Weights); err != nil {
-		return fmt.Errorf("train: %w", err)
+	share := t.role.share
+	if share == nil {
+		share = &backboneShare{}
 	}
-	if size := t.weights.Variant.ImageSize; m.Height != size || m.Width != size {
-		t.log.Warn("encode size is not the backbone's", "backbone", cfg.Backbone, "width", m.Width, "height", m.Height,
-			"recommended", fmt.Sprintf("%d×%d", size, size))
+	if share.weights == nil {
+		if err := t.loadWeights(share); err != nil {
+			return err
+		}
 	}
-	if abs, err := filepath.Abs(t.weightsPath); err == nil {
-		t.weightsPath = abs
-	}
-	t.log.Info("backbone", "name", cfg.Backbone, "fine_tune", cfg.FineTune, "weights", t.weightsPath, "sha256", t.weights.SHA256)
+	t.weights, t.weightsPath = share.weights, share.path
 	// Cached features serve only a frozen backbone on fixed images: with
 	// augmentation the images change per epoch, and with tta_flip the
 	// validation pass must see each poster's mirror too, as evaluate does.
 	a := cfg.Augment
 	if cfg.FineTune == 0 && !a.Flip && a.ShiftPx == 0 && a.Brightness == 0 && !cfg.TTAFlip {
-		if t.feats, err = t.loadFeatures(ctx); err != nil {
-			return err
+		if share.feats == nil {
+			var err error
+			if share.feats, err = t.loadFeatures(ctx); err != nil {
+				return err
+			}
 		}
+		t.feats = share.feats
 	}
+	return nil
+}
+
+// loadWeights loads the backbone's weights into share and says where they
+// were found.
+func (t *trainer) loadWeights(share *backboneShare) error {
+	cfg, m := t.cfg, t.ds.man
+	w, path, err := loadBackboneWeights(cfg.Backbone, cfg.Weights)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if size := w.Variant.ImageSize; m.Height != size || m.Width != size {
+		t.log.Warn("encode size is not the backbone's", "backbone", cfg.Backbone, "width", m.Width, "height", m.Height,
+			"recommended", fmt.Sprintf("%d×%d", size, size))
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	t.log.Info("backbone", "name", cfg.Backbone, "fine_tune", cfg.FineTune, "weights", path, "sha256", w.SHA256)
+	share.weights, share.path = w, path
 	return nil
 }
 
@@ -291,7 +338,7 @@ func (t *trainer) runEpoch(ctx context.Context, epoch int) (EpochStats, error) {
 		if err := t.saveBest(epoch, vm.Threshold); err != nil {
 			return EpochStats{}, err
 		}
-		t.bestProbs = probs
+		t.bestProbs, t.bestLabels = probs, labels
 	}
 	if err := t.emaSwap(false); err != nil {
 		return EpochStats{}, err
@@ -354,15 +401,23 @@ func (t *trainer) summary() stages.Result {
 		"best_val_value": summaryValue(t.state.BestValue),
 	}
 	s[string(SummaryTrainRows)] = t.trainLen
-	for _, h := range t.history {
-		if h.Epoch == t.state.BestEpoch {
-			s["val_paper_accuracy"] = summaryValue(h.ValPaperAcc)
-			s["val_macro_auc"] = summaryValue(h.ValMacroAUC)
-			s["val_top3_hit"] = summaryValue(h.ValTop3Hit)
-			s["val_loss"] = summaryValue(h.ValLoss)
-		}
+	if h, ok := t.bestStats(); ok {
+		s["val_paper_accuracy"] = summaryValue(h.ValPaperAcc)
+		s["val_macro_auc"] = summaryValue(h.ValMacroAUC)
+		s["val_top3_hit"] = summaryValue(h.ValTop3Hit)
+		s["val_loss"] = summaryValue(h.ValLoss)
 	}
 	return stages.Result{Summary: s}
+}
+
+// bestStats is the history line of the kept epoch, if there is one.
+func (t *trainer) bestStats() (EpochStats, bool) {
+	for _, h := range t.history {
+		if h.Epoch == t.state.BestEpoch {
+			return h, true
+		}
+	}
+	return EpochStats{}, false
 }
 
 // summaryValue is a metric as the summary holds it: a float64, or nil when

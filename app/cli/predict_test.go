@@ -48,6 +48,14 @@ func TestPredictMatchesEvaluate(t *testing.T) {
 			})
 		}
 	}
+	// A seed ensemble of three: evaluate and predict both load it through
+	// train.LoadModel, so both score the mean of its members.
+	t.Run("ensemble", func(t *testing.T) {
+		encDir, modelDir := encodeAndTrain(t, cenv, t.TempDir(), encodeconfig.FitPad, encodeconfig.FilterCatmullRom, func(c *trainconfig.Config) {
+			c.Ensemble = 3
+		})
+		comparePredictions(t, encDir, modelDir, cenv.PosterStore)
+	})
 	// A frozen pretrained backbone (features cached in training, the whole
 	// graph in LoadModel) on raw 0..255 input: predict must still equal
 	// evaluate. Cropped, so the resize is covered too.

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/postergenre/postergenre/internal/regular"
 )
 
 // File is a pending atomic write. Write to it, then Commit; Abort (safe to
@@ -103,6 +105,18 @@ func writeFile(path string, data []byte, perm os.FileMode, commit func(*File) er
 		return err
 	}
 	return commit(f)
+}
+
+// CopyFile copies the regular file src to dst (mode 0644) as WriteFrom
+// writes: a reader of dst sees the old file or the whole copy.
+func CopyFile(dst, src string) error {
+	in, err := regular.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	_, err = WriteFrom(dst, in, 0o644)
+	return err
 }
 
 // WriteFrom atomically replaces path with everything read from r.

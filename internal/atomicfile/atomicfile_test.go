@@ -85,3 +85,30 @@ func assertNoTemps(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestCopyFile: a regular file is copied whole over the target; a missing
+// source or one that is not a regular file (a folder) is an error and
+// leaves the target as it was.
+func TestCopyFile(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	if err := os.WriteFile(src, []byte("poster"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		src, want string
+		err       bool
+	}{
+		{filepath.Join(dir, "missing"), "old", true},
+		{dir, "old", true},
+		{src, "poster", false},
+	} {
+		err := atomicfile.CopyFile(dst, c.src)
+		if got, _ := os.ReadFile(dst); (err != nil) != c.err || string(got) != c.want {
+			t.Errorf("copy %s: %v, target %q, want %q", c.src, err, got, c.want)
+		}
+	}
+}

@@ -88,6 +88,12 @@ type Config struct {
 	EMADecay float64 `yaml:"ema_decay" json:",omitempty"`
 	// MaxStepsPerEpoch caps an epoch (0 = the whole training split); for smoke runs.
 	MaxStepsPerEpoch int `yaml:"max_steps_per_epoch"`
+	// Ensemble is how many models are trained, member i (0-based) with
+	// seed Seed+i and otherwise the same config; the model's probabilities
+	// are the mean of theirs (a frozen backbone's features are computed
+	// once for all). 1 = one model, as before the field existed: Hashed
+	// leaves it out of every hash then.
+	Ensemble int `yaml:"ensemble" json:",omitempty"`
 }
 
 // Optimizer is Adam's settings.
@@ -162,6 +168,17 @@ func (c Config) HasBackbone() bool { return c.Backbone != "" && c.Backbone != Ba
 // identity is Config without its methods, for Identity's JSON.
 type identity Config
 
+// Hashed is the section as its hashes read it (Identity, and model.json's
+// config_sha256): ensemble 1, the default, is left out (omitempty), so a
+// config written before the field existed keeps its fingerprint and its
+// trained model.
+func (c Config) Hashed() Config {
+	if c.Ensemble == 1 {
+		c.Ensemble = 0
+	}
+	return c
+}
+
 // Identity is what of the section decides the trained model, and so the
 // train stage's fingerprint (stages.ConfigIdentifier): everything but where
 // the weights file is (its sha256 is pinned, so its location changes
@@ -169,6 +186,7 @@ type identity Config
 // (omitempty), so configs written before they existed keep their
 // fingerprints and their trained models.
 func (c Config) Identity() any {
+	c = c.Hashed()
 	if c.Backbone == BackboneNone {
 		c.Backbone = ""
 	}
@@ -196,6 +214,7 @@ func Default() Config {
 		ShuffleBuffer: 4096,
 		Seed:          1,
 		Device:        "auto",
+		Ensemble:      1,
 	}
 }
 
@@ -315,7 +334,7 @@ func (c Config) validateRegularization(prefix string, ps *stages.Problems) {
 }
 
 // validateRuntime checks how training runs: input shuffling, threads,
-// device, precision and the per-epoch step cap.
+// device, precision, the per-epoch step cap and the ensemble's size.
 func (c Config) validateRuntime(prefix string, ps *stages.Problems) {
 	if c.ShuffleBuffer < 1 {
 		ps.Addf(prefix+"/shuffle_buffer", "must be >= 1, got %d", c.ShuffleBuffer)
@@ -332,4 +351,11 @@ func (c Config) validateRuntime(prefix string, ps *stages.Problems) {
 	if c.MaxStepsPerEpoch < 0 {
 		ps.Addf(prefix+"/max_steps_per_epoch", "must be >= 0, got %d", c.MaxStepsPerEpoch)
 	}
+	if c.Ensemble < 1 || c.Ensemble > MaxEnsemble {
+		ps.Addf(prefix+"/ensemble", "must be in 1..%d (models trained with seeds seed, seed+1, ...), got %d", MaxEnsemble, c.Ensemble)
+	}
 }
+
+// MaxEnsemble bounds train.ensemble: each member is a full training run
+// and a session at inference.
+const MaxEnsemble = 16

@@ -1,6 +1,8 @@
 package trainconfig
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -8,9 +10,10 @@ import (
 	"github.com/postergenre/postergenre/stages"
 )
 
-// TestIdentity: a config without a backbone hashes as before the backbone
-// fields existed (none of them in its JSON), the backbone and fine-tuning
-// change the identity, and the weights' location does not.
+// TestIdentity: a config without a backbone and with one model hashes as
+// before the backbone and ensemble fields existed (none of them in its
+// JSON), the backbone, fine-tuning and a larger ensemble change the
+// identity, and the weights' location does not.
 func TestIdentity(t *testing.T) {
 	js := func(c Config) string {
 		b, err := json.Marshal(c.Identity())
@@ -20,10 +23,18 @@ func TestIdentity(t *testing.T) {
 		return string(b)
 	}
 	plain := Default()
-	for _, k := range []string{"Backbone", "FineTune", "Weights"} {
+	for _, k := range []string{"Backbone", "FineTune", "Weights", "Ensemble"} {
 		if strings.Contains(js(plain), `"`+k+`"`) {
 			t.Errorf("identity of a config without a backbone names %s: %s", k, js(plain))
 		}
+	}
+	if raw, _ := json.Marshal(plain.Hashed()); strings.Contains(string(raw), `"Ensemble"`) {
+		t.Errorf("the hashed section of one model names Ensemble: %s", raw)
+	}
+	ens := plain
+	ens.Ensemble = 3
+	if js(ens) == js(plain) || !strings.Contains(js(ens), `"Ensemble":3`) {
+		t.Errorf("ensemble 3 does not change the identity: %s", js(ens))
 	}
 	bb := plain
 	bb.Backbone = BackboneEfficientNetLite0
@@ -36,6 +47,34 @@ func TestIdentity(t *testing.T) {
 	}
 	if js(moved) != js(bb) {
 		t.Error("the weights' location changes the identity")
+	}
+}
+
+// TestHashesUnchanged: the defaults (the paper's train section) hash as
+// they did before train.ensemble existed, both as the stage's fingerprint
+// (Identity) and as model.json's config_sha256 (Hashed), so adding a field
+// reran nothing and orphaned no trained model. The sums were computed at
+// the commit before the field.
+func TestHashesUnchanged(t *testing.T) {
+	sum := func(v any) string {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(raw)
+		return hex.EncodeToString(h[:])
+	}
+	for _, c := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"identity", Default().Identity(), "51153618382d6c41b9b6b01a88f25c0a839e34af96e4a839369e55cbf7abf8ab"},
+		{"config_sha256", Default().Hashed(), "4fa629c3c19fb7da71c9ee6ffc912b8af8033189e1ba456ddb2f707d596c603e"},
+	} {
+		if got := sum(c.v); got != c.want {
+			t.Errorf("%s of the defaults: sha256 %s, was %s", c.name, got, c.want)
+		}
 	}
 }
 
@@ -68,6 +107,30 @@ func TestBackboneValidate(t *testing.T) {
 		err := ps.Err()
 		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("backbone %q fine_tune %d: %v, want %q", c.backbone, c.fineTune, err, c.want)
+		}
+	}
+}
+
+// TestEnsembleValidate: train.ensemble is 1..16, a problem names the field.
+func TestEnsembleValidate(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string // "" = valid
+	}{
+		{1, ""},
+		{3, ""},
+		{16, ""},
+		{0, "/train/ensemble: must be in 1..16"},
+		{-2, "/train/ensemble: must be in 1..16"},
+		{17, "/train/ensemble: must be in 1..16 (models trained with seeds seed, seed+1, ...), got 17"},
+	} {
+		cfg := Default()
+		cfg.Ensemble = c.n
+		var ps stages.Problems
+		cfg.Validate("/train", &ps)
+		err := ps.Err()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("ensemble %d: %v, want %q", c.n, err, c.want)
 		}
 	}
 }
