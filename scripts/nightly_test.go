@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/postergenre/postergenre/internal/citest"
 	"github.com/postergenre/postergenre/internal/slurm/slurmtest"
 	"github.com/postergenre/postergenre/pipeline"
 )
@@ -19,7 +20,7 @@ import (
 func TestNightlyChain(t *testing.T) {
 	bin := os.Getenv("PIPELINE_BIN")
 	if bin == "" {
-		t.Skip("PIPELINE_BIN not set (make test sets it to bin/pipeline)")
+		citest.Skipf(t, "PIPELINE_BIN not set (make test sets it to bin/pipeline)")
 	}
 	env := slurmtest.Cluster(t)
 	root, err := filepath.Abs("..")
