@@ -14,6 +14,7 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/postergenre/postergenre/encode"
+	"github.com/postergenre/postergenre/internal/citest"
 	"github.com/postergenre/postergenre/train/efficientnet"
 	"github.com/postergenre/postergenre/train/trainconfig"
 )
@@ -31,7 +32,7 @@ func needWeights(t *testing.T, backbone ...string) {
 		}
 	}
 	if _, err := resolveWeights(v, ""); errors.Is(err, ErrNoWeights) {
-		t.Skipf("%s weights not installed (run `make deps`): %v", v.Title, err)
+		citest.Skipf(t, "%s weights not installed (run `make deps`): %v", v.Title, err)
 	} else if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestBackboneWeights(t *testing.T) {
 	// Another variant's weights as train.weights: refused.
 	lite0, err := resolveWeights(efficientnet.Lite0, "")
 	if err != nil {
-		t.Skipf("EfficientNet-Lite0 weights not installed (run `make deps`): %v", err)
+		citest.Skipf(t, "EfficientNet-Lite0 weights not installed (run `make deps`): %v", err)
 	}
 	if _, _, err := loadBackboneWeights(trainconfig.BackboneEfficientNetLite2, lite0); err == nil {
 		t.Error("Lite0's weights loaded as efficientnet_lite2")
