@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -189,5 +190,36 @@ func TestStaleTempsRemoved(t *testing.T) {
 	}
 	if want := []string{scrape.StateFile, scrape.PosterFile(1)}; !slices.Equal(names, want) {
 		t.Errorf("store holds %v, want %v", names, want)
+	}
+}
+
+// TestOutputIdentityDefinition recomputes the output identity from the
+// files by its definition — sha256 over the CSV copy's bytes, then one line
+// "line imdb_id sha256 path" per ledger row in order, first 16 hex digits —
+// so that a faster way of computing it (column projection, parallel stats,
+// the digest cache) cannot change it: every cached stage downstream, on
+// every node of a cluster, is keyed by this value.
+func TestOutputIdentityDefinition(t *testing.T) {
+	cdn := newFakeCDN(t)
+	cfg := testConfig(writeCSV(t, t.TempDir(), []string{
+		csvRow(1, "/p/1/ok.jpg"), csvRow(2, "/p/2/missing.jpg"), csvRow(3, ""), csvRow(4, "/p/4/ok.jpg"),
+	}), cdn.URL)
+	d := newDirs(t, "")
+	_, rows, err := runStage(context.Background(), t, cfg, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	h.Write(mustRead(t, filepath.Join(d.out, scrape.CSVFile)))
+	for _, r := range rows {
+		fmt.Fprintf(h, "%d %d %s %s\n", r.Line, r.ImdbID, r.SHA256, r.Path)
+	}
+	want := hex.EncodeToString(h.Sum(nil))[:16]
+	st := &scrape.Stage{Cfg: cfg}
+	for _, verify := range []bool{false, true, false} { // the last one from the digest cache
+		st.Verify = verify
+		if got, err := st.OutputIdentity(d.out); err != nil || got != want {
+			t.Errorf("verify=%v: OutputIdentity = %s, %v; want %s", verify, got, err, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/postergenre/postergenre/app/cli"
@@ -18,8 +19,32 @@ import (
 func main() {
 	// SIGINT/SIGTERM cancel the context: stages stop, outputs stay consistent.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startCPUProfile(os.Getenv("POSTERGENRE_CPUPROFILE"))
 	code := cli.Run(cli.NewState(ctx))
+	stopProfile()
 	stop()
 	tflog.Flush()
 	os.Exit(code)
+}
+
+// startCPUProfile writes a CPU profile of the whole command to path, for
+// finding where a command's time goes (`go tool pprof bin/pipeline path`);
+// an environment variable rather than a flag so that every subcommand, and a
+// cell started by Slurm, can be profiled without changing its command line.
+func startCPUProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		os.Stderr.WriteString("pipeline: POSTERGENRE_CPUPROFILE: " + err.Error() + "\n")
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
