@@ -16,7 +16,9 @@
 # grid-slurm runs configs/paper-grid.yaml (all of Table 2) through the Slurm
 # executor on the local two-node cluster (scripts/slurm-local.sh, started
 # here; root), one cell per node at a time (2 CPUs each). Interrupted, it
-# continues from the cells already trained when run again.
+# continues when run again: the cells already trained are reused, and a cell
+# stopped mid-training resumes from its last checkpoint (--resume; a cell
+# with nothing to resume starts from scratch).
 #   FULL_SIZE=73x107      input size of the 28-genre run (default: full.yaml's 150x200)
 source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
@@ -61,8 +63,8 @@ for step in $steps; do
 		[ -n "${GRID_LR:-}" ] && extra+=("  learning_rate: $GRID_LR")
 		cfg="$(overlay paper-grid-slurm paper-grid.yaml $MIRROR_PORT "${extra[@]}" \
 			"executor:" "  kind: slurm" "  slurm:" "    cpus_per_cell: ${GRID_THREADS:-2}" "    max_parallel: 2" "    poll: 5s")"
-		echo "== grid-slurm: $BIN run $cfg --workdir $WORK --executor slurm" | tee -a "$log"
-		"$BIN" run "$cfg" --workdir "$WORK" --executor slurm --log-format json 2>>"$WORK/grid-slurm.log" | tee -a "$log" ;;
+		echo "== grid-slurm: $BIN run $cfg --workdir $WORK --executor slurm --resume" | tee -a "$log"
+		"$BIN" run "$cfg" --workdir "$WORK" --executor slurm --resume --log-format json 2>>"$WORK/grid-slurm.log" | tee -a "$log" ;;
 	transfer) # 6. a frozen pretrained EfficientNet-Lite0 (make deps installs it), both setups
 		run paper-transfer-real paper-transfer.yaml $MIRROR_PORT
 		run full-transfer-real full-transfer.yaml $MIRROR_PORT ;;
