@@ -4,24 +4,32 @@ paper accuracy with its 95% interval and macro ROC-AUC, then each cell's
 train and evaluate seconds. It reads the cell records (cell.json) that the
 cells' own processes write into the run folder, so it works while a Slurm
 array is still running (grid.md is written only once every cell ended).
-Usage: grid_progress.py WORKDIR/runs/RUN_ID"""
+Usage: grid_progress.py WORKDIR/runs/RUN_ID [LATER_RUN_ID ...]
+With several runs of one grid (an array continued in a later session), each
+cell is shown from the run in which it was trained; a cell a later run
+reused from the cache ("up to date") keeps the earlier run's seconds."""
 import json
 import os
 import re
 import sys
 
-run = sys.argv[1]
+runs = sys.argv[1:]
+run = runs[-1]
 cells = {}
-for name in sorted(os.listdir(run)):
-    path = os.path.join(run, name, "cell.json")
-    m = re.search(r"-s(\d+)-lr([0-9.e-]+)$", name)
-    if not m or not os.path.exists(path):
-        continue
-    rec = json.load(open(path))
-    steps = {s["stage"]: s for s in rec.get("steps", [])}
-    ev = steps.get("evaluate", {})
-    head = {h["key"]: h for h in ev.get("headline", [])}
-    cells[(int(m.group(1)), float(m.group(2)))] = (rec.get("status"), head, steps)
+for folder in runs:
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name, "cell.json")
+        m = re.search(r"-s(\d+)-lr([0-9.e-]+)$", name)
+        if not m or not os.path.exists(path):
+            continue
+        rec = json.load(open(path))
+        steps = {s["stage"]: s for s in rec.get("steps", [])}
+        ev = steps.get("evaluate", {})
+        head = {h["key"]: h for h in ev.get("headline", [])}
+        key = (int(m.group(1)), float(m.group(2)))
+        reused = steps.get("train", {}).get("status") == "up to date"
+        if key not in cells or not reused:
+            cells[key] = (rec.get("status"), head, steps)
 
 
 
