@@ -194,6 +194,8 @@ part_slurm() {
 	cfg="$(WORK="$REAL" overlay paper-grid-bench paper-grid.yaml "$MIRROR_PORT" "grid:" "  shrink_percent: [40]" "  learning_rate: [0.0001]" \
 		"train:" "  epochs: 1" "  threads: 2" "executor:" "  slurm:" "    cpus_per_cell: 2")"
 	go run ./bench/slurm -pipeline "$BIN" -work "$WORK/slurm" -root "$ROOT" -paper "$cfg" -paper-work "$REAL" $(args slurm)
+}
+
 part_explain() {
 	# The paper run's model (its train stage calibrated the poster detector):
 	# bench/explain on the test split, synthetic and real non-posters
