@@ -113,7 +113,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("Paper-size cell: paper.yaml's network on the real 73×107 data, 1 epoch, as a one-cell grid through Slurm (command wall %.1f s, shared stages up to date).\n\n", pWall.Seconds())
+	fmt.Printf("Paper-size cell: paper.yaml's network on the real 73×107 data, 1 epoch, as a one-cell grid through Slurm (command wall %.1f s, shared stages up to date). Its train time includes what every cell runs after its last epoch: the poster-or-not detector's calibration (features of the training and validation posters).\n\n", pWall.Seconds())
 	printCells("Paper cell on Slurm", pc)
 	c := pc[0]
 	over, share := c.overhead(), 100*c.overhead()/c.work()
