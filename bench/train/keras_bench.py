@@ -12,6 +12,9 @@ ap.add_argument("--batch", type=int, default=32)
 ap.add_argument("--epochs", type=int, default=2)
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--lr", type=float, default=1e-4)
+ap.add_argument("--max-rows", type=int, default=0, help="train on the first N training rows only (0: all)")
+ap.add_argument("--mark", action="store_true",
+                help="print ONEDNN-MARK start/end lines on stdout around the timed epochs (bench/opprofile reads oneDNN's verbose log between them)")
 ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                 help="bfloat16: Keras' mixed_bfloat16 policy (variables and the output layer stay float32)")
 args = ap.parse_args()
@@ -39,6 +42,8 @@ for sh in man["shards"]:
         if s == "train":
             xs.append(np.frombuffer(p, dtype=np.uint8))
             ys.append(l)
+if args.max_rows > 0:
+    xs, ys = xs[:args.max_rows], ys[:args.max_rows]
 x = np.stack(xs).reshape(-1, H, W, 3)
 y = np.asarray(ys, dtype=np.float32)
 del xs, ys
@@ -72,10 +77,14 @@ class Timer(tf.keras.callbacks.Callback):
         self.times = []
 
     def on_epoch_begin(self, epoch, logs=None):
+        if args.mark and epoch == 1:
+            print("ONEDNN-MARK start", flush=True)
         self.t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append(time.perf_counter() - self.t0)
+        if args.mark and epoch == args.epochs - 1 and epoch >= 1:
+            print("ONEDNN-MARK end", flush=True)
 
 
 timer = Timer()
