@@ -27,39 +27,39 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type variant struct {
 	name  string
-	build func(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int) []tf.Output
+	build func(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) []tf.Output
 }
 
 // conv is the graph as the trainer builds it: Conv2D NHWC, gradients by
 // TensorFlow's registered gradients.
-func conv(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int) []tf.Output {
+func conv(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) []tf.Output {
 	y := op.Conv2D(s, x, k, []int64{1, 1, 1, 1}, "VALID")
-	return append([]tf.Output{y}, grads(s, y, dy, x, k, cin)...)
+	return append([]tf.Output{y}, grads(s, y, dy, x, k, first)...)
 }
 
 // patches forms the 3×3 patches with ExtractImagePatches and multiplies:
 // forward [N·oh·ow, 9·cin] × [9·cin, cout], weight gradient patchesᵀ × dy.
-func patches(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int) []tf.Output {
+func patches(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) []tf.Output {
 	p := op.ExtractImagePatches(s, x, []int64{1, 3, 3, 1}, []int64{1, 1, 1, 1}, []int64{1, 1, 1, 1}, "VALID")
 	p2 := op.Reshape(s.SubScope("p2"), p, op.Const(s.SubScope("ps"), []int64{-1, int64(9 * cin)}))
 	k2 := op.Reshape(s.SubScope("k2"), k, op.Const(s.SubScope("ks"), []int64{int64(9 * cin), int64(cout)}))
 	y2 := op.MatMul(s, p2, k2)
 	y := op.Reshape(s.SubScope("y"), y2, op.Const(s.SubScope("ys"), []int64{int64(n), int64(h - 2), int64(w - 2), int64(cout)}))
-	return append([]tf.Output{y}, grads(s, y, dy, x, k, cin)...)
+	return append([]tf.Output{y}, grads(s, y, dy, x, k, first)...)
 }
 
 // nchw is conv with the tensors in NCHW (fed so: the transposes are not
 // timed), which oneDNN may serve with other kernels.
-func nchw(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int) []tf.Output {
+func nchw(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) []tf.Output {
 	y := op.Conv2D(s, x, k, []int64{1, 1, 1, 1}, "VALID", op.Conv2DDataFormat("NCHW"))
-	return append([]tf.Output{y}, grads(s, y, dy, x, k, cin)...)
+	return append([]tf.Output{y}, grads(s, y, dy, x, k, first)...)
 }
 
-// grads are the weight gradient and, when cin > 3, the input gradient
-// (the first layer's input needs none).
-func grads(s *op.Scope, y, dy, x, k tf.Output, cin int) []tf.Output {
+// grads are the weight gradient and, but for the first layer, the input
+// gradient.
+func grads(s *op.Scope, y, dy, x, k tf.Output, first bool) []tf.Output {
 	xs := []tf.Output{k}
-	if cin > 3 {
+	if !first {
 		xs = append(xs, x)
 	}
 	return op.Gradients(s.SubScope("grad"), []tf.Output{y}, xs, dy)
@@ -76,9 +76,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rounds := fs.Int("rounds", 3, "alternating rounds")
 	threads := fs.Int("threads", 2, "intra-op threads")
 	only := fs.String("variants", "conv,patches", "variants to time")
+	firstFlag := fs.Bool("first", false, "the first layer: no input gradient (default: when -cin is 3)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	first := *firstFlag || *cin == 3
 	all := map[string]variant{"conv": {"conv", conv}, "patches": {"patches", patches}, "nchw": {"nchw", nchw}}
 	type built struct {
 		v     variant
@@ -117,7 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		x := op.Placeholder(s.SubScope("x"), tf.Float)
 		k := op.Placeholder(s.SubScope("k"), tf.Float)
 		dy := op.Placeholder(s.SubScope("dy"), tf.Float)
-		outs := v.build(s, x, k, dy, *n, *h, *w, *cin, *cout)
+		outs := v.build(s, x, k, dy, *n, *h, *w, *cin, *cout, first)
 		// Fetch small sums, not the tensors: the copy out is not the question.
 		var fetch []tf.Output
 		for i, o := range outs {
@@ -169,11 +171,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	flop := 2 * float64(*n*(*h-2)*(*w-2)*9**cin**cout)
 	passes := 2.0
-	if *cin > 3 {
+	if !first {
 		passes = 3
 	}
 	fmt.Fprintf(stdout, "%d×%d×%d → %d, batch %d, %d threads, %d rounds × %d runs; %.0f MFLOP per run (forward + weight gradient%s)\n\n",
-		*h, *w, *cin, *cout, *n, *threads, *rounds, *runs, passes*flop/1e6, map[bool]string{true: " + input gradient"}[*cin > 3])
+		*h, *w, *cin, *cout, *n, *threads, *rounds, *runs, passes*flop/1e6, map[bool]string{true: " + input gradient"}[!first])
 	fmt.Fprintln(stdout, "| variant | median ms | best ms | GFLOP/s (median) |")
 	fmt.Fprintln(stdout, "|---|---:|---:|---:|")
 	for _, b := range bs {
