@@ -55,6 +55,31 @@ func nchw(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) [
 	return append([]tf.Output{y}, grads(s, y, dy, x, k, first)...)
 }
 
+// onehot keeps the forward Conv2D but forms the weight gradient as one
+// matrix product, patchesᵀ × dy, with the patches made by a convolution
+// with a constant one-hot filter (oneDNN's fast forward kernel) instead of
+// oneDNN's backward-weights kernel. First layer only (no input gradient).
+func onehot(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) []tf.Output {
+	y := op.Conv2D(s, x, k, []int64{1, 1, 1, 1}, "VALID")
+	p := 9 * cin
+	e := make([][][][]float32, 3)
+	for i := range e {
+		e[i] = make([][][]float32, 3)
+		for j := range e[i] {
+			e[i][j] = make([][]float32, cin)
+			for c := range e[i][j] {
+				e[i][j][c] = make([]float32, p)
+				e[i][j][c][(i*3+j)*cin+c] = 1
+			}
+		}
+	}
+	pt := op.Conv2D(s.SubScope("patches"), x, op.Const(s.SubScope("onehot"), e), []int64{1, 1, 1, 1}, "VALID")
+	p2 := op.Reshape(s.SubScope("p2"), pt, op.Const(s.SubScope("ps"), []int64{-1, int64(p)}))
+	d2 := op.Reshape(s.SubScope("d2"), dy, op.Const(s.SubScope("ds"), []int64{-1, int64(cout)}))
+	dk := op.MatMul(s.SubScope("dk"), p2, d2, op.MatMulTransposeA(true))
+	return []tf.Output{y, op.Reshape(s.SubScope("dk4"), dk, op.Const(s.SubScope("ks"), []int64{3, 3, int64(cin), int64(cout)}))}
+}
+
 // grads are the weight gradient and, but for the first layer, the input
 // gradient.
 func grads(s *op.Scope, y, dy, x, k tf.Output, first bool) []tf.Output {
@@ -81,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	first := *firstFlag || *cin == 3
-	all := map[string]variant{"conv": {"conv", conv}, "patches": {"patches", patches}, "nchw": {"nchw", nchw}}
+	all := map[string]variant{"conv": {"conv", conv}, "patches": {"patches", patches}, "nchw": {"nchw", nchw}, "onehot": {"onehot", onehot}}
 	type built struct {
 		v     variant
 		sess  *tf.Session

@@ -207,6 +207,7 @@ func profileOne(w, stderr io.Writer, s size, precision string, impls []string, o
 	dnn := map[string]map[primitive]*primStat{}
 	stepsOf := map[string]int{}
 	var kerasIPS float64
+	var kerasOps kerasProfile
 	tmp, err := os.MkdirTemp("", "bench-opprofile-out-")
 	if err != nil {
 		return err
@@ -245,6 +246,12 @@ func profileOne(w, stderr io.Writer, s size, precision string, impls []string, o
 				return err
 			}
 			kerasIPS = res.ImagesPerSecond
+			fmt.Fprintf(stderr, "%s %s: keras, traced (tf.profiler)…\n", s.Name, precision)
+			var kp kerasProfile
+			if err := childJSON(exec.Command(o.python, append(kargs, "--profile-ops", filepath.Join(tmp, "xplane"))...), stderr, &kp); err != nil {
+				return err
+			}
+			kerasOps = kp
 			fmt.Fprintf(stderr, "%s %s: keras, oneDNN verbose…\n", s.Name, precision)
 			if dnn["keras"], err = verboseChild(exec.Command(o.python, append(kargs, "--mark")...), stderr); err != nil {
 				return err
@@ -254,7 +261,7 @@ func profileOne(w, stderr io.Writer, s size, precision string, impls []string, o
 			return fmt.Errorf("unknown implementation %q", impl)
 		}
 	}
-	report(w, s, precision, o, gp, dnn, stepsOf, kerasIPS)
+	report(w, s, precision, o, gp, kerasOps, dnn, stepsOf, kerasIPS)
 	return nil
 }
 
@@ -284,7 +291,7 @@ func mean(v []float64) float64 {
 	return s / float64(len(v))
 }
 
-func report(w io.Writer, s size, precision string, o options, gp goProfile, dnn map[string]map[primitive]*primStat, stepsOf map[string]int, kerasIPS float64) {
+func report(w io.Writer, s size, precision string, o options, gp goProfile, kp kerasProfile, dnn map[string]map[primitive]*primStat, stepsOf map[string]int, kerasIPS float64) {
 	fmt.Fprintf(w, "### %s, %s, batch %d, %d threads\n\n", s.Name, precision, o.batch, o.threads)
 	plain := mean(gp.PlainMs)
 	if gp.Steps > 0 {
@@ -301,16 +308,17 @@ func report(w io.Writer, s size, precision string, o options, gp goProfile, dnn 
 		total := gp.NodeMs / float64(gp.Steps)
 		fmt.Fprintln(w, "| our step, by name scope | ms/step | share of node time |")
 		fmt.Fprintln(w, "|---|---:|---:|")
+		var other float64
 		for _, st := range gp.ByScope {
+			if per(st.Micros) < 0.005*total {
+				other += per(st.Micros)
+				continue
+			}
 			fmt.Fprintf(w, "| %s | %.2f | %.1f%% |\n", st.Name, per(st.Micros), 100*per(st.Micros)/total)
 		}
+		fmt.Fprintf(w, "| (other scopes) | %.2f | %.1f%% |\n", other, 100*other/total)
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| our step, by op type as executed | calls/step | ms/step | share of node time |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|")
-		for _, st := range limit(gp.ByType, o.top) {
-			fmt.Fprintf(w, "| %s | %.0f | %.2f | %.1f%% |\n", st.Name, float64(st.Calls)/float64(gp.Steps), per(st.Micros), 100*per(st.Micros)/total)
-		}
-		fmt.Fprintln(w)
+		opTypes(w, gp, kp, o.top)
 		fmt.Fprintln(w, "| our step, by node | op type | ms/step | share of node time |")
 		fmt.Fprintln(w, "|---|---|---:|---:|")
 		for _, st := range limit(gp.ByNode, o.top) {
@@ -391,6 +399,93 @@ func report(w io.Writer, s size, precision string, o options, gp goProfile, dnn 
 	}
 	fmt.Fprintln(w, line)
 	fmt.Fprintln(w)
+}
+
+// kerasProfile is what keras_bench.py --profile-ops adds to its JSON: the
+// time per op type of the timed epochs, from tf.profiler's host trace.
+type kerasProfile struct {
+	Steps   int `json:"steps_timed"`
+	OpTypes map[string]struct {
+		Calls int     `json:"calls"`
+		Ms    float64 `json:"ms"`
+	} `json:"op_types"`
+}
+
+// opTypes prints the time per op type as executed, ours and (when traced)
+// Keras', ordered by the larger of the two.
+func opTypes(w io.Writer, gp goProfile, kp kerasProfile, top int) {
+	type row struct {
+		name                       string
+		goCalls, goMs, kCalls, kMs float64
+	}
+	rows := map[string]*row{}
+	get := func(n string) *row {
+		if rows[n] == nil {
+			rows[n] = &row{name: n}
+		}
+		return rows[n]
+	}
+	for _, st := range gp.ByType {
+		r := get(st.Name)
+		r.goCalls, r.goMs = float64(st.Calls)/float64(gp.Steps), float64(st.Micros)/1e3/float64(gp.Steps)
+	}
+	var goTotal, kTotal float64
+	for _, r := range rows {
+		goTotal += r.goMs
+	}
+	keras := kp.Steps > 0
+	if keras {
+		for n, st := range kp.OpTypes {
+			r := get(n)
+			r.kCalls, r.kMs = float64(st.Calls)/float64(kp.Steps), st.Ms/float64(kp.Steps)
+			kTotal += r.kMs
+		}
+	}
+	var list []*row
+	for _, r := range rows {
+		list = append(list, r)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := max(list[i].goMs, list[i].kMs), max(list[j].goMs, list[j].kMs)
+		if a != b {
+			return a > b
+		}
+		return list[i].name < list[j].name
+	})
+	if top > 0 && len(list) > top {
+		list = list[:top]
+	}
+	if keras {
+		fmt.Fprintln(w, "| op type as executed | ours calls/step | ours ms/step | ours share | Keras calls/step | Keras ms/step | Keras share |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	} else {
+		fmt.Fprintln(w, "| op type as executed | ours calls/step | ours ms/step | ours share |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|")
+	}
+	for _, r := range list {
+		line := fmt.Sprintf("| %s | %.0f | %.2f | %.1f%% |", r.name, r.goCalls, r.goMs, 100*r.goMs/goTotal)
+		if keras {
+			line += fmt.Sprintf(" %.0f | %.2f | %.1f%% |", r.kCalls, r.kMs, 100*r.kMs/kTotal)
+		}
+		fmt.Fprintln(w, line)
+	}
+	line := fmt.Sprintf("| **all ops** | | **%.2f** | |", goTotal)
+	if keras {
+		line += fmt.Sprintf(" | **%.2f** | |", kTotal)
+	}
+	fmt.Fprintln(w, line)
+	fmt.Fprintln(w)
+}
+
+// childJSON runs cmd and decodes the last line of its stdout into v.
+func childJSON(cmd *exec.Cmd, stderr io.Writer, v any) error {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	return json.Unmarshal([]byte(lines[len(lines)-1]), v)
 }
 
 func limit(s []*tftrace.Stat, n int) []*tftrace.Stat {
