@@ -194,6 +194,8 @@ part_slurm() {
 	cfg="$(WORK="$REAL" overlay paper-grid-bench paper-grid.yaml "$MIRROR_PORT" "grid:" "  shrink_percent: [40]" "  learning_rate: [0.0001]" \
 		"train:" "  epochs: 1" "  threads: 2" "executor:" "  slurm:" "    cpus_per_cell: 2")"
 	go run ./bench/slurm -pipeline "$BIN" -work "$WORK/slurm" -root "$ROOT" -paper "$cfg" -paper-work "$REAL" $(args slurm)
+}
+
 part_explain() {
 	# The paper run's model (its train stage calibrated the poster detector):
 	# bench/explain on the test split, synthetic and real non-posters
@@ -219,7 +221,7 @@ declare -A TITLE=(
 	[encode]="Encode: decode, resize to 73×107 and write Parquet, all real posters"
 	[backbone]="Backbone: EfficientNet-Lite0/1/2 feature extraction at 224/240/260 px, frozen weights, float32 and bfloat16"
 	[train]="Train: the paper's network, 73×107, batch 32 — ours (Go, TensorFlow C API) against Keras"
-	[precision]="Precision: float32 against bfloat16 (oneDNN on AMX), ours and Keras, with the CPU's measured peak"
+	[precision]="Precision: float32 against bfloat16, ours and Keras, with the CPU's measured peak"
 	[serve]="Serve: predictions over HTTP"
 	[explain]="Explanations and the poster check: Grad-CAM cost, posters passed, non-posters flagged"
 	[nightly]="Nightly rerun with nothing new (paper config, everything up to date)"
