@@ -129,11 +129,7 @@ func (t *trainer) stepsPerEpoch() int {
 // step runs one training step on b and returns its loss and the rows the
 // paper's accuracy counts correct. A NaN or infinite loss is an error.
 func (t *trainer) step(b *batch, lr *tf.Tensor) (loss, hits float64, err error) {
-	feeds := map[tf.Output]*tf.Tensor{t.net.images: b.x, t.net.labels: b.y, t.net.lr: lr}
-	if t.cw != nil {
-		feeds[t.net.classWeights] = t.cw
-	}
-	out, err := t.sess.Run(feeds, []tf.Output{t.net.trainLoss, t.net.trainProb}, []*tf.Operation{t.net.trainOp})
+	out, err := t.sess.Run(t.feeds(b, lr), []tf.Output{t.net.trainLoss, t.net.trainProb}, []*tf.Operation{t.net.trainOp})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -143,6 +139,16 @@ func (t *trainer) step(b *batch, lr *tf.Tensor) (loss, hits float64, err error) 
 	}
 	t.state.Step++
 	return loss, paperHits(flat2(out[1].Value().([][]float32)), b.labels, len(t.ds.man.Genres)), nil
+}
+
+// feeds are a training step's inputs: b, the learning rate and, when
+// configured, the class weights.
+func (t *trainer) feeds(b *batch, lr *tf.Tensor) map[tf.Output]*tf.Tensor {
+	feeds := map[tf.Output]*tf.Tensor{t.net.images: b.x, t.net.labels: b.y, t.net.lr: lr}
+	if t.cw != nil {
+		feeds[t.net.classWeights] = t.cw
+	}
+	return feeds
 }
 
 func flat2(v [][]float32) []float32 {

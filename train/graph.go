@@ -52,6 +52,10 @@ type netSpec struct {
 	// Training adds the training forward pass (dropout, batch statistics),
 	// the loss gradients, Adam and the full checkpoint ops.
 	Training bool
+	// reluBeforePool builds a training graph's conv layers in the order an
+	// inference graph has (ReLU, then max-pool) instead of pooling first:
+	// the tests check both orders train identically.
+	reluBeforePool bool
 }
 
 // Batch-norm constants, as Keras' defaults.
@@ -182,7 +186,8 @@ type backbone interface {
 	dim() int
 	// featureMaps are the convolutional feature maps [N,h,w,K] of the
 	// latest features call, bottom to top; the last is Grad-CAM's input.
-	// None for a head fed features.
+	// None for a head fed features, nor for a training graph's conv stack
+	// (it pools before the ReLU).
 	featureMaps() []tf.Output
 }
 
@@ -193,6 +198,18 @@ type convStack struct {
 	batchNorm bool
 	flat      int64
 	maps      []tf.Output
+	// poolFirst max-pools before the ReLU. The two commute exactly (the
+	// ReLU is monotone, so the max of the rectified values is the
+	// rectified max, and the gradient reaches the same element), and
+	// pooling first runs the ReLU and its gradient on a quarter of the
+	// values. The unfused ReLU is the point: TensorFlow's C++ gradient of
+	// Relu reads the ReLU's input, which keeps grappler from fusing the
+	// ReLU into the convolution as it does for Keras (whose Python
+	// gradient reads the output); measured in bench/opprofile, the ReLU
+	// and its gradient were 11% of a training step at 73×107. Training
+	// graphs only: Grad-CAM (inference graphs) weighs a ReLU map before
+	// its pooling, which a pooled-first stack does not have.
+	poolFirst bool
 }
 
 func (c *convStack) dim() int { return int(c.flat) }
@@ -203,7 +220,7 @@ func (c *convStack) featureMaps() []tf.Output { return c.maps }
 // spatial size left by the stack).
 func (b *builder) declareConvStack(fh, fw int) *convStack {
 	spec := b.spec
-	c := &convStack{batchNorm: spec.BatchNorm}
+	c := &convStack{batchNorm: spec.BatchNorm, poolFirst: spec.Training && !spec.reluBeforePool}
 	in := int64(spec.Channels)
 	for i, f := range spec.ConvFilters {
 		out := int64(f)
@@ -236,6 +253,11 @@ func (c *convStack) features(s *op.Scope, x tf.Output, training bool) (tf.Output
 			var u []bnUpdate
 			h, u = batchNorm(s, h, l, training)
 			ups = append(ups, u...)
+		}
+		if c.poolFirst {
+			h = op.MaxPool(uniq(s), h, []int64{1, 2, 2, 1}, []int64{1, 2, 2, 1}, "VALID")
+			h = op.Relu(uniq(s), h)
+			continue
 		}
 		h = op.Relu(uniq(s), h)
 		// Grad-CAM reads a ReLU before its pooling: twice the resolution

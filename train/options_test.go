@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -420,4 +421,52 @@ func argmax(v []float32) int {
 		}
 	}
 	return best
+}
+
+// TestPoolFirstTrainsIdentically: a training graph pools before the ReLU;
+// three steps of it leave every variable (weights and Adam's slots)
+// exactly where the ReLU-then-pool order leaves them, with and without
+// batch norm.
+func TestPoolFirstTrainsIdentically(t *testing.T) {
+	for _, bn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch_norm=%v", bn), func(t *testing.T) {
+			spec := tinySpec()
+			spec.ConvFilters, spec.BatchNorm = []int{4, 6}, bn
+			spec.Height, spec.Width = 16, 14
+			pooled := newStepper(t, spec)
+			spec.reluBeforePool = true
+			plain := newStepper(t, spec)
+			if !pooled.g.hasOp("MaxPool", "Relu") || plain.g.hasOp("MaxPool", "Relu") {
+				t.Fatal("the two graphs do not differ in the order of pooling and ReLU")
+			}
+			for range 3 {
+				pooled.step(t, 0.01)
+				plain.step(t, 0.01)
+			}
+			a, b := pooled.values(t), plain.values(t)
+			for name, want := range b {
+				for i := range want {
+					if a[name][i] != want[i] {
+						t.Fatalf("%s[%d] = %v pooling first, %v with ReLU first", name, i, a[name][i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// hasOp reports whether an op of type next reads an op of type first in
+// the training pass.
+func (g *netGraph) hasOp(first, next string) bool {
+	for _, o := range g.graph.Operations() {
+		if o.Type() != first || !strings.HasPrefix(o.Name(), "train/") {
+			continue
+		}
+		for _, c := range o.Output(0).Consumers() {
+			if c.Op.Type() == next {
+				return true
+			}
+		}
+	}
+	return false
 }

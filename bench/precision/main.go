@@ -88,8 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case *mode != "":
 			return fmt.Errorf("unknown -mode %q", *mode)
 		}
-		fmt.Fprintf(stdout, "Started %s on %d cores of %s; load average at start: %s.\n\n",
-			time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), cpuModel(), loadavg())
+		fmt.Fprintf(stdout, "Started %s on %d cores of %s (%s); load average at start: %s.\n\n",
+			time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), cpuModel(), cpuFlags(), loadavg())
 		paper := size{Name: "paper 73×107", Height: 107, Width: 73, Dir: *shards}
 		if paper.Dir == "" {
 			paper.Dir = filepath.Join(*work, "random-73x107")
@@ -215,6 +215,23 @@ func report(w io.Writer, table []*row, probes map[string]probeResult, kinds []st
 			100*flop*t.Best.ImagesPerSecond/peakFor(t.Precision, probes), float64(t.Best.PeakRSSBytes)/(1<<20))
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Ours against Keras (best rounds above):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| input | precision | ours (Go) images/s | Keras images/s | ours ÷ Keras | share of peak (ours) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|")
+	for _, t := range table {
+		if t.Impl != "go" {
+			continue
+		}
+		for _, k := range table {
+			if k.Impl == "keras" && k.Size == t.Size && k.Precision == t.Precision && k.Best.ImagesPerSecond > 0 {
+				flop := trainFLOPs(t.Size.Height, t.Size.Width, trainconfig.Default().ConvFilters, trainconfig.Default().Dense, 4)
+				fmt.Fprintf(w, "| %s | %s | %.1f | %.1f | %.2f× | %.1f%% |\n", t.Size.Name, t.Precision, t.Best.ImagesPerSecond,
+					k.Best.ImagesPerSecond, t.Best.ImagesPerSecond/k.Best.ImagesPerSecond, 100*flop*t.Best.ImagesPerSecond/peakFor(t.Precision, probes))
+			}
+		}
+	}
+	fmt.Fprintln(w)
 	for _, t := range table {
 		if t.Converted != "" {
 			fmt.Fprintf(w, "- %s, go bfloat16: grappler's auto_mixed_precision_onednn_bfloat16 reported %s.\n", t.Size.Name, t.Converted)
@@ -270,6 +287,32 @@ func loadavg() string {
 		return strings.Join(f[:3], " ")
 	}
 	return "unknown"
+}
+
+// cpuFlags names the CPU's vector and matrix extensions that decide the
+// kernels oneDNN runs, and says whether it has native bfloat16.
+func cpuFlags() string {
+	raw, _ := os.ReadFile("/proc/cpuinfo")
+	have := map[string]bool{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "flags" {
+			for _, f := range strings.Fields(v) {
+				have[f] = true
+			}
+			break
+		}
+	}
+	var fs []string
+	for _, f := range []string{"avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile"} {
+		if have[f] {
+			fs = append(fs, f)
+		}
+	}
+	bf16 := "no native bfloat16: TensorFlow emulates it"
+	if have["avx512_bf16"] || have["amx_bf16"] {
+		bf16 = "native bfloat16"
+	}
+	return strings.Join(fs, " ") + "; " + bf16
 }
 
 func cpuModel() string {
