@@ -52,8 +52,8 @@ func backboneConfig() Config {
 }
 
 // TestBackbone trains heads on the real pretrained backbone with its
-// features cached (frozen, with or without mirrors), through the whole
-// graph (a shift, tta_flip, every layer fine-tuned) and with the top
+// features cached (frozen, with or without mirrors, with tta_flip), through
+// the whole graph (a shift, every layer fine-tuned) and with the top
 // layers fine-tuned on the cached activation below them. In every case the
 // validation probabilities training kept for the best epoch must equal
 // what LoadModel — which always rebuilds the whole graph from the .pth and
@@ -79,7 +79,9 @@ func TestBackbone(t *testing.T) {
 		{"lite2_fine_tune_cached", 40, func(c *Config) {
 			c.Backbone, c.FineTune, c.Epochs = trainconfig.BackboneEfficientNetLite2, 2, 1
 		}, true},
-		{"fine_tune_tta", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.TTAFlip = true }, false},
+		{"frozen_tta_cached", 32, func(c *Config) { c.Epochs = 1; c.TTAFlip = true }, true},
+		{"fine_tune_tta_cached", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.TTAFlip = true; c.Augment.Flip = true }, true},
+		{"fine_tune_tta_shifted", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.TTAFlip = true; c.Augment.ShiftPx = 1 }, false},
 		{"fine_tune_all", 32, func(c *Config) { c.FineTune = 18; c.Epochs = 1; c.MaxStepsPerEpoch = 2 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -285,7 +287,9 @@ func TestFineTuneLayers(t *testing.T) {
 // activations below one, two or three fine-tuned layers are each cached
 // under their own key on the same encode output; a second run of each
 // reads its own entry and trains identically; the entry holds what the
-// key says (rows × dim, the mirrors for the training split only).
+// key says (rows × dim, and the mirrors with flip or tta_flip, which share
+// an entry); a run without mirrors reads an entry with them when there is
+// one.
 func TestFeatureCacheEntries(t *testing.T) {
 	needWeights(t)
 	enc := t.TempDir()
@@ -294,21 +298,26 @@ func TestFeatureCacheEntries(t *testing.T) {
 	work := t.TempDir()
 	L := efficientnet.Lite0.Layers()
 	cases := []struct {
-		name     string
-		fineTune int
-		flip     bool
-		cut, dim int
+		name      string
+		fineTune  int
+		flip, tta bool
+		cut, dim  int
+		entry     string // cases naming the same entry share it
 	}{
-		{"frozen", 0, false, 0, efficientnet.Features},
-		{"frozen_flip", 0, true, 0, efficientnet.Features},
-		{"head", 1, false, L - 1, 2 * 2 * 320},
-		{"head_flip", 1, true, L - 1, 2 * 2 * 320},
-		{"two_blocks_flip", 3, true, L - 3, 2 * 2 * 192},
+		{"frozen", 0, false, false, 0, efficientnet.Features, "frozen"},
+		{"frozen_flip", 0, true, false, 0, efficientnet.Features, "frozen+mirrors"},
+		{"frozen_tta", 0, false, true, 0, efficientnet.Features, "frozen+mirrors"},
+		{"head", 1, false, false, L - 1, 2 * 2 * 320, "head"},
+		{"head_flip", 1, true, false, L - 1, 2 * 2 * 320, "head+mirrors"},
+		{"head_tta", 1, false, true, L - 1, 2 * 2 * 320, "head+mirrors"},
+		{"two_blocks_flip", 3, true, false, L - 3, 2 * 2 * 192, "two blocks+mirrors"},
+		// No mirrors wanted: the entry with them serves.
+		{"two_blocks", 3, false, false, L - 3, 2 * 2 * 192, "two blocks+mirrors"},
 	}
-	run := func(fineTune int, flip bool) (string, []EpochStats, *featureSet) {
+	run := func(fineTune int, flip, tta bool) (string, []EpochStats, *featureSet) {
 		t.Helper()
 		cfg := backboneConfig()
-		cfg.FineTune, cfg.Augment.Flip, cfg.Epochs = fineTune, flip, 1
+		cfg.FineTune, cfg.Augment.Flip, cfg.TTAFlip, cfg.Epochs = fineTune, flip, tta, 1
 		var logs bytes.Buffer
 		env := testEnv(t, enc)
 		env.Workdir = work
@@ -323,26 +332,27 @@ func TestFeatureCacheEntries(t *testing.T) {
 		}
 		return logs.String(), tr.history, tr.feats
 	}
-	seen := map[string]bool{}
+	seen, entries := map[string]bool{}, map[string]bool{}
 	for _, tc := range cases {
-		logs1, h1, fs := run(tc.fineTune, tc.flip)
-		if strings.Contains(logs1, "from the cache") {
-			t.Errorf("%s: first run read an entry of another key", tc.name)
+		logs1, h1, fs := run(tc.fineTune, tc.flip, tc.tta)
+		if cached := strings.Contains(logs1, "from the cache"); cached != entries[tc.entry] {
+			t.Errorf("%s: first run read from the cache: %v, want %v", tc.name, cached, entries[tc.entry])
 		}
+		entries[tc.entry] = true
 		if fs == nil || fs.cut != tc.cut || fs.dim != tc.dim {
 			t.Fatalf("%s: features %+v, want cut %d dim %d", tc.name, fs, tc.cut, tc.dim)
 		}
 		for split, sf := range fs.splits {
-			wantMirrors := tc.flip && split == encode.SplitTrain
+			wantMirrors := tc.flip || tc.tta // else dropped when read from an entry with them
 			if len(sf.x) != sf.n*tc.dim || (sf.xf != nil) != wantMirrors || (wantMirrors && len(sf.xf) != sf.n*tc.dim) {
 				t.Errorf("%s %s: %d rows, %d values, %d mirror values", tc.name, split, sf.n, len(sf.x), len(sf.xf))
 			}
 		}
-		entries, _ := filepath.Glob(filepath.Join(work, "cache", "features", "*"))
-		for _, e := range entries {
+		dirs, _ := filepath.Glob(filepath.Join(work, "cache", "features", "*"))
+		for _, e := range dirs {
 			seen[e] = true
 		}
-		logs2, h2, _ := run(tc.fineTune, tc.flip)
+		logs2, h2, _ := run(tc.fineTune, tc.flip, tc.tta)
 		if !strings.Contains(logs2, "from the cache") {
 			t.Errorf("%s: second run did not use the cache", tc.name)
 		}
@@ -350,8 +360,8 @@ func TestFeatureCacheEntries(t *testing.T) {
 			t.Errorf("%s: cached run trained differently: %+v vs %+v", tc.name, h1, h2)
 		}
 	}
-	if len(seen) != len(cases) {
-		t.Errorf("%d cache entries for %d keys", len(seen), len(cases))
+	if len(seen) != len(entries) {
+		t.Errorf("%d cache entries for %d keys", len(seen), len(entries))
 	}
 }
 

@@ -32,11 +32,12 @@ import (
 // fine_tune N the layers below the cut (Layers−N) never change, so the
 // activation entering the first trained layer (7×7×320 per poster for
 // Lite0's head at 224 px) is computed once and cached, and each step runs
-// only the trained layers, the pooling and the head on it. A horizontal
-// flip (augment.flip) is served the same way: the training split's entry
+// only the trained layers, the pooling and the head on it. Horizontal
+// mirrors are served the same way: with augment.flip or tta_flip the entry
 // holds the features of every poster's mirror too (computed through the
 // prefix from the mirrored pixels, not mirrored features: "SAME" padding
-// is not symmetric), and each epoch picks one of the two per poster.
+// is not symmetric); each training epoch picks one of the two per poster
+// (augment.flip), validation averages both (tta_flip).
 //
 // The features are cached in <workdir>/cache/features/<key>/, key = sha256
 // of the encode manifest (which holds the resize — size, fit, filter —
@@ -76,7 +77,9 @@ type featureKey struct {
 	// layer Cut (Dim = its height×width×channels); 0: the 1280 pooled
 	// features of the whole frozen backbone.
 	Cut int `json:"cut,omitempty"`
-	// Flip: the training split's entry also holds each poster's mirror's.
+	// Flip: the entry also holds each poster's mirror's (augment.flip
+	// reads the training split's, tta_flip the validation split's; one
+	// entry serves both, the validation split costing a tenth more).
 	Flip bool `json:"flip,omitempty"`
 }
 
@@ -86,15 +89,12 @@ func (k featureKey) hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// flipped reports whether split's entry holds the mirrors' features.
-func (k featureKey) flipped(split string) bool { return k.Flip && split == encode.SplitTrain }
-
 // bytes is the entry's size in memory for the given row counts.
 func (k featureKey) bytes(rows map[string]int) int64 {
 	var n int64
 	for _, split := range featureSplits {
 		per := int64(k.Dim + k.Genres)
-		if k.flipped(split) {
+		if k.Flip {
 			per += int64(k.Dim)
 		}
 		n += 4 * per * int64(max(rows[split], 0))
@@ -109,7 +109,7 @@ type featureCacheMeta struct {
 }
 
 // splitFeatures is one split's features [n*dim], its mirrors' [n*dim]
-// (training split with flip; nil otherwise) and labels [n*genres].
+// (nil without) and labels [n*genres].
 type splitFeatures struct {
 	n        int
 	x, xf, y []float32
@@ -127,7 +127,7 @@ type featureSet struct {
 
 // featureKeyFor is the cache key of this run's features: the frozen
 // backbone's pooled features (fineTune 0) or the activation below its
-// fineTune trained layers, with the mirrors when flip.
+// fineTune trained layers, with the posters' mirrors when flip.
 func (t *trainer) featureKeyFor(fineTune int, flip bool) (featureKey, [3]int) {
 	m := t.ds.man
 	key := featureKey{Format: featureFormat, ManifestSHA256: t.ds.manifestSHA, Backbone: t.cfg.Backbone,
@@ -146,9 +146,20 @@ func (t *trainer) featureKeyFor(fineTune int, flip bool) (featureKey, [3]int) {
 // validation splits, from the cache or computed (and then cached).
 func (t *trainer) loadFeatures(ctx context.Context, key featureKey, shape [3]int) (*featureSet, error) {
 	m := t.ds.man
-	dir := filepath.Join(t.env.OutDir, "features")
-	if t.env.Workdir != "" {
-		dir = filepath.Join(t.env.Workdir, "cache", "features", key.hash())
+	dir := t.featureDir(key)
+	if !key.Flip {
+		// An entry with the mirrors holds these features too.
+		wide := key
+		wide.Flip = true
+		if fs, err := readFeatureCache(t.featureDir(wide), wide, m); err == nil {
+			for _, sf := range fs.splits {
+				sf.xf = nil
+			}
+			t.log.Info("backbone features from the cache (an entry with the mirrors)", "dir", t.featureDir(wide), "cut", key.Cut,
+				"train", fs.splits[encode.SplitTrain].n, "validation", fs.splits[encode.SplitValidation].n)
+			fs.shape = shape
+			return fs, nil
+		}
 	}
 	if fs, err := readFeatureCache(dir, key, m); err == nil {
 		t.log.Info("backbone features from the cache", "dir", dir, "cut", key.Cut, "flip", key.Flip,
@@ -167,6 +178,15 @@ func (t *trainer) loadFeatures(ctx context.Context, key featureKey, shape [3]int
 		return nil, fmt.Errorf("train: feature cache %s: %w", dir, err)
 	}
 	return fs, nil
+}
+
+// featureDir is the cache entry of key: in the working folder's cache, or
+// (no working folder) in the output folder.
+func (t *trainer) featureDir(key featureKey) string {
+	if t.env.Workdir == "" {
+		return filepath.Join(t.env.OutDir, "features")
+	}
+	return filepath.Join(t.env.Workdir, "cache", "features", key.hash())
 }
 
 // featureGraph is the frozen backbone (or its prefix below key.Cut) on
@@ -230,7 +250,7 @@ func (t *trainer) computeFeatures(ctx context.Context, key featureKey) (*feature
 		total := t.ds.count(split)
 		fetch := outs[:1]
 		sf := &splitFeatures{x: make([]float32, 0, max(total, 0)*key.Dim)}
-		if key.flipped(split) {
+		if key.Flip {
 			fetch = outs
 			sf.xf = make([]float32, 0, max(total, 0)*key.Dim)
 		}
@@ -363,7 +383,7 @@ func readFeatureCache(dir string, key featureKey, m encode.Manifest) (*featureSe
 		if n != want {
 			return nil, fmt.Errorf("%s: %d rows cached, manifest has %d", split, n, want)
 		}
-		sf, err := readSplitFeatures(filepath.Join(dir, split+".f32"), n, key, key.flipped(split))
+		sf, err := readSplitFeatures(filepath.Join(dir, split+".f32"), n, key)
 		if err != nil {
 			return nil, err
 		}
@@ -373,7 +393,7 @@ func readFeatureCache(dir string, key featureKey, m encode.Manifest) (*featureSe
 }
 
 // readSplitFeatures reads one split's file of n rows, checking its size.
-func readSplitFeatures(path string, n int, key featureKey, flipped bool) (*splitFeatures, error) {
+func readSplitFeatures(path string, n int, key featureKey) (*splitFeatures, error) {
 	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
@@ -384,14 +404,14 @@ func readSplitFeatures(path string, n int, key featureKey, flipped bool) (*split
 		return nil, err
 	}
 	parts := 1
-	if flipped {
+	if key.Flip {
 		parts = 2
 	}
 	if want := 4 * int64(n) * int64(parts*key.Dim+key.Genres); st.Size() != want {
 		return nil, fmt.Errorf("%s: %d bytes, want %d", path, st.Size(), want)
 	}
 	sf := &splitFeatures{n: n, x: make([]float32, n*key.Dim), y: make([]float32, n*key.Genres)}
-	if flipped {
+	if key.Flip {
 		sf.xf = make([]float32, n*key.Dim)
 	}
 	r := bufio.NewReaderSize(f, 1<<20)
@@ -411,6 +431,10 @@ type featureSource struct {
 	fs   *featureSet
 	size int
 	seed int64
+	// flip: a training pass serves each row or its mirror, even odds
+	// (augment.flip); mirror: every row's mirror (tta_flip's second
+	// validation pass).
+	flip, mirror bool
 }
 
 func (f *featureSource) run(ctx context.Context, split string, train bool, epoch, maxBatches int, out chan<- *batch) error {
@@ -434,10 +458,15 @@ func (f *featureSource) run(ctx context.Context, split string, train bool, epoch
 		rows := order[start:min(start+f.size, sf.n)]
 		x := make([]float32, 0, len(rows)*d)
 		y := make([]float32, 0, len(rows)*g)
+		if f.mirror && sf.xf == nil {
+			return fmt.Errorf("no cached mirrors for split %q", split)
+		}
 		for _, r := range rows {
 			src := sf.x
-			// A training pass sees each poster or its mirror, even odds.
-			if train && sf.xf != nil && rng.IntN(2) == 1 {
+			if f.mirror {
+				src = sf.xf
+			}
+			if train && f.flip && rng.IntN(2) == 1 {
 				src = sf.xf
 			}
 			x = append(x, src[r*d:(r+1)*d]...)

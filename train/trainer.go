@@ -156,6 +156,10 @@ func (t *trainer) netSpec() netSpec {
 		Loss: cfg.Loss, Seed: cfg.Seed, Optimizer: cfg.Optimizer, Training: true,
 		LabelSmoothing: cfg.LabelSmoothing, WeightDecay: cfg.WeightDecay, EMADecay: cfg.EMADecay, TTAFlip: cfg.TTAFlip,
 	}
+	if t.feats != nil {
+		// The mirrors come from the cache (tta_flip: evaluate averages).
+		s.TTAFlip = false
+	}
 	switch {
 	case t.feats != nil && t.feats.cut == 0:
 		s.ConvFilters, s.BatchNorm, s.FeatureInput = nil, false, true
@@ -257,18 +261,19 @@ func (t *trainer) setupBackbone(ctx context.Context) error {
 // cachedFeatures returns the features training reads instead of the
 // images, or nil when the whole graph must run per step. The frozen part
 // is cached: the whole backbone when frozen (pooled features), else
-// everything below the fine-tuned layers. Images that change per epoch
-// other than by a mirror (shift, brightness) rule it out, and so does
-// tta_flip (the validation pass would need each poster's mirror through
-// the trained layers too, as evaluate does), fine-tuning every layer
-// (nothing frozen to cache) and an entry larger than maxFeatureCacheBytes.
+// everything below the fine-tuned layers; with augment.flip the training
+// posters' mirrors too, with tta_flip the validation posters' (the
+// validation pass then averages both, as the whole graph does). Images
+// that change per epoch otherwise (shift, brightness) rule it out, and so
+// do fine-tuning every layer (nothing frozen to cache) and an entry larger
+// than maxFeatureCacheBytes.
 func (t *trainer) cachedFeatures(ctx context.Context) (*featureSet, error) {
 	cfg := t.cfg
 	a := cfg.Augment
-	if a.ShiftPx != 0 || a.Brightness != 0 || cfg.TTAFlip || cfg.FineTune >= t.weights.Variant.Layers() {
+	if a.ShiftPx != 0 || a.Brightness != 0 || cfg.FineTune >= t.weights.Variant.Layers() {
 		return nil, nil
 	}
-	key, shape := t.featureKeyFor(cfg.FineTune, a.Flip)
+	key, shape := t.featureKeyFor(cfg.FineTune, a.Flip || cfg.TTAFlip)
 	if b := key.bytes(t.ds.man.Splits); b > maxFeatureCacheBytes {
 		t.log.Info("frozen part not cached: too large, the whole graph runs per step", "cut", key.Cut,
 			"bytes", b, "limit", int64(maxFeatureCacheBytes))
