@@ -105,37 +105,59 @@ func (s netSpec) hasBackbone() bool {
 // effNet is an EfficientNet-Lite variant as the network's backbone. Its
 // forward pass is the same in training and inference (batch norm stays in
 // inference mode with the pretrained statistics, no dropout), so it is
-// built once, on the first call, and both passes share it. Fine-tuned
-// weights become model variables, trained by Adam and saved in the
-// checkpoints.
+// built once per input, on the first call, and both passes share it; a
+// pass on another input (tta_flip's mirrors) reads the same variables.
+// Fine-tuned weights become model variables, trained by Adam (at
+// BackboneLRScale times the rate) and saved in the checkpoints.
 type effNet struct {
 	b        *builder
 	w        *efficientnet.Weights
 	fineTune int
+	// cut > 0: the input is the activation entering layer cut, not the
+	// images (a training graph fed the cached prefix, features.go).
+	cut int
 
+	// passes are the built passes by input (the images; their mirrors
+	// with tta_flip), all reading the same variables; vars are those.
+	passes []effPass
+	vars   []efficientnet.Variable
+	last   int // index of the latest call's pass
+}
+
+// effPass is the network built on one input.
+type effPass struct {
 	x, out tf.Output
 	maps   []tf.Output
-	built  bool
 }
 
 func (e *effNet) dim() int { return efficientnet.Features }
 
-func (e *effNet) featureMaps() []tf.Output { return e.maps }
+func (e *effNet) featureMaps() []tf.Output {
+	if len(e.passes) == 0 {
+		return nil
+	}
+	return e.passes[e.last].maps
+}
 
 func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpdate) {
-	if e.built && e.x == x {
-		return e.out, nil
+	for i, p := range e.passes {
+		if p.x == x {
+			e.last = i
+			return p.out, nil
+		}
 	}
-	m, err := e.w.Build(e.b.s.SubScope("backbone"), x, efficientnet.Options{FineTune: e.fineTune})
+	m, err := e.w.BuildFrom(e.b.s.SubScope("backbone"), x, e.cut, efficientnet.Options{FineTune: e.fineTune, Reuse: e.vars})
 	if err != nil {
 		s.UpdateErr("efficientnet", err)
 		return x, nil
 	}
 	for _, v := range m.Variables {
 		e.b.vars = append(e.b.vars, &variable{name: v.Name, handle: v.Handle, read: v.Read, dtype: tf.Float,
-			init: v.Init, model: true, train: true})
+			init: v.Init, model: true, train: true, backbone: true})
 	}
-	e.x, e.out, e.maps, e.built = x, m.Features, append(append([]tf.Output(nil), m.StageMaps...), m.FeatureMap), true
+	e.vars = append(e.vars, m.Variables...)
+	e.passes = append(e.passes, effPass{x: x, out: m.Features, maps: append(append([]tf.Output(nil), m.StageMaps...), m.FeatureMap)})
+	e.last = len(e.passes) - 1
 	return m.Features, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,13 +52,14 @@ func backboneConfig() Config {
 }
 
 // TestBackbone trains heads on the real pretrained backbone with its
-// features cached (frozen), through the whole graph (frozen with
-// augmentation) and with the top layer fine-tuned. In every case the
-// validation probabilities training kept for the best epoch must equal what
-// LoadModel — which always rebuilds the whole graph from the .pth and
+// features cached (frozen, with or without mirrors, with tta_flip), through
+// the whole graph (a shift, every layer fine-tuned) and with the top
+// layers fine-tuned on the cached activation below them. In every case the
+// validation probabilities training kept for the best epoch must equal
+// what LoadModel — which always rebuilds the whole graph from the .pth and
 // restores the head (and fine-tuned layers) — predicts on the same pixels:
-// for the cached case that is the features-cached path against the
-// full-graph path with the same head weights.
+// for the cached cases that is the cached path against the full-graph
+// path with the same trained weights.
 func TestBackbone(t *testing.T) {
 	needWeights(t)
 	for _, tc := range []struct {
@@ -67,8 +70,19 @@ func TestBackbone(t *testing.T) {
 	}{
 		{"frozen_cached", 64, func(c *Config) {}, true},
 		{"lite2_frozen_cached", 64, func(c *Config) { c.Backbone = trainconfig.BackboneEfficientNetLite2; c.Epochs = 1 }, true},
-		{"frozen_augmented", 32, func(c *Config) { c.Augment.Flip = true; c.Epochs = 1 }, false},
-		{"fine_tune_top", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.Loss = "sigmoid_bce" }, false},
+		{"frozen_flip_cached", 32, func(c *Config) { c.Augment.Flip = true; c.Epochs = 1 }, true},
+		{"frozen_shifted", 32, func(c *Config) { c.Augment.ShiftPx = 2; c.Epochs = 1 }, false},
+		{"fine_tune_top_cached", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.Loss = "sigmoid_bce" }, true},
+		{"fine_tune_two_flip_cached", 48, func(c *Config) {
+			c.FineTune, c.Augment.Flip, c.BackboneLRScale = 3, true, 0.3
+		}, true},
+		{"lite2_fine_tune_cached", 40, func(c *Config) {
+			c.Backbone, c.FineTune, c.Epochs = trainconfig.BackboneEfficientNetLite2, 2, 1
+		}, true},
+		{"frozen_tta_cached", 32, func(c *Config) { c.Epochs = 1; c.TTAFlip = true }, true},
+		{"fine_tune_tta_cached", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.TTAFlip = true; c.Augment.Flip = true }, true},
+		{"fine_tune_tta_shifted", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.TTAFlip = true; c.Augment.ShiftPx = 1 }, false},
+		{"fine_tune_all", 32, func(c *Config) { c.FineTune = 18; c.Epochs = 1; c.MaxStepsPerEpoch = 2 }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := backboneConfig()
@@ -267,4 +281,173 @@ func TestFineTuneLayers(t *testing.T) {
 			t.Errorf("efficientnet: %s with %d layers, trainconfig says %s with %d", v.Name, v.Layers(), bs[i].Name, bs[i].Layers)
 		}
 	}
+}
+
+// TestFeatureCacheEntries: the frozen features, their mirrors and the
+// activations below one, two or three fine-tuned layers are each cached
+// under their own key on the same encode output; a second run of each
+// reads its own entry and trains identically; the entry holds what the
+// key says (rows × dim, and the mirrors with flip or tta_flip, which share
+// an entry); a run without mirrors reads an entry with them when there is
+// one.
+func TestFeatureCacheEntries(t *testing.T) {
+	needWeights(t)
+	enc := t.TempDir()
+	writeSynth(t, enc, synthSpec{Height: 40, Width: 40, Noise: 60, Seed: 6,
+		PerClass: map[string]int{encode.SplitTrain: 3, encode.SplitValidation: 2, encode.SplitTest: 1}})
+	work := t.TempDir()
+	L := efficientnet.Lite0.Layers()
+	cases := []struct {
+		name      string
+		fineTune  int
+		flip, tta bool
+		cut, dim  int
+		entry     string // cases naming the same entry share it
+	}{
+		{"frozen", 0, false, false, 0, efficientnet.Features, "frozen"},
+		{"frozen_flip", 0, true, false, 0, efficientnet.Features, "frozen+mirrors"},
+		{"frozen_tta", 0, false, true, 0, efficientnet.Features, "frozen+mirrors"},
+		{"head", 1, false, false, L - 1, 2 * 2 * 320, "head"},
+		{"head_flip", 1, true, false, L - 1, 2 * 2 * 320, "head+mirrors"},
+		{"head_tta", 1, false, true, L - 1, 2 * 2 * 320, "head+mirrors"},
+		{"two_blocks_flip", 3, true, false, L - 3, 2 * 2 * 192, "two blocks+mirrors"},
+		// No mirrors wanted: the entry with them serves.
+		{"two_blocks", 3, false, false, L - 3, 2 * 2 * 192, "two blocks+mirrors"},
+	}
+	run := func(fineTune int, flip, tta bool) (string, []EpochStats, *featureSet) {
+		t.Helper()
+		cfg := backboneConfig()
+		cfg.FineTune, cfg.Augment.Flip, cfg.TTAFlip, cfg.Epochs = fineTune, flip, tta, 1
+		var logs bytes.Buffer
+		env := testEnv(t, enc)
+		env.Workdir = work
+		env.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		tr, err := newTrainer(context.Background(), cfg, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.close()
+		if err := tr.loop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return logs.String(), tr.history, tr.feats
+	}
+	seen, entries := map[string]bool{}, map[string]bool{}
+	for _, tc := range cases {
+		logs1, h1, fs := run(tc.fineTune, tc.flip, tc.tta)
+		if cached := strings.Contains(logs1, "from the cache"); cached != entries[tc.entry] {
+			t.Errorf("%s: first run read from the cache: %v, want %v", tc.name, cached, entries[tc.entry])
+		}
+		entries[tc.entry] = true
+		if fs == nil || fs.cut != tc.cut || fs.dim != tc.dim {
+			t.Fatalf("%s: features %+v, want cut %d dim %d", tc.name, fs, tc.cut, tc.dim)
+		}
+		for split, sf := range fs.splits {
+			wantMirrors := tc.flip || tc.tta // else dropped when read from an entry with them
+			if len(sf.x) != sf.n*tc.dim || (sf.xf != nil) != wantMirrors || (wantMirrors && len(sf.xf) != sf.n*tc.dim) {
+				t.Errorf("%s %s: %d rows, %d values, %d mirror values", tc.name, split, sf.n, len(sf.x), len(sf.xf))
+			}
+		}
+		dirs, _ := filepath.Glob(filepath.Join(work, "cache", "features", "*"))
+		for _, e := range dirs {
+			seen[e] = true
+		}
+		logs2, h2, _ := run(tc.fineTune, tc.flip, tc.tta)
+		if !strings.Contains(logs2, "from the cache") {
+			t.Errorf("%s: second run did not use the cache", tc.name)
+		}
+		if len(h1) != 1 || len(h2) != 1 || h1[0].TrainLoss != h2[0].TrainLoss || h1[0].ValLoss != h2[0].ValLoss {
+			t.Errorf("%s: cached run trained differently: %+v vs %+v", tc.name, h1, h2)
+		}
+	}
+	if len(seen) != len(entries) {
+		t.Errorf("%d cache entries for %d keys", len(seen), len(entries))
+	}
+}
+
+// TestBackboneLRScale: one Adam step moves every weight by about the
+// learning rate (m̂/√v̂ = ±1 on the first step), so with
+// backbone_lr_scale s the fine-tuned backbone weights move s times as far
+// from their pretrained values as at scale 1, while the head's weights
+// after the step are those of scale 1 (same start, same gradient, same
+// rate).
+func TestBackboneLRScale(t *testing.T) {
+	needWeights(t)
+	enc := t.TempDir()
+	writeSynth(t, enc, synthSpec{Height: 32, Width: 32, Noise: 60, Seed: 2,
+		PerClass: map[string]int{encode.SplitTrain: 4, encode.SplitValidation: 1, encode.SplitTest: 1}})
+	step := func(scale float64) (moved float64, head []float32) {
+		t.Helper()
+		cfg := backboneConfig()
+		cfg.FineTune, cfg.BackboneLRScale, cfg.Epochs, cfg.MaxStepsPerEpoch = 2, scale, 1, 1
+		env := testEnv(t, enc)
+		env.Workdir = t.TempDir()
+		tr, err := newTrainer(context.Background(), cfg, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tr.close()
+		if err := tr.loop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range tr.net.vars {
+			if !v.train {
+				continue
+			}
+			if !v.backbone {
+				out, err := tr.sess.Run(nil, []tf.Output{v.read}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				head = append(head, flatValues(out[0])...)
+				continue
+			}
+			// A backbone variable's init is its pretrained value, a constant.
+			out, err := tr.sess.Run(nil, []tf.Output{v.read, v.init}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := flatValues(out[0]), flatValues(out[1])
+			for i := range a {
+				moved = math.Max(moved, math.Abs(float64(a[i]-b[i])))
+			}
+		}
+		return moved, head
+	}
+	m1, h1 := step(1)
+	for _, scale := range []float64{0.1, 0.01} {
+		m, h := step(scale)
+		t.Logf("scale %g: backbone weights moved up to %.3g (%.3g at scale 1)", scale, m, m1)
+		if r := m / m1; math.Abs(r-scale) > 0.05*scale {
+			t.Errorf("scale %g: backbone weights moved %.4g× as far as at scale 1", scale, r)
+		}
+		if !slices.Equal(h, h1) {
+			t.Errorf("scale %g: the head's weights differ from scale 1's after the step", scale)
+		}
+	}
+}
+
+// flatValues is a float32 tensor's values, any rank.
+func flatValues(t *tf.Tensor) []float32 {
+	var out []float32
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case float32:
+			out = append(out, x)
+		case []float32:
+			out = append(out, x...)
+		case [][]float32:
+			for _, r := range x {
+				out = append(out, r...)
+			}
+		default:
+			rv := reflect.ValueOf(v)
+			for i := range rv.Len() {
+				walk(rv.Index(i).Interface())
+			}
+		}
+	}
+	walk(t.Value())
+	return out
 }

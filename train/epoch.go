@@ -71,7 +71,7 @@ type epochResult struct {
 func (t *trainer) trainEpoch(ctx context.Context, epoch int, lr float64) (epochResult, error) {
 	var bt batchSource = &batcher{ds: t.ds, sc: t.sc, size: t.cfg.BatchSize, augment: t.cfg.Augment, buffer: t.cfg.ShuffleBuffer, seed: t.cfg.Seed}
 	if t.feats != nil {
-		bt = &featureSource{fs: t.feats, size: t.cfg.BatchSize, seed: t.cfg.Seed}
+		bt = &featureSource{fs: t.feats, size: t.cfg.BatchSize, seed: t.cfg.Seed, flip: t.cfg.Augment.Flip}
 	}
 	stream := startBatches(ctx, bt, encode.SplitTrain, true, epoch, t.cfg.MaxStepsPerEpoch)
 	fail := func(err error) (epochResult, error) {
@@ -164,11 +164,29 @@ func flat2(v [][]float32) []float32 {
 
 // evaluate runs the inference pass over a split and returns the flat
 // probabilities, labels and the mean (unweighted) loss (NaN for no rows).
+// With tta_flip on cached features the probabilities are the mean of the
+// posters' and their cached mirrors' and the loss the posters' alone, as
+// the whole graph computes them.
 func (t *trainer) evaluate(ctx context.Context, split string) (probs, labels []float32, loss float64, err error) {
-	var bt batchSource = &batcher{ds: t.ds, sc: t.sc, size: max(t.cfg.BatchSize, 64)}
-	if t.feats != nil {
-		bt = &featureSource{fs: t.feats, size: max(t.cfg.BatchSize, 64)}
+	if t.feats == nil {
+		return t.evaluatePass(ctx, &batcher{ds: t.ds, sc: t.sc, size: max(t.cfg.BatchSize, 64)}, split)
 	}
+	size := max(t.cfg.BatchSize, 64)
+	if probs, labels, loss, err = t.evaluatePass(ctx, &featureSource{fs: t.feats, size: size}, split); err != nil || !t.cfg.TTAFlip {
+		return probs, labels, loss, err
+	}
+	mp, _, _, err := t.evaluatePass(ctx, &featureSource{fs: t.feats, size: size, mirror: true}, split)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	for i := range probs {
+		probs[i] = (probs[i] + mp[i]) * 0.5
+	}
+	return probs, labels, loss, nil
+}
+
+// evaluatePass is one inference pass over a split's batches from bt.
+func (t *trainer) evaluatePass(ctx context.Context, bt batchSource, split string) (probs, labels []float32, loss float64, err error) {
 	stream := startBatches(ctx, bt, split, false, 0, 0)
 	var sum float64
 	n := 0

@@ -28,11 +28,18 @@ type netSpec struct {
 	// Backbone replaces the conv stack when set (backbone.go): Weights are
 	// its pretrained weights, FineTune its top layers trained. With
 	// FeatureInput the graph is the head alone, fed the frozen backbone's
-	// features as Channels values per row (Height = Width = 1).
-	Backbone     string
-	FineTune     int
-	Weights      *efficientnet.Weights
-	FeatureInput bool
+	// features as Channels values per row (Height = Width = 1). With
+	// Cut > 0 the feed holds the activation entering the backbone's layer
+	// Cut (Height×Width×Channels per row, the frozen prefix's output cached
+	// by features.go) and the graph runs the backbone from there.
+	// BackboneLRScale (0 = 1) multiplies the fine-tuned layers' learning
+	// rate.
+	Backbone        string
+	FineTune        int
+	Weights         *efficientnet.Weights
+	FeatureInput    bool
+	Cut             int
+	BackboneLRScale float64
 	// LabelSmoothing, WeightDecay and EMADecay act on training only (see
 	// trainconfig); TTAFlip changes the inference probabilities, so model.json
 	// records it and LoadModel rebuilds with it.
@@ -73,6 +80,9 @@ type variable struct {
 	init   tf.Output // initial value
 	model  bool      // part of the model (saved into model/), not optimizer state
 	train  bool      // trained by Adam
+	// backbone marks a fine-tuned pretrained weight: Adam moves it at the
+	// learning rate times netSpec.BackboneLRScale.
+	backbone bool
 }
 
 // netGraph is a built graph and the handles the trainer and Model use.
@@ -371,7 +381,10 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 		if spec.Weights == nil {
 			return nil, fmt.Errorf("backbone %s: no weights", spec.Backbone)
 		}
-		bb = &effNet{b: b, w: spec.Weights, fineTune: spec.FineTune}
+		if spec.Cut > 0 && spec.TTAFlip {
+			return nil, errors.New("tta_flip needs the images: a graph fed the backbone's cut activation cannot mirror them")
+		}
+		bb = &effNet{b: b, w: spec.Weights, fineTune: spec.FineTune, cut: spec.Cut}
 	default:
 		bb = b.declareConvStack(fh, fw)
 		g.featC = spec.Channels
@@ -489,8 +502,16 @@ func (b *builder) adamUpdates(as *op.Scope, lr tf.Output, step *variable, traina
 	t := op.Cast(uniq(as), op.Add(uniq(as), step.read, op.Const(uniq(as), int64(1))), tf.Float)
 	b1p := op.Pow(uniq(as), b.f32(o.Beta1), t)
 	b2p := op.Pow(uniq(as), b.f32(o.Beta2), t)
+	backboneLR := lr
+	if sc := b.spec.BackboneLRScale; sc != 0 && sc != 1 {
+		backboneLR = op.Mul(uniq(as), lr, b.f32(sc))
+	}
 	var updates []*tf.Operation
 	for i, v := range trainable {
+		lr := lr
+		if v.backbone {
+			lr = backboneLR
+		}
 		shape, err := constShape(v)
 		if err != nil {
 			return nil, err

@@ -47,8 +47,8 @@ type trainer struct {
 	stopped  bool
 	trainLen int // rows in the training split (-1 unknown)
 	// The pretrained backbone (nil without one), where its weights were
-	// found, and its cached features when it is frozen and nothing is
-	// augmented (nil otherwise: the whole graph runs per step).
+	// found, and the cached features of its frozen part (cachedFeatures;
+	// nil: the whole graph runs per step).
 	weights     *efficientnet.Weights
 	weightsPath string
 	feats       *featureSet
@@ -67,8 +67,9 @@ type memberRole struct {
 }
 
 // backboneShare is what a seed ensemble's members share: the backbone's
-// weights, where they were found and the frozen features, loaded by the
-// first member and reused by the others (the seed changes none of them).
+// weights, where they were found and the frozen part's features, loaded by
+// the first member and reused by the others (the seed changes none of
+// them).
 type backboneShare struct {
 	weights *efficientnet.Weights
 	path    string
@@ -155,13 +156,22 @@ func (t *trainer) netSpec() netSpec {
 		Loss: cfg.Loss, Seed: cfg.Seed, Optimizer: cfg.Optimizer, Training: true,
 		LabelSmoothing: cfg.LabelSmoothing, WeightDecay: cfg.WeightDecay, EMADecay: cfg.EMADecay, TTAFlip: cfg.TTAFlip,
 	}
+	if t.feats != nil {
+		// The mirrors come from the cache (tta_flip: evaluate averages).
+		s.TTAFlip = false
+	}
 	switch {
-	case t.feats != nil:
+	case t.feats != nil && t.feats.cut == 0:
 		s.ConvFilters, s.BatchNorm, s.FeatureInput = nil, false, true
 		s.Height, s.Width, s.Channels = 1, 1, t.feats.dim
 	case cfg.HasBackbone():
 		s.ConvFilters, s.BatchNorm = nil, false
 		s.Backbone, s.FineTune, s.Weights = cfg.Backbone, cfg.FineTune, t.weights
+		s.BackboneLRScale = cfg.BackboneLRScale
+		if t.feats != nil {
+			s.Cut = t.feats.cut
+			s.Height, s.Width, s.Channels = t.feats.shape[0], t.feats.shape[1], t.feats.shape[2]
+		}
 	}
 	return s
 }
@@ -216,9 +226,10 @@ func (t *trainer) newMeta() Meta {
 	return m
 }
 
-// setupBackbone loads and checks the backbone's weights and, when it is
-// frozen and nothing is augmented, its features of the training splits.
-// In an ensemble the first member loads both and the others reuse them.
+// setupBackbone loads and checks the backbone's weights and, where it can,
+// the features of its frozen part on the training splits
+// (cachedFeatures). In an ensemble the first member loads both and the
+// others reuse them.
 func (t *trainer) setupBackbone(ctx context.Context) error {
 	cfg, m := t.cfg, t.ds.man
 	if !cfg.HasBackbone() {
@@ -237,20 +248,38 @@ func (t *trainer) setupBackbone(ctx context.Context) error {
 		}
 	}
 	t.weights, t.weightsPath = share.weights, share.path
-	// Cached features serve only a frozen backbone on fixed images: with
-	// augmentation the images change per epoch, and with tta_flip the
-	// validation pass must see each poster's mirror too, as evaluate does.
-	a := cfg.Augment
-	if cfg.FineTune == 0 && !a.Flip && a.ShiftPx == 0 && a.Brightness == 0 && !cfg.TTAFlip {
-		if share.feats == nil {
-			var err error
-			if share.feats, err = t.loadFeatures(ctx); err != nil {
-				return err
-			}
+	if share.feats == nil {
+		var err error
+		if share.feats, err = t.cachedFeatures(ctx); err != nil {
+			return err
 		}
-		t.feats = share.feats
 	}
+	t.feats = share.feats
 	return nil
+}
+
+// cachedFeatures returns the features training reads instead of the
+// images, or nil when the whole graph must run per step. The frozen part
+// is cached: the whole backbone when frozen (pooled features), else
+// everything below the fine-tuned layers; with augment.flip the training
+// posters' mirrors too, with tta_flip the validation posters' (the
+// validation pass then averages both, as the whole graph does). Images
+// that change per epoch otherwise (shift, brightness) rule it out, and so
+// do fine-tuning every layer (nothing frozen to cache) and an entry larger
+// than maxFeatureCacheBytes.
+func (t *trainer) cachedFeatures(ctx context.Context) (*featureSet, error) {
+	cfg := t.cfg
+	a := cfg.Augment
+	if a.ShiftPx != 0 || a.Brightness != 0 || cfg.FineTune >= t.weights.Variant.Layers() {
+		return nil, nil
+	}
+	key, shape := t.featureKeyFor(cfg.FineTune, a.Flip || cfg.TTAFlip)
+	if b := key.bytes(t.ds.man.Splits); b > maxFeatureCacheBytes {
+		t.log.Info("frozen part not cached: too large, the whole graph runs per step", "cut", key.Cut,
+			"bytes", b, "limit", int64(maxFeatureCacheBytes))
+		return nil, nil
+	}
+	return t.loadFeatures(ctx, key, shape)
 }
 
 // loadWeights loads the backbone's weights into share and says where they

@@ -123,6 +123,25 @@ func (v Variant) License() string {
 // Options.FineTune counts from the top.
 func (v Variant) Layers() int { return len(v.blocks()) + 2 }
 
+// LayerInput is the shape (height, width, channels) of the activation
+// entering layer l (0 the stem: the image; 1..n the blocks; n+1 the head
+// convolution) for an h×w image: every stride-2 layer below it halves the
+// size, rounded up ("SAME" padding).
+func (v Variant) LayerInput(l, h, w int) (int, int, int) {
+	if l <= 0 {
+		return h, w, 3
+	}
+	h, w = (h+1)/2, (w+1)/2 // the stem
+	c := stemChannels
+	for _, b := range v.blocks()[:min(l-1, len(v.blocks()))] {
+		if b.stride == 2 {
+			h, w = (h+1)/2, (w+1)/2
+		}
+		c = b.out
+	}
+	return h, w, c
+}
+
 // stage is one row of the block table: repeats blocks, the first with the
 // stride, the rest with stride 1 and in = out.
 type stage struct {

@@ -24,6 +24,11 @@ type Options struct {
 	Prefix string
 	// Logits adds the 1000-way ImageNet classifier (constants).
 	Logits bool
+	// Reuse holds variables of an earlier Build in the same graph (a
+	// second pass on other inputs, e.g. mirrored images): a trainable
+	// layer whose variable is there reads it instead of creating its own,
+	// and the Model lists only the variables it created.
+	Reuse []Variable
 }
 
 // Variable is a trainable weight created by Build. The caller initialises it
@@ -61,32 +66,66 @@ type Model struct {
 // trained with). Any H and W work; Variant.ImageSize is the training
 // resolution.
 func (w *Weights) Build(s *op.Scope, images tf.Output, o Options) (*Model, error) {
+	return w.BuildFrom(s, images, 0, o)
+}
+
+// BuildPrefix adds the layers below cut, frozen (constants, batch norm
+// folded), and returns the activation entering layer cut: [B,h,w,c] as
+// Variant.LayerInput gives it. Layers count as in Options.FineTune: 0 the
+// stem, 1..n the blocks, n+1 the head convolution; cut is in 1..n+1.
+// BuildFrom on its output with the same cut completes the network:
+// Build(x) = BuildFrom(BuildPrefix(x, cut), cut), to the float.
+func (w *Weights) BuildPrefix(s *op.Scope, images tf.Output, cut int) (tf.Output, error) {
+	if w == nil || w.tensors == nil {
+		return images, fmt.Errorf("efficientnet: no weights (use Load)")
+	}
+	if layers := w.Variant.Layers(); cut < 1 || cut >= layers {
+		return images, fmt.Errorf("efficientnet: cut %d of %s: must be in 1..%d", cut, w.Variant.Title, layers-1)
+	}
+	b := &builder{w: w, prefix: "efficientnet"}
+	s = s.SubScope("efficientnet")
+	x := images
+	for l := range cut {
+		x = b.layer(s, x, l, false, nil)
+	}
+	if err := s.Err(); err != nil {
+		return images, fmt.Errorf("efficientnet: building the graph: %w", err)
+	}
+	return x, nil
+}
+
+// BuildFrom adds the layers from cut up to the head and the pooling (and
+// the classifier with o.Logits) to x, the activation entering layer cut
+// (cut 0: the images, as Build). Its trainable layers (o.FineTune from the
+// top) must all lie at or above the cut. StageMaps holds the stages that
+// end at or above the cut.
+func (w *Weights) BuildFrom(s *op.Scope, x tf.Output, cut int, o Options) (*Model, error) {
 	if w == nil || w.tensors == nil {
 		return nil, fmt.Errorf("efficientnet: no weights (use Load)")
 	}
-	bs := w.Variant.blocks()
-	layers := len(bs) + 2
+	layers := w.Variant.Layers()
 	if o.FineTune < 0 || o.FineTune > layers {
 		return nil, fmt.Errorf("efficientnet: fine-tune %d layers of %s: must be 0..%d", o.FineTune, w.Variant.Title, layers)
+	}
+	if cut < 0 || cut >= layers {
+		return nil, fmt.Errorf("efficientnet: cut %d of %s: must be in 0..%d", cut, w.Variant.Title, layers-1)
+	}
+	if cut > layers-o.FineTune {
+		return nil, fmt.Errorf("efficientnet: fine-tune %d layers of %s from cut %d: the layers below the cut are frozen constants (cut at most %d)",
+			o.FineTune, w.Variant.Title, cut, layers-o.FineTune)
 	}
 	if o.Prefix == "" {
 		o.Prefix = "efficientnet"
 	}
-	b := &builder{w: w, prefix: o.Prefix}
-	s = s.SubScope("efficientnet")
-	trainable := func(layer int) bool { return layer >= layers-o.FineTune }
-
-	x := op.Div(s.SubScope("normalise"),
-		op.Sub(s.SubScope("normalise"), images, b.scalar(s, inputMean)), b.scalar(s, inputStd))
-	x = b.convBN(s.SubScope("stem"), x, "_conv_stem.weight", "_bn0", 2, true, trainable(0), "stem")
-	var stageMaps []tf.Output
-	for i, blk := range bs {
-		x = b.mbconv(s.SubScope(fmt.Sprintf("blocks_%d", blk.index)), x, blk, trainable(1+blk.index))
-		if i == len(bs)-1 || bs[i+1].out != blk.out {
-			stageMaps = append(stageMaps, x)
-		}
+	b := &builder{w: w, prefix: o.Prefix, reuse: map[string]Variable{}}
+	for _, v := range o.Reuse {
+		b.reuse[v.Name] = v
 	}
-	x = b.convBN(s.SubScope("head"), x, "_conv_head.weight", "_bn1", 1, true, trainable(layers-1), "head")
+	s = s.SubScope("efficientnet")
+	var stageMaps []tf.Output
+	for l := cut; l < layers; l++ {
+		x = b.layer(s, x, l, l >= layers-o.FineTune, &stageMaps)
+	}
 	m := &Model{Variables: b.vars, FeatureMap: x, StageMaps: stageMaps}
 	m.Features = op.Mean(s.SubScope("pool"), x, op.Const(s.SubScope("pool"), []int32{1, 2}))
 	if o.Logits {
@@ -99,10 +138,35 @@ func (w *Weights) Build(s *op.Scope, images tf.Output, o Options) (*Model, error
 	return m, nil
 }
 
+// layer adds layer l (0 the stem with the input's normalisation, 1..n the
+// blocks, n+1 the head convolution) to x; train makes its weights
+// variables. A block that ends a stage appends its output to stageMaps
+// (when not nil).
+func (b *builder) layer(s *op.Scope, x tf.Output, l int, train bool, stageMaps *[]tf.Output) tf.Output {
+	bs := b.w.Variant.blocks()
+	switch {
+	case l == 0:
+		x = op.Div(s.SubScope("normalise"),
+			op.Sub(s.SubScope("normalise"), x, b.scalar(s, inputMean)), b.scalar(s, inputStd))
+		return b.convBN(s.SubScope("stem"), x, "_conv_stem.weight", "_bn0", 2, true, train, "stem")
+	case l <= len(bs):
+		i := l - 1
+		blk := bs[i]
+		x = b.mbconv(s.SubScope(fmt.Sprintf("blocks_%d", blk.index)), x, blk, train)
+		if stageMaps != nil && (i == len(bs)-1 || bs[i+1].out != blk.out) {
+			*stageMaps = append(*stageMaps, x)
+		}
+		return x
+	default:
+		return b.convBN(s.SubScope("head"), x, "_conv_head.weight", "_bn1", 1, true, train, "head")
+	}
+}
+
 type builder struct {
 	w      *Weights
 	prefix string
 	vars   []Variable
+	reuse  map[string]Variable // Options.Reuse by name
 }
 
 // mbconv is one inverted-residual block: expand, depthwise, project,
@@ -204,6 +268,9 @@ func (b *builder) folded(kernel, bn string, outDim int) (*tf.Tensor, []float32) 
 func (b *builder) variable(s *op.Scope, name, key string) tf.Output {
 	t := b.t(key)
 	full := b.prefix + "/" + name
+	if v, ok := b.reuse[full]; ok {
+		return v.Read
+	}
 	vs := s.SubScope(strings.ReplaceAll(name[strings.LastIndex(name, "/")+1:], ".", "_"))
 	h := op.VarHandleOp(vs, tf.Float, tf.MakeShape(t.Shape...), op.VarHandleOpSharedName(full))
 	read := op.ReadVariableOp(vs.SubScope("read"), h, tf.Float)

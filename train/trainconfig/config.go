@@ -29,6 +29,12 @@ type Config struct {
 	// Lite1 and Lite2), from the top, are trained (0 = frozen: with no
 	// augmentation the features are computed once and only the head trains).
 	FineTune int `yaml:"fine_tune" json:",omitempty"`
+	// BackboneLRScale multiplies the learning rate of the fine-tuned
+	// backbone layers (a discriminative rate: the pretrained weights move
+	// slower than the new head); in (0, 1], 1 = the head's rate. Only with
+	// fine_tune > 0. 1 is left out of every hash (Hashed), so configs
+	// written before the field existed keep their fingerprints.
+	BackboneLRScale float64 `yaml:"backbone_lr_scale" json:",omitempty"`
 	// Weights is the backbone's .pth; "" = the one `make deps` installs
 	// (.deps/weights/..., found beside the binary or above the working
 	// folder). Its sha256 must be the variant's pinned one
@@ -169,12 +175,15 @@ func (c Config) HasBackbone() bool { return c.Backbone != "" && c.Backbone != Ba
 type identity Config
 
 // Hashed is the section as its hashes read it (Identity, and model.json's
-// config_sha256): ensemble 1, the default, is left out (omitempty), so a
-// config written before the field existed keeps its fingerprint and its
-// trained model.
+// config_sha256): ensemble 1 and backbone_lr_scale 1, the defaults, are
+// left out (omitempty), so a config written before the fields existed
+// keeps its fingerprint and its trained model.
 func (c Config) Hashed() Config {
 	if c.Ensemble == 1 {
 		c.Ensemble = 0
+	}
+	if c.BackboneLRScale == 1 {
+		c.BackboneLRScale = 0
 	}
 	return c
 }
@@ -215,6 +224,8 @@ func Default() Config {
 		Seed:          1,
 		Device:        "auto",
 		Ensemble:      1,
+		// BackboneLRScale 1: fine-tuned layers at the head's rate.
+		BackboneLRScale: 1,
 	}
 }
 
@@ -231,6 +242,11 @@ func (c Config) validateModel(prefix string, ps *stages.Problems) {
 	if bb, ok := backboneNamed(c.Backbone); ok {
 		if c.FineTune < 0 || c.FineTune > bb.Layers {
 			ps.Addf(prefix+"/fine_tune", "must be in 0..%d (layers of %s), got %d", bb.Layers, c.Backbone, c.FineTune)
+		}
+		if c.BackboneLRScale <= 0 || c.BackboneLRScale > 1 {
+			ps.Addf(prefix+"/backbone_lr_scale", "must be in (0, 1], got %g", c.BackboneLRScale)
+		} else if c.BackboneLRScale != 1 && c.FineTune == 0 {
+			ps.Addf(prefix+"/backbone_lr_scale", "scales the fine-tuned layers' rate: needs fine_tune > 0, got %g with fine_tune 0", c.BackboneLRScale)
 		}
 		if c.Standardize {
 			ps.Addf(prefix+"/standardize", "must be false with a backbone: it scales its input as it was trained ((x-127)/128)")

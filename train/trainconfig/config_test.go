@@ -134,3 +134,47 @@ func TestEnsembleValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestBackboneLRScale: train.backbone_lr_scale is in (0, 1] and needs
+// fine-tuned layers to scale; its default 1 leaves the hashes as they were
+// (TestHashesUnchanged covers the defaults), another value changes them.
+func TestBackboneLRScale(t *testing.T) {
+	for _, c := range []struct {
+		scale    float64
+		fineTune int
+		want     string // "" = valid
+	}{
+		{1, 0, ""},
+		{1, 2, ""},
+		{0.1, 2, ""},
+		{0.1, 0, "/train/backbone_lr_scale: scales the fine-tuned layers' rate: needs fine_tune > 0"},
+		{0, 2, "/train/backbone_lr_scale: must be in (0, 1], got 0"},
+		{1.5, 2, "/train/backbone_lr_scale: must be in (0, 1], got 1.5"},
+	} {
+		cfg := Default()
+		cfg.Backbone, cfg.FineTune, cfg.BackboneLRScale = BackboneEfficientNetLite0, c.fineTune, c.scale
+		var ps stages.Problems
+		cfg.Validate("/train", &ps)
+		err := ps.Err()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("backbone_lr_scale %g fine_tune %d: %v, want %q", c.scale, c.fineTune, err, c.want)
+		}
+	}
+	js := func(c Config) string {
+		raw, err := json.Marshal(c.Identity())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	ft := Default()
+	ft.Backbone, ft.FineTune = BackboneEfficientNetLite0, 2
+	if strings.Contains(js(ft), "BackboneLRScale") {
+		t.Errorf("identity with the default scale names it: %s", js(ft))
+	}
+	scaled := ft
+	scaled.BackboneLRScale = 0.1
+	if js(scaled) == js(ft) {
+		t.Error("backbone_lr_scale 0.1 does not change the identity")
+	}
+}
