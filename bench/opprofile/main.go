@@ -1,6 +1,8 @@
 // Command bench/opprofile shows where a training step of the paper's
 // network goes, ours (Go, train.ProfileSteps) and Keras side by side, at
-// 73×107 and 150×200, float32 and bfloat16:
+// 73×107 and 150×200, float32 and bfloat16.
+//
+// What each side reports:
 //
 //   - TensorFlow's step statistics of our steps (RunOptions trace_level
 //     FULL_TRACE, RunMetadata): time per op type as executed (after
