@@ -39,6 +39,7 @@ import (
 
 	pb "github.com/wamuir/graft/tensorflow/core/protobuf/for_core_protos_go_proto"
 
+	"github.com/postergenre/postergenre/bench/internal/machine"
 	"github.com/postergenre/postergenre/bench/internal/trainbench"
 	"github.com/postergenre/postergenre/internal/tftrace"
 	"github.com/postergenre/postergenre/stages"
@@ -104,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fmt.Errorf("unknown -mode %q", *mode)
 		}
 		fmt.Fprintf(stdout, "Started %s on %d cores of %s; load average at start: %s.\n\n",
-			time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), cpuModel(), loadavg())
+			time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), machine.CPUModel(), machine.LoadAvg())
 		var ss []size
 		for _, n := range strings.Split(*sizes, ",") {
 			switch n {
@@ -495,22 +496,4 @@ func limit(s []*tftrace.Stat, n int) []*tftrace.Stat {
 		return s[:n]
 	}
 	return s
-}
-
-func loadavg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(raw)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
-}
-
-func cpuModel() string {
-	raw, _ := os.ReadFile("/proc/cpuinfo")
-	for _, line := range strings.Split(string(raw), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }

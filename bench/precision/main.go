@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/postergenre/postergenre/bench/internal/machine"
 	"github.com/postergenre/postergenre/bench/internal/trainbench"
 	"github.com/postergenre/postergenre/internal/tfsession"
 	"github.com/postergenre/postergenre/train/trainconfig"
@@ -89,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return fmt.Errorf("unknown -mode %q", *mode)
 		}
 		fmt.Fprintf(stdout, "Started %s on %d cores of %s (%s); load average at start: %s.\n\n",
-			time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), cpuModel(), cpuFlags(), loadavg())
+			time.Now().UTC().Format("2006-01-02T15:04Z"), runtime.NumCPU(), machine.CPUModel(), cpuFlags(), machine.LoadAvg())
 		paper := size{Name: "paper 73×107", Height: 107, Width: 73, Dir: *shards}
 		if paper.Dir == "" {
 			paper.Dir = filepath.Join(*work, "random-73x107")
@@ -281,14 +282,6 @@ func childJSON(cmd *exec.Cmd, log *bytes.Buffer, stderr io.Writer, v any) error 
 	return nil
 }
 
-func loadavg() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(raw)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "unknown"
-}
-
 // cpuFlags names the CPU's vector and matrix extensions that decide the
 // kernels oneDNN runs, and says whether it has native bfloat16.
 func cpuFlags() string {
@@ -313,14 +306,4 @@ func cpuFlags() string {
 		bf16 = "native bfloat16"
 	}
 	return strings.Join(fs, " ") + "; " + bf16
-}
-
-func cpuModel() string {
-	raw, _ := os.ReadFile("/proc/cpuinfo")
-	for _, line := range strings.Split(string(raw), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }

@@ -47,6 +47,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/postergenre/postergenre/bench/internal/machine"
 	"github.com/postergenre/postergenre/internal/procstat"
 	"github.com/postergenre/postergenre/scrape"
 	"github.com/postergenre/postergenre/scrape/mirror"
@@ -240,7 +241,7 @@ func bench(ctx context.Context, fl flags) error {
 	}
 	rewrites := mirror.Rewrites(mp.base)
 	started := time.Now().UTC()
-	loads := []string{loadavg()}
+	loads := []string{machine.LoadAvg()}
 
 	// Sequential baseline: net/http, one poster after the other, plain writes.
 	seqDir := filepath.Join(fl.work, "sequential")
@@ -267,7 +268,7 @@ func bench(ctx context.Context, fl flags) error {
 	best := map[int]*benchRow{}
 	for round := 1; round <= fl.rounds; round++ {
 		if round > 1 {
-			loads = append(loads, loadavg())
+			loads = append(loads, machine.LoadAvg())
 		}
 		for _, p := range fl.parallelism {
 			n := fl.n
@@ -307,7 +308,7 @@ func bench(ctx context.Context, fl flags) error {
 	}
 
 	fmt.Printf("Started %s on %d cores of %s; load average at the start of each round: %s.\n",
-		started.Format("2006-01-02T15:04Z"), runtime.NumCPU(), cpuModel(), strings.Join(loads, "; "))
+		started.Format("2006-01-02T15:04Z"), runtime.NumCPU(), machine.CPUModel(), strings.Join(loads, "; "))
 	fmt.Printf("The mirror (`%s mirror --latency %s`) runs in its own process on loopback; scrape delay 0; a fresh poster\n", filepath.Base(fl.pipeline), fl.latency)
 	fmt.Printf("store per run; %d alternating round(s), each row its fastest. CPU is this process's user+system time (the scraper:\n", fl.rounds)
 	fmt.Printf("fetch, validate by decoding every poster once, store) and the mirror process's, per poster; peak RSS is the scraper's.\n\n")
@@ -442,27 +443,6 @@ func (m *mirrorProc) cpu() time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * clockTick
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "?"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "?"
 }
 
 func download(ctx context.Context, c *http.Client, u, path string) error {
