@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -399,7 +398,7 @@ func TestBackboneLRScale(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				head = append(head, flatValues(out[0])...)
+				head = append(head, flatten(out[0].Value())...)
 				continue
 			}
 			// A backbone variable's init is its pretrained value, a constant.
@@ -407,7 +406,7 @@ func TestBackboneLRScale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, b := flatValues(out[0]), flatValues(out[1])
+			a, b := flatten(out[0].Value()), flatten(out[1].Value())
 			for i := range a {
 				moved = math.Max(moved, math.Abs(float64(a[i]-b[i])))
 			}
@@ -425,29 +424,4 @@ func TestBackboneLRScale(t *testing.T) {
 			t.Errorf("scale %g: the head's weights differ from scale 1's after the step", scale)
 		}
 	}
-}
-
-// flatValues is a float32 tensor's values, any rank.
-func flatValues(t *tf.Tensor) []float32 {
-	var out []float32
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case float32:
-			out = append(out, x)
-		case []float32:
-			out = append(out, x...)
-		case [][]float32:
-			for _, r := range x {
-				out = append(out, r...)
-			}
-		default:
-			rv := reflect.ValueOf(v)
-			for i := range rv.Len() {
-				walk(rv.Index(i).Interface())
-			}
-		}
-	}
-	walk(t.Value())
-	return out
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -129,30 +130,25 @@ func (s *stepper) run(t *testing.T, target *tf.Operation) {
 	}
 }
 
+// flatten is a tensor value's float32s, any rank, in row-major order.
 func flatten(v any) []float32 {
-	switch x := v.(type) {
-	case float32:
-		return []float32{x}
-	case []float32:
-		return x
-	case [][]float32:
-		var out []float32
-		for _, r := range x {
-			out = append(out, r...)
-		}
-		return out
-	case [][][][]float32:
-		var out []float32
-		for _, a := range x {
-			for _, b := range a {
-				for _, c := range b {
-					out = append(out, c...)
-				}
+	var out []float32
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case float32:
+			out = append(out, x)
+		case []float32:
+			out = append(out, x...)
+		default:
+			rv := reflect.ValueOf(v)
+			for i := range rv.Len() {
+				walk(rv.Index(i).Interface())
 			}
 		}
-		return out
 	}
-	return nil
+	walk(v)
+	return out
 }
 
 func tinySpec() netSpec {

@@ -115,7 +115,7 @@ func runPrefix(t *testing.T, w *efficientnet.Weights, cut int, x []float32, n, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return flatAny(res[0]), res[0].Shape()
+	return flatten(res[0]), res[0].Shape()
 }
 
 // runFrom evaluates BuildFrom's features on an activation of the given

@@ -221,11 +221,24 @@ func run(t *testing.T, w *efficientnet.Weights, o efficientnet.Options, x []floa
 	return flatten(out[0]), flatten(out[1])
 }
 
+// flatten is a float32 tensor's values, any rank, in row-major order.
 func flatten(t *tf.Tensor) []float32 {
 	var out []float32
-	for _, row := range t.Value().([][]float32) {
-		out = append(out, row...)
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case float32:
+			out = append(out, x)
+		case []float32:
+			out = append(out, x...)
+		default:
+			rv := reflect.ValueOf(v)
+			for i := range rv.Len() {
+				walk(rv.Index(i).Interface())
+			}
+		}
 	}
+	walk(t.Value())
 	return out
 }
 
@@ -421,7 +434,7 @@ func TestFineTuneGradients(t *testing.T) {
 	}
 	for i, gt := range all {
 		var nonzero bool
-		for _, v := range flatAny(gt) {
+		for _, v := range flatten(gt) {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				t.Fatalf("%s: gradient %v", m.Variables[i].Name, v)
 			}
@@ -445,7 +458,7 @@ func TestFineTuneGradients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w0 := flatAny(base[0])
+		w0 := flatten(base[0])
 		dir := make([]float32, len(w0))
 		for j := range dir {
 			dir[j] = float32(rng.NormFloat64())
@@ -454,7 +467,7 @@ func TestFineTuneGradients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		grad := flatAny(out[0])
+		grad := flatten(out[0])
 		loss0 := float64(out[1].Value().(float32))
 		var analytic float64
 		for j := range grad {
@@ -486,25 +499,4 @@ func TestFineTuneGradients(t *testing.T) {
 			t.Errorf("%s: gradient·d %.6g, finite difference %.6g", name, analytic, fd)
 		}
 	}
-}
-
-// flatAny flattens a float32 tensor of any rank.
-func flatAny(t *tf.Tensor) []float32 {
-	var out []float32
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case float32:
-			out = append(out, x)
-		case []float32:
-			out = append(out, x...)
-		default:
-			rv := reflect.ValueOf(v)
-			for i := range rv.Len() {
-				walk(rv.Index(i).Interface())
-			}
-		}
-	}
-	walk(t.Value())
-	return out
 }
