@@ -19,7 +19,7 @@
 # every block says when, on what machine and at what load it was measured.
 #
 # Usage: bench.sh SHARED [WORK] [PARTS]. Parts: scrape encode backbone
-# train precision opprofile nightly serve slurm explain (default all, in that order). slurm
+# train precision opprofile runtimeopts nightly serve slurm explain (default all, in that order). slurm
 # starts the local two-node cluster (scripts/slurm-local.sh; root). Extra flags
 # for a part's program: BENCH_ARGS_<PART>, e.g. BENCH_ARGS_PRECISION="-rounds 1".
 # Every real-data helper serves its mirror on its own port; this one's is
@@ -28,14 +28,14 @@ export MIRROR_PORT="${MIRROR_PORT:-18093}"
 source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/bench}"
-PARTS="${3:-scrape encode backbone train precision opprofile nightly serve slurm explain}"
+PARTS="${3:-scrape encode backbone train precision opprofile runtimeopts nightly serve slurm explain}"
 REAL="$WORK/real"
 out="$ROOT/bench/results.md"
 mkdir -p "$WORK/parts" "$ROOT/bench"
 cd "$ROOT"
 
 for p in $PARTS; do
-	case "$p" in scrape | encode | backbone | train | precision | opprofile | serve | nightly | slurm | explain) ;;
+	case "$p" in scrape | encode | backbone | train | precision | opprofile | runtimeopts | serve | nightly | slurm | explain) ;;
 	*) echo "bench.sh: unknown part $p" >&2; exit 2 ;;
 	esac
 done
@@ -145,6 +145,12 @@ part_opprofile() {
 		-python "$ROOT/.venv-keras/bin/python" -script "$ROOT/bench/train/keras_bench.py" $(args opprofile)
 }
 
+part_runtimeopts() {
+	# Random posters: XLA trains at a few images/s here, and what is timed
+	# does not depend on the posters' content.
+	go run ./bench/runtimeopts -work "$WORK/runtimeopts" $(args runtimeopts)
+}
+
 # paper_run sets CFG and SET to the paper config (encode-real.sh's own file,
 # so scrape, clean and encode are the ones it left up to date in REAL) with
 # train.epochs=1, and completes one run of it, once per bench run: nightly
@@ -235,6 +241,7 @@ declare -A TITLE=(
 	[explain]="Explanations and the poster check: Grad-CAM cost, posters passed, non-posters flagged"
 	[nightly]="Nightly rerun with nothing new (paper config, everything up to date)"
 	[opprofile]="Where a training step goes: ours (TensorFlow step stats) and Keras (oneDNN verbose), per op type and layer"
+	[runtimeopts]="Runtime switches: XLA auto-clustering, oneDNN off, one thread — the paper network's float32 training against the default"
 	[slurm]="Slurm executor: scheduling overhead per cell, local vs Slurm on the local two-node cluster, Table 2 projected on 4 GPUs"
 )
 failed=""

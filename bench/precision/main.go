@@ -81,11 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg := trainconfig.Default()
 			cfg.BatchSize, cfg.Epochs, cfg.Threads, cfg.Device = *batch, *epochs, *threads, "cpu"
 			cfg.Precision = strings.TrimPrefix(*mode, "train:")
-			r, err := trainbench.Ours(*shards, cfg, "go")
-			if err != nil {
-				return err
-			}
-			return json.NewEncoder(stdout).Encode(r)
+			return trainbench.ChildMain(stdout, *shards, cfg, "go")
 		case *mode != "":
 			return fmt.Errorf("unknown -mode %q", *mode)
 		}

@@ -9,7 +9,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -43,11 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if *mode == "ours" {
 			cfg := trainconfig.Default()
 			cfg.BatchSize, cfg.Epochs, cfg.Threads, cfg.Device = *batch, *epochs, *threads, "cpu"
-			r, err := trainbench.Ours(*shards, cfg, "go (graft)")
-			if err != nil {
-				return err
-			}
-			return json.NewEncoder(stdout).Encode(r)
+			return trainbench.ChildMain(stdout, *shards, cfg, "go (graft)")
 		}
 		dir := *shards
 		if dir != "" {

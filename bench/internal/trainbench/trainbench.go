@@ -93,6 +93,16 @@ func Ours(dir string, cfg trainconfig.Config, impl string) (Result, error) {
 		PeakRSSBytes: peakRSS(), TFVersion: tfinfo.Version()}, nil
 }
 
+// ChildMain is a benchmark's child side: it trains cfg on the shards in
+// dir (Ours) and prints the result as the JSON line Child reads.
+func ChildMain(stdout io.Writer, dir string, cfg trainconfig.Config, impl string) error {
+	r, err := Ours(dir, cfg, impl)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(r)
+}
+
 // Generate writes random h×w posters into dir (content does not affect
 // throughput): rows training rows plus 64 validation rows, 4 genres,
 // multi-hot labels, and the manifest.
