@@ -26,8 +26,12 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type variant struct {
-	name  string
-	build func(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) []tf.Output
+	name string
+	// firstOnly: the variant cannot form an input gradient (TensorFlow
+	// registers no gradient for ExtractImagePatches), so it times the first
+	// layer only.
+	firstOnly bool
+	build     func(s *op.Scope, x, k, dy tf.Output, n, h, w, cin, cout int, first bool) []tf.Output
 }
 
 // conv is the graph as the trainer builds it: Conv2D NHWC, gradients by
@@ -106,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	first := *firstFlag || *cin == 3
-	all := map[string]variant{"conv": {"conv", conv}, "patches": {"patches", patches}, "nchw": {"nchw", nchw}, "onehot": {"onehot", onehot}}
+	all := map[string]variant{"conv": {"conv", false, conv}, "patches": {"patches", true, patches}, "nchw": {"nchw", false, nchw}, "onehot": {"onehot", true, onehot}}
 	type built struct {
 		v     variant
 		sess  *tf.Session
@@ -138,6 +142,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		v, ok := all[name]
 		if !ok {
 			fmt.Fprintf(stderr, "unknown variant %q\n", name)
+			return 2
+		}
+		if v.firstOnly && !first {
+			fmt.Fprintf(stderr, "variant %q times the first layer only (-first or -cin 3)\n", name)
 			return 2
 		}
 		s := op.NewScope()
