@@ -241,7 +241,7 @@ declare -A TITLE=(
 	[explain]="Explanations and the poster check: Grad-CAM cost, posters passed, non-posters flagged"
 	[nightly]="Nightly rerun with nothing new (paper config, everything up to date)"
 	[opprofile]="Where a training step goes: ours (TensorFlow step stats) and Keras (oneDNN verbose), per op type and layer"
-	[runtimeopts]="Runtime switches: XLA auto-clustering, oneDNN off, one thread — the paper network's float32 training against the default"
+	[runtimeopts]="Runtime switches: XLA auto-clustering, oneDNN off, thread pools — the paper network's float32 training against the default"
 	[slurm]="Slurm executor: scheduling overhead per cell, local vs Slurm on the local two-node cluster, Table 2 projected on 4 GPUs"
 )
 failed=""

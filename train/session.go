@@ -16,16 +16,19 @@ var ErrNoGPU = errors.New("device gpu requested but TensorFlow sees no GPU")
 // sessionOptions is the one place the training session's options are
 // built (internal/tfsession makes the ConfigProto): the thread pools, the
 // precision (bfloat16 through oneDNN's auto mixed precision) and, for
-// device "cpu", hidden GPUs. It returns the thread count used.
+// device "cpu", hidden GPUs. It returns the intra-op thread count used.
 func sessionOptions(cfg Config) (*tf.SessionOptions, int, error) {
-	threads := cfg.Threads
+	threads, inter := cfg.Threads, cfg.InterOpThreads
 	if cfg.Deterministic {
-		threads = 1
+		threads, inter = 1, 1
 	}
 	if threads == 0 {
 		threads = runtime.NumCPU()
 	}
-	opts, err := tfsession.Settings{IntraOp: threads, InterOp: threads, CPUOnly: cfg.Device == "cpu",
+	if inter == 0 {
+		inter = threads
+	}
+	opts, err := tfsession.Settings{IntraOp: threads, InterOp: inter, CPUOnly: cfg.Device == "cpu",
 		Precision: tfsession.Precision(cfg.Precision)}.Options()
 	if err != nil {
 		return nil, 0, err

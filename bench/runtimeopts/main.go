@@ -1,6 +1,6 @@
 // Command bench/runtimeopts times the paper network's float32 training (the
 // Go trainer, train.Run) under TensorFlow's runtime switches that leave the
-// graph alone (XLA auto-clustering, oneDNN off, one thread) against the
+// graph alone (XLA auto-clustering, oneDNN off, thread pools) against the
 // default, alternating them round after round in separate processes.
 // Each ratio is to the default of the same round:
 //
@@ -9,6 +9,8 @@
 //     --tf_xla_cpu_global_jit), what global_jit_level ON_2 does;
 //   - eigen: oneDNN switched off (TF_ENABLE_ONEDNN_OPTS=0), TensorFlow's
 //     Eigen kernels;
+//   - inter-op-1: an inter-op pool of 1 (train.inter_op_threads: ops run
+//     one at a time, each with -threads intra-op threads);
 //   - one-thread: -threads 1, the scaling the second core gives.
 //
 // The question it answers (issue 24): does any of them make a training
@@ -39,6 +41,7 @@ type variant struct {
 	name, what string
 	env        []string // added to the child's environment
 	threads    int      // 0: -threads
+	inter      int      // train.inter_op_threads (0: as threads)
 }
 
 var variants = []variant{
@@ -47,6 +50,7 @@ var variants = []variant{
 		env: []string{"TF_XLA_FLAGS=--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"}},
 	{name: "eigen", what: "oneDNN off: TensorFlow's Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0)",
 		env: []string{"TF_ENABLE_ONEDNN_OPTS=0"}},
+	{name: "inter-op-1", what: "inter-op pool of 1 (train.inter_op_threads: 1): one op at a time", inter: 1},
 	{name: "one-thread", what: "intra- and inter-op pools of 1 thread", threads: 1},
 }
 
@@ -57,20 +61,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	epochs := fs.Int("epochs", 2, "epochs, the first one untimed (graph optimisation, XLA compilation)")
 	threads := fs.Int("threads", 2, "TensorFlow threads (intra and inter op)")
 	rounds := fs.Int("rounds", 2, "alternating rounds")
-	only := fs.String("variants", "default,xla,eigen,one-thread", "variants to time, comma-separated")
-	mode := fs.String("mode", "", "internal: train:<threads> runs one measurement in this process")
+	only := fs.String("variants", "default,xla,eigen,inter-op-1,one-thread", "variants to time, comma-separated")
+	mode := fs.String("mode", "", "internal: train:<threads>:<inter-op threads> runs one measurement in this process")
 	shards := fs.String("shards", "", "internal: the shards -mode trains on")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if err := func() error {
 		if t, ok := strings.CutPrefix(*mode, "train:"); ok {
-			n, err := strconv.Atoi(t)
-			if err != nil {
-				return fmt.Errorf("-mode %q: %w", *mode, err)
+			var n, inter int
+			if _, err := fmt.Sscanf(t, "%d:%d", &n, &inter); err != nil {
+				return fmt.Errorf("-mode %q: want train:<threads>:<inter-op threads>: %w", *mode, err)
 			}
 			cfg := trainconfig.Default()
-			cfg.Epochs, cfg.Threads, cfg.Device = *epochs, n, "cpu"
+			cfg.Epochs, cfg.Threads, cfg.InterOpThreads, cfg.Device = *epochs, n, inter, "cpu"
 			return trainbench.ChildMain(stdout, *shards, cfg, "go")
 		}
 		chosen, err := pick(*only)
@@ -94,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 					n = v.threads
 				}
 				fmt.Fprintf(stderr, "round %d/%d: %s…\n", r, *rounds, v.name)
-				cmd := exec.Command(self, "-mode", "train:"+strconv.Itoa(n), "-shards", dir, "-epochs", strconv.Itoa(*epochs))
+				cmd := exec.Command(self, "-mode", fmt.Sprintf("train:%d:%d", n, v.inter), "-shards", dir, "-epochs", strconv.Itoa(*epochs))
 				cmd.Env = append(os.Environ(), v.env...)
 				res, err := trainbench.Child(cmd, stderr)
 				if err != nil {
@@ -142,7 +146,7 @@ func pick(list string) ([]variant, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown variant %q (have default, xla, eigen, one-thread)", name)
+			return nil, fmt.Errorf("unknown variant %q (have default, xla, eigen, inter-op-1, one-thread)", name)
 		}
 	}
 	return out, nil

@@ -11,7 +11,7 @@ func TestPick(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{list: "default,xla,eigen,one-thread", want: []string{"default", "xla", "eigen", "one-thread"}},
+		{list: "default,xla,eigen,inter-op-1,one-thread", want: []string{"default", "xla", "eigen", "inter-op-1", "one-thread"}},
 		{list: "eigen", want: []string{"default", "eigen"}},
 		{list: " xla , default", want: []string{"default", "xla"}},
 		{list: "", want: []string{"default"}},

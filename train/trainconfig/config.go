@@ -65,6 +65,10 @@ type Config struct {
 	Deterministic bool `yaml:"deterministic"`
 	// Threads for TensorFlow's intra-op pool; 0 = all cores.
 	Threads int `yaml:"threads"`
+	// InterOpThreads sizes TensorFlow's inter-op pool (how many ops may run
+	// at once); 0 = the same as Threads. Omitted from the section hash when
+	// 0, so configs written before it keep their fingerprints.
+	InterOpThreads int `yaml:"inter_op_threads" json:",omitempty"`
 	// Device: "auto", "cpu" or "gpu" (fails if no GPU is visible).
 	Device string `yaml:"device"`
 	// Precision of the heavy ops: "" or "float32" (the default), or
@@ -357,6 +361,9 @@ func (c Config) validateRuntime(prefix string, ps *stages.Problems) {
 	}
 	if c.Threads < 0 {
 		ps.Addf(prefix+"/threads", "must be >= 0, got %d", c.Threads)
+	}
+	if c.InterOpThreads < 0 {
+		ps.Addf(prefix+"/inter_op_threads", "must be >= 0, got %d", c.InterOpThreads)
 	}
 	if c.Device != "auto" && c.Device != "cpu" && c.Device != "gpu" {
 		ps.Addf(prefix+"/device", `must be "auto", "cpu" or "gpu", got %q`, c.Device)

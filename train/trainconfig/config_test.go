@@ -178,3 +178,34 @@ func TestBackboneLRScale(t *testing.T) {
 		t.Error("backbone_lr_scale 0.1 does not change the identity")
 	}
 }
+
+// TestInterOpThreads: train.inter_op_threads is >= 0, a problem names the
+// field, and any value other than 0 changes the identity (0 leaves the
+// hashes as they were: TestHashesUnchanged covers the defaults).
+func TestInterOpThreads(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string // "" = valid
+	}{
+		{0, ""},
+		{1, ""},
+		{4, ""},
+		{-1, "/train/inter_op_threads: must be >= 0, got -1"},
+	} {
+		cfg := Default()
+		cfg.InterOpThreads = c.n
+		var ps stages.Problems
+		cfg.Validate("/train", &ps)
+		err := ps.Err()
+		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("inter_op_threads %d: %v, want %q", c.n, err, c.want)
+		}
+	}
+	one := Default()
+	one.InterOpThreads = 1
+	a, _ := json.Marshal(Default().Identity())
+	b, _ := json.Marshal(one.Identity())
+	if string(a) == string(b) {
+		t.Error("inter_op_threads 1 does not change the identity")
+	}
+}
