@@ -58,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runtimeopts", flag.ContinueOnError)
 	work := fs.String("work", filepath.Join(os.TempDir(), "bench-runtimeopts"), "folder for the generated random 73×107 shards (kept)")
 	rows := fs.Int("rows", 640, "training rows to generate (XLA trains at a few images/s here: keep it small)")
-	epochs := fs.Int("epochs", 2, "epochs, the first one untimed (graph optimisation, XLA compilation)")
+	epochs := fs.Int("epochs", 4, "epochs, the first one untimed (graph optimisation, XLA compilation); 640 images take about a second, so time several")
 	threads := fs.Int("threads", 2, "TensorFlow threads (intra and inter op)")
 	rounds := fs.Int("rounds", 2, "alternating rounds")
 	only := fs.String("variants", "default,xla,eigen,inter-op-1,one-thread", "variants to time, comma-separated")
