@@ -18,6 +18,8 @@ import (
 	"github.com/postergenre/postergenre/internal/citest"
 	"github.com/postergenre/postergenre/train/efficientnet"
 	"github.com/postergenre/postergenre/train/trainconfig"
+
+	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 )
 
 // needWeights skips a test when the pretrained weights of backbone (Lite0
@@ -398,7 +400,7 @@ func TestBackboneLRScale(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				head = append(head, flatten(out[0].Value())...)
+				head = append(head, tfsessiontest.Flatten(out[0].Value())...)
 				continue
 			}
 			// A backbone variable's init is its pretrained value, a constant.
@@ -406,7 +408,7 @@ func TestBackboneLRScale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, b := flatten(out[0].Value()), flatten(out[1].Value())
+			a, b := tfsessiontest.Flatten(out[0].Value()), tfsessiontest.Flatten(out[1].Value())
 			for i := range a {
 				moved = math.Max(moved, math.Abs(float64(a[i]-b[i])))
 			}

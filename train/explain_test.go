@@ -12,6 +12,8 @@ import (
 	tf "github.com/wamuir/graft/tensorflow"
 
 	"github.com/postergenre/postergenre/internal/citest"
+
+	"github.com/postergenre/postergenre/internal/tfsession/tfsessiontest"
 )
 
 // TestGradCAMMatchesReference checks the Grad-CAM maps TensorFlow's
@@ -51,7 +53,7 @@ func TestGradCAMMatchesReference(t *testing.T) {
 					t.Fatal(err)
 				}
 				shape := out[0].Shape()
-				flat := flatten(out[0].Value())
+				flat := tfsessiontest.Flatten(out[0].Value())
 				weights[v.name] = map[string]any{"shape": shape, "data": flat}
 			}
 			G, H, W := tc.spec.Genres, tc.spec.Height, tc.spec.Width

@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -99,7 +98,7 @@ func (s *stepper) values(t *testing.T) map[string][]float32 {
 	vals := map[string][]float32{}
 	for i, v := range s.g.vars {
 		if v.dtype == tf.Float {
-			vals[v.name] = flatten(out[i].Value())
+			vals[v.name] = tfsessiontest.Flatten(out[i].Value())
 		}
 	}
 	return vals
@@ -128,27 +127,6 @@ func (s *stepper) run(t *testing.T, target *tf.Operation) {
 	if _, err := s.sess.Run(nil, nil, []*tf.Operation{target}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// flatten is a tensor value's float32s, any rank, in row-major order.
-func flatten(v any) []float32 {
-	var out []float32
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case float32:
-			out = append(out, x)
-		case []float32:
-			out = append(out, x...)
-		default:
-			rv := reflect.ValueOf(v)
-			for i := range rv.Len() {
-				walk(rv.Index(i).Interface())
-			}
-		}
-	}
-	walk(v)
-	return out
 }
 
 func tinySpec() netSpec {

@@ -115,7 +115,7 @@ func runPrefix(t *testing.T, w *efficientnet.Weights, cut int, x []float32, n, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return flatten(res[0]), res[0].Shape()
+	return tfsessiontest.Flatten(res[0].Value()), res[0].Shape()
 }
 
 // runFrom evaluates BuildFrom's features on an activation of the given
@@ -145,7 +145,7 @@ func runFrom(t *testing.T, w *efficientnet.Weights, cut int, o efficientnet.Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	return flatten(res[0]), names
+	return tfsessiontest.Flatten(res[0].Value()), names
 }
 
 func tensor4(t *testing.T, x []float32, shape []int64) *tf.Tensor {

@@ -218,28 +218,7 @@ func run(t *testing.T, w *efficientnet.Weights, o efficientnet.Options, x []floa
 	if err != nil {
 		t.Fatal(err)
 	}
-	return flatten(out[0]), flatten(out[1])
-}
-
-// flatten is a float32 tensor's values, any rank, in row-major order.
-func flatten(t *tf.Tensor) []float32 {
-	var out []float32
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case float32:
-			out = append(out, x)
-		case []float32:
-			out = append(out, x...)
-		default:
-			rv := reflect.ValueOf(v)
-			for i := range rv.Len() {
-				walk(rv.Index(i).Interface())
-			}
-		}
-	}
-	walk(t.Value())
-	return out
+	return tfsessiontest.Flatten(out[0].Value()), tfsessiontest.Flatten(out[1].Value())
 }
 
 func readF32(t *testing.T, path string, n int) []float32 {
@@ -434,7 +413,7 @@ func TestFineTuneGradients(t *testing.T) {
 	}
 	for i, gt := range all {
 		var nonzero bool
-		for _, v := range flatten(gt) {
+		for _, v := range tfsessiontest.Flatten(gt.Value()) {
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 				t.Fatalf("%s: gradient %v", m.Variables[i].Name, v)
 			}
@@ -458,7 +437,7 @@ func TestFineTuneGradients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w0 := flatten(base[0])
+		w0 := tfsessiontest.Flatten(base[0].Value())
 		dir := make([]float32, len(w0))
 		for j := range dir {
 			dir[j] = float32(rng.NormFloat64())
@@ -467,7 +446,7 @@ func TestFineTuneGradients(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		grad := flatten(out[0])
+		grad := tfsessiontest.Flatten(out[0].Value())
 		loss0 := float64(out[1].Value().(float32))
 		var analytic float64
 		for j := range grad {

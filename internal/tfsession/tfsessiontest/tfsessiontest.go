@@ -1,8 +1,10 @@
 // Package tfsessiontest opens TensorFlow sessions for tests: a scope's
-// graph, finalized, in a session that closes when the test ends.
+// graph, finalized, in a session that closes when the test ends; and reads
+// their results back flat.
 package tfsessiontest
 
 import (
+	"reflect"
 	"testing"
 
 	tf "github.com/wamuir/graft/tensorflow"
@@ -24,4 +26,26 @@ func Open(t testing.TB, s *op.Scope, opts *tf.SessionOptions) *tf.Session {
 	}
 	t.Cleanup(func() { sess.Close() })
 	return sess
+}
+
+// Flatten is a tensor value's float32s (tf.Tensor.Value() of any rank), in
+// row-major order.
+func Flatten(v any) []float32 {
+	var out []float32
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case float32:
+			out = append(out, x)
+		case []float32:
+			out = append(out, x...)
+		default:
+			rv := reflect.ValueOf(v)
+			for i := range rv.Len() {
+				walk(rv.Index(i).Interface())
+			}
+		}
+	}
+	walk(v)
+	return out
 }
