@@ -161,6 +161,24 @@ func (e *effNet) features(s *op.Scope, x tf.Output, _ bool) (tf.Output, []bnUpda
 	return m.Features, nil
 }
 
+// concatNet is two frozen backbones on the same input, the head reading
+// their pooled features side by side (train.concat_backbone). Grad-CAM and
+// the poster detector read the first one's maps: with both frozen, the
+// first backbone's maps explain the part of the logits that flows
+// through its features.
+type concatNet struct{ first, second *effNet }
+
+func (c concatNet) dim() int { return c.first.dim() + c.second.dim() }
+
+func (c concatNet) featureMaps() []tf.Output { return c.first.featureMaps() }
+
+func (c concatNet) features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate) {
+	a, _ := c.first.features(s, x, training)
+	b, _ := c.second.features(s, x, training)
+	cs := s.SubScope("concat_features")
+	return op.ConcatV2(cs, []tf.Output{a, b}, op.Const(cs.SubScope("axis"), int32(1))), nil
+}
+
 // featureInput is the backbone of the head-only training graph: the feed
 // already holds the frozen backbone's features (flattened [N*dim]), so the
 // head's variables — named as in the full graph — train on them, and the
@@ -183,22 +201,23 @@ func weightsLicense(backbone string) string {
 	return ""
 }
 
-// loadModelWeights finds a backbone model's weights: where training found
-// them if that file is still there, else the installed copy; either way the
-// sha256 must be the one model.json records.
-func loadModelWeights(meta Meta) (*efficientnet.Weights, error) {
+// loadModelWeights finds the weights of a model's backbone (or its
+// concat_backbone): where training found them (trainedPath) if that file
+// is still there, else the installed copy; either way the sha256 must be
+// the one model.json records.
+func loadModelWeights(backbone, trainedPath, sha string) (*efficientnet.Weights, error) {
 	path := ""
-	if meta.WeightsPath != "" {
-		if _, err := os.Stat(meta.WeightsPath); err == nil {
-			path = meta.WeightsPath
+	if trainedPath != "" {
+		if _, err := os.Stat(trainedPath); err == nil {
+			path = trainedPath
 		}
 	}
-	w, p, err := loadBackboneWeights(meta.Backbone, path)
+	w, p, err := loadBackboneWeights(backbone, path)
 	if err != nil {
 		return nil, err
 	}
-	if meta.WeightsSHA256 != "" && w.SHA256 != meta.WeightsSHA256 {
-		return nil, fmt.Errorf("%s: sha256 %s, but the model was trained on weights %s", p, w.SHA256, meta.WeightsSHA256)
+	if sha != "" && w.SHA256 != sha {
+		return nil, fmt.Errorf("%s: sha256 %s, but the model was trained on weights %s", p, w.SHA256, sha)
 	}
 	return w, nil
 }

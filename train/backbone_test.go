@@ -81,6 +81,9 @@ func TestBackbone(t *testing.T) {
 			c.Backbone, c.FineTune, c.Epochs = trainconfig.BackboneEfficientNetLite2, 2, 1
 		}, true},
 		{"frozen_tta_cached", 32, func(c *Config) { c.Epochs = 1; c.TTAFlip = true }, true},
+		{"concat_lite2_flip_cached", 40, func(c *Config) {
+			c.ConcatBackbone, c.Augment.Flip, c.TTAFlip, c.Epochs = trainconfig.BackboneEfficientNetLite2, true, true, 1
+		}, true},
 		{"fine_tune_tta_cached", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.TTAFlip = true; c.Augment.Flip = true }, true},
 		{"fine_tune_tta_shifted", 32, func(c *Config) { c.FineTune = 1; c.Epochs = 1; c.TTAFlip = true; c.Augment.ShiftPx = 1 }, false},
 		{"fine_tune_all", 32, func(c *Config) { c.FineTune = 18; c.Epochs = 1; c.MaxStepsPerEpoch = 2 }, false},
@@ -89,6 +92,9 @@ func TestBackbone(t *testing.T) {
 			cfg := backboneConfig()
 			tc.edit(&cfg)
 			needWeights(t, cfg.Backbone)
+			if cfg.ConcatBackbone != "" {
+				needWeights(t, cfg.ConcatBackbone)
+			}
 			enc := t.TempDir()
 			rows := writeSynth(t, enc, synthSpec{Height: tc.size, Width: tc.size, Noise: 60, Seed: 9,
 				PerClass: map[string]int{encode.SplitTrain: 6, encode.SplitValidation: 4, encode.SplitTest: 1}})
@@ -114,6 +120,10 @@ func TestBackbone(t *testing.T) {
 			if meta.Backbone != cfg.Backbone || meta.FineTune != cfg.FineTune || meta.WeightsSHA256 != tr.weights.Variant.WeightsSHA256 ||
 				meta.WeightsLicense != tr.weights.Variant.License() || meta.Input != InputRaw || meta.Standardize || len(meta.ConvFilters) != 0 {
 				t.Errorf("model.json = %+v", meta)
+			}
+			if cfg.ConcatBackbone != "" && (meta.ConcatBackbone != cfg.ConcatBackbone || meta.ConcatWeightsSHA256 != tr.concat.Variant.WeightsSHA256 ||
+				tr.feats.dim != 2*efficientnet.Features || meta.ConcatWeightsLicense != tr.concat.Variant.License()) {
+				t.Errorf("concat_backbone: model.json = %+v, cached features of %d", meta, tr.feats.dim)
 			}
 			val := rows[encode.SplitValidation]
 			var pix []byte

@@ -133,6 +133,12 @@ func (t *trainer) featureKeyFor(fineTune int, flip bool) (featureKey, [3]int) {
 	key := featureKey{Format: featureFormat, ManifestSHA256: t.ds.manifestSHA, Backbone: t.cfg.Backbone,
 		WeightsSHA256: t.weights.SHA256, Input: InputRaw, Height: m.Height, Width: m.Width,
 		Dim: efficientnet.Features, Genres: len(m.Genres), Flip: flip}
+	if t.concat != nil {
+		// Both backbones' pooled features, side by side (fine_tune is 0).
+		key.Backbone += "+" + t.cfg.ConcatBackbone
+		key.WeightsSHA256 += "+" + t.concat.SHA256
+		key.Dim = 2 * efficientnet.Features
+	}
 	var shape [3]int
 	if fineTune > 0 {
 		key.Cut = t.weights.Variant.Layers() - fineTune
@@ -199,10 +205,15 @@ func (t *trainer) featureGraph(key featureKey) (*tf.Graph, tf.Output, []tf.Outpu
 	out := func(x tf.Output) (tf.Output, error) {
 		if key.Cut == 0 {
 			net, err := t.weights.Build(s, x, efficientnet.Options{})
+			if err != nil || t.concat == nil {
+				return net.Features, err
+			}
+			cnet, err := t.concat.Build(s.SubScope("concat"), x, efficientnet.Options{})
 			if err != nil {
 				return tf.Output{}, err
 			}
-			return net.Features, nil
+			cs := s.SubScope("features")
+			return op.ConcatV2(cs, []tf.Output{net.Features, cnet.Features}, op.Const(cs.SubScope("axis"), int32(1))), nil
 		}
 		a, err := t.weights.BuildPrefix(s, x, key.Cut)
 		if err != nil {

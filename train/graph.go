@@ -40,6 +40,11 @@ type netSpec struct {
 	FeatureInput    bool
 	Cut             int
 	BackboneLRScale float64
+	// ConcatBackbone, ConcatWeights: a second frozen backbone on the same
+	// input, its pooled features concatenated after Backbone's
+	// (train.concat_backbone).
+	ConcatBackbone string
+	ConcatWeights  *efficientnet.Weights
 	// LabelSmoothing, WeightDecay and EMADecay act on training only (see
 	// trainconfig); TTAFlip changes the inference probabilities, so model.json
 	// records it and LoadModel rebuilds with it.
@@ -385,6 +390,15 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 			return nil, errors.New("tta_flip needs the images: a graph fed the backbone's cut activation cannot mirror them")
 		}
 		bb = &effNet{b: b, w: spec.Weights, fineTune: spec.FineTune, cut: spec.Cut}
+		if spec.ConcatBackbone != "" {
+			if spec.ConcatWeights == nil {
+				return nil, fmt.Errorf("concat backbone %s: no weights", spec.ConcatBackbone)
+			}
+			if spec.FineTune != 0 || spec.Cut != 0 {
+				return nil, errors.New("concat backbone: both backbones must be frozen")
+			}
+			bb = concatNet{bb.(*effNet), &effNet{b: b, w: spec.ConcatWeights}}
+		}
 	default:
 		bb = b.declareConvStack(fh, fw)
 		g.featC = spec.Channels

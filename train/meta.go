@@ -27,6 +27,14 @@ type Meta struct {
 	WeightsSHA256  string `json:"weights_sha256,omitempty"`
 	WeightsLicense string `json:"weights_license,omitempty"`
 	WeightsPath    string `json:"weights_path,omitempty"`
+	// ConcatBackbone is the second frozen backbone whose pooled features
+	// the head reads after Backbone's (train.concat_backbone), with its
+	// weights' sha256, licence and where training found them, as for
+	// Backbone.
+	ConcatBackbone       string `json:"concat_backbone,omitempty"`
+	ConcatWeightsSHA256  string `json:"concat_weights_sha256,omitempty"`
+	ConcatWeightsLicense string `json:"concat_weights_license,omitempty"`
+	ConcatWeightsPath    string `json:"concat_weights_path,omitempty"`
 	// TTAFlip: probabilities are the mean of the image's and its mirror's.
 	TTAFlip bool `json:"tta_flip,omitempty"`
 	// GradCAMLayer is the feature map the heatmaps weigh: "convN" (conv

@@ -122,14 +122,20 @@ func openNet(dir string, meta Meta, prec tfsession.Precision, dw *efficientnet.W
 		Height: meta.Height, Width: meta.Width, Channels: 3, Genres: len(meta.Genres),
 		ConvFilters: meta.ConvFilters, Dense: meta.Dense, Dropout: meta.Dropout, BatchNorm: meta.BatchNorm,
 		Loss: meta.Loss, Backbone: meta.Backbone, FineTune: meta.FineTune, TTAFlip: meta.TTAFlip, DetectorWeights: dw,
+		ConcatBackbone: meta.ConcatBackbone,
 	}
 	var err error
 	if spec.GradCAMConv, err = parseGradCAMLayer(meta.GradCAMLayer, len(spec.ConvFilters)); err != nil {
 		return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	if spec.hasBackbone() {
-		if spec.Weights, err = loadModelWeights(meta); err != nil {
+		if spec.Weights, err = loadModelWeights(meta.Backbone, meta.WeightsPath, meta.WeightsSHA256); err != nil {
 			return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
+		}
+		if meta.ConcatBackbone != "" {
+			if spec.ConcatWeights, err = loadModelWeights(meta.ConcatBackbone, meta.ConcatWeightsPath, meta.ConcatWeightsSHA256); err != nil {
+				return nil, nil, fmt.Errorf("load model %s: concat_backbone: %w", dir, err)
+			}
 		}
 	}
 	net, err := buildGraph(spec)

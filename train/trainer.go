@@ -51,7 +51,10 @@ type trainer struct {
 	// nil: the whole graph runs per step).
 	weights     *efficientnet.Weights
 	weightsPath string
-	feats       *featureSet
+	// concat, concatPath: train.concat_backbone's weights (nil without).
+	concat     *efficientnet.Weights
+	concatPath string
+	feats      *featureSet
 	// bestProbs are the validation probabilities of the best epoch (tests
 	// compare them with LoadModel's; an ensemble averages its members'),
 	// bestLabels their labels.
@@ -71,9 +74,11 @@ type memberRole struct {
 // the first member and reused by the others (the seed changes none of
 // them).
 type backboneShare struct {
-	weights *efficientnet.Weights
-	path    string
-	feats   *featureSet
+	weights    *efficientnet.Weights
+	path       string
+	concat     *efficientnet.Weights
+	concatPath string
+	feats      *featureSet
 }
 
 // configSHA256 hashes the train section as JSON (Hashed: ensemble 1 is
@@ -167,6 +172,7 @@ func (t *trainer) netSpec() netSpec {
 	case cfg.HasBackbone():
 		s.ConvFilters, s.BatchNorm = nil, false
 		s.Backbone, s.FineTune, s.Weights = cfg.Backbone, cfg.FineTune, t.weights
+		s.ConcatBackbone, s.ConcatWeights = cfg.ConcatBackbone, t.concat
 		s.BackboneLRScale = cfg.BackboneLRScale
 		if t.feats != nil {
 			s.Cut = t.feats.cut
@@ -222,6 +228,10 @@ func (t *trainer) newMeta() Meta {
 		m.ConvFilters, m.BatchNorm = nil, false
 		m.Backbone, m.FineTune, m.GradCAMLayer = cfg.Backbone, cfg.FineTune, GradCAMLayer(nil)
 		m.WeightsSHA256, m.WeightsLicense, m.WeightsPath = t.weights.SHA256, weightsLicense(cfg.Backbone), t.weightsPath
+		if t.concat != nil {
+			m.ConcatBackbone, m.ConcatWeightsSHA256, m.ConcatWeightsPath = cfg.ConcatBackbone, t.concat.SHA256, t.concatPath
+			m.ConcatWeightsLicense = weightsLicense(cfg.ConcatBackbone)
+		}
 	}
 	return m
 }
@@ -248,6 +258,7 @@ func (t *trainer) setupBackbone(ctx context.Context) error {
 		}
 	}
 	t.weights, t.weightsPath = share.weights, share.path
+	t.concat, t.concatPath = share.concat, share.concatPath
 	if share.feats == nil {
 		var err error
 		if share.feats, err = t.cachedFeatures(ctx); err != nil {
@@ -289,6 +300,17 @@ func (t *trainer) loadWeights(share *backboneShare) error {
 	w, path, err := loadBackboneWeights(cfg.Backbone, cfg.Weights)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
+	}
+	if cfg.ConcatBackbone != "" {
+		cw, cpath, err := loadBackboneWeights(cfg.ConcatBackbone, "")
+		if err != nil {
+			return fmt.Errorf("train: concat_backbone: %w", err)
+		}
+		if abs, err := filepath.Abs(cpath); err == nil {
+			cpath = abs
+		}
+		t.log.Info("concatenated backbone", "name", cfg.ConcatBackbone, "weights", cpath, "sha256", cw.SHA256)
+		share.concat, share.concatPath = cw, cpath
 	}
 	if size := w.Variant.ImageSize; m.Height != size || m.Width != size {
 		t.log.Warn("encode size is not the backbone's", "backbone", cfg.Backbone, "width", m.Width, "height", m.Height,

@@ -40,6 +40,13 @@ type Config struct {
 	// folder). Its sha256 must be the variant's pinned one
 	// (efficientnet.Variant.WeightsSHA256).
 	Weights string `yaml:"weights" json:",omitempty"`
+	// ConcatBackbone, when set, is a second pretrained backbone run on the
+	// same pixels beside Backbone: the head reads both pooled feature
+	// vectors concatenated (1280 + 1280). Both stay frozen (fine_tune 0),
+	// so their features are computed once and cached like one frozen
+	// backbone's. Its weights are the installed ones (`make deps`), sha256
+	// checked. "" (the default) is left out of every hash.
+	ConcatBackbone string `yaml:"concat_backbone" json:",omitempty"`
 
 	Optimizer Optimizer `yaml:"optimizer"`
 	BatchSize int       `yaml:"batch_size"`
@@ -172,6 +179,19 @@ func backboneChoices() string {
 	return s
 }
 
+// validateConcat checks concat_backbone against a valid backbone.
+func (c Config) validateConcat(prefix string, ps *stages.Problems) {
+	switch _, ok := backboneNamed(c.ConcatBackbone); {
+	case c.ConcatBackbone == "":
+	case !ok:
+		ps.Addf(prefix+"/concat_backbone", "must be \"\" or one of the backbones other than %s, got %q", c.Backbone, c.ConcatBackbone)
+	case c.ConcatBackbone == c.Backbone:
+		ps.Addf(prefix+"/concat_backbone", "must differ from backbone (%s): the same features twice add nothing", c.Backbone)
+	case c.FineTune != 0:
+		ps.Addf(prefix+"/concat_backbone", "concatenates frozen features: needs fine_tune 0, got %d", c.FineTune)
+	}
+}
+
 // HasBackbone reports whether a pretrained backbone replaces the conv stack.
 func (c Config) HasBackbone() bool { return c.Backbone != "" && c.Backbone != BackboneNone }
 
@@ -255,12 +275,16 @@ func (c Config) validateModel(prefix string, ps *stages.Problems) {
 		if c.Standardize {
 			ps.Addf(prefix+"/standardize", "must be false with a backbone: it scales its input as it was trained ((x-127)/128)")
 		}
+		c.validateConcat(prefix, ps)
 	} else if c.Backbone == BackboneNone || c.Backbone == "" {
 		if len(c.ConvFilters) == 0 {
 			ps.Addf(prefix+"/conv_filters", "must list at least one layer")
 		}
 		if c.FineTune != 0 {
 			ps.Addf(prefix+"/fine_tune", "needs a backbone, got %d with backbone none", c.FineTune)
+		}
+		if c.ConcatBackbone != "" {
+			ps.Addf(prefix+"/concat_backbone", "needs a backbone to concatenate with, got %q with backbone none", c.ConcatBackbone)
 		}
 	} else {
 		ps.Addf(prefix+"/backbone", "must be one of %s, got %q", backboneChoices(), c.Backbone)

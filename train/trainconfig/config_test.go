@@ -23,7 +23,7 @@ func TestIdentity(t *testing.T) {
 		return string(b)
 	}
 	plain := Default()
-	for _, k := range []string{"Backbone", "FineTune", "Weights", "Ensemble"} {
+	for _, k := range []string{"Backbone", "FineTune", "Weights", "Ensemble", "ConcatBackbone"} {
 		if strings.Contains(js(plain), `"`+k+`"`) {
 			t.Errorf("identity of a config without a backbone names %s: %s", k, js(plain))
 		}
@@ -44,6 +44,11 @@ func TestIdentity(t *testing.T) {
 	moved.Weights = "/elsewhere/efficientnet-lite0.pth"
 	if js(bb) == js(plain) || js(ft) == js(bb) {
 		t.Error("backbone or fine_tune does not change the identity")
+	}
+	cat := bb
+	cat.ConcatBackbone = BackboneEfficientNetLite2
+	if js(cat) == js(bb) {
+		t.Error("concat_backbone does not change the identity")
 	}
 	if js(moved) != js(bb) {
 		t.Error("the weights' location changes the identity")
@@ -80,33 +85,40 @@ func TestHashesUnchanged(t *testing.T) {
 
 // TestBackboneValidate: every backbone name is accepted with fine_tune up to
 // its own layer count; an unknown name is refused with the list of valid
-// ones.
+// ones; concat_backbone needs a different, frozen backbone beside it.
 func TestBackboneValidate(t *testing.T) {
 	for _, c := range []struct {
 		backbone string
 		fineTune int
+		concat   string
 		want     string // "" = valid, else a substring of the problem
 	}{
-		{"none", 0, ""},
-		{"efficientnet_lite0", 0, ""},
-		{"efficientnet_lite0", 18, ""},
-		{"efficientnet_lite0", 19, "/train/fine_tune: must be in 0..18 (layers of efficientnet_lite0), got 19"},
-		{"efficientnet_lite1", 23, ""},
-		{"efficientnet_lite1", 24, "/train/fine_tune: must be in 0..23 (layers of efficientnet_lite1), got 24"},
-		{"efficientnet_lite2", 0, ""},
-		{"efficientnet_lite2", 23, ""},
-		{"efficientnet_lite2", -1, "/train/fine_tune: must be in 0..23"},
-		{"none", 2, "/train/fine_tune: needs a backbone"},
-		{"efficientnet_lite3", 0, `/train/backbone: must be one of "none", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", got "efficientnet_lite3"`},
-		{"EfficientNet_Lite2", 0, `/train/backbone: must be one of`},
+		{"none", 0, "", ""},
+		{"efficientnet_lite0", 0, "", ""},
+		{"efficientnet_lite0", 18, "", ""},
+		{"efficientnet_lite0", 19, "", "/train/fine_tune: must be in 0..18 (layers of efficientnet_lite0), got 19"},
+		{"efficientnet_lite1", 23, "", ""},
+		{"efficientnet_lite1", 24, "", "/train/fine_tune: must be in 0..23 (layers of efficientnet_lite1), got 24"},
+		{"efficientnet_lite2", 0, "", ""},
+		{"efficientnet_lite2", 23, "", ""},
+		{"efficientnet_lite2", -1, "", "/train/fine_tune: must be in 0..23"},
+		{"none", 2, "", "/train/fine_tune: needs a backbone"},
+		{"efficientnet_lite3", 0, "", `/train/backbone: must be one of "none", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", got "efficientnet_lite3"`},
+		{"EfficientNet_Lite2", 0, "", `/train/backbone: must be one of`},
+		{"efficientnet_lite0", 0, "efficientnet_lite2", ""},
+		{"efficientnet_lite2", 0, "efficientnet_lite1", ""},
+		{"efficientnet_lite0", 0, "efficientnet_lite0", "/train/concat_backbone: must differ from backbone (efficientnet_lite0)"},
+		{"efficientnet_lite0", 3, "efficientnet_lite2", "/train/concat_backbone: concatenates frozen features: needs fine_tune 0, got 3"},
+		{"efficientnet_lite0", 0, "lite2", `/train/concat_backbone: must be "" or one of the backbones other than efficientnet_lite0, got "lite2"`},
+		{"none", 0, "efficientnet_lite2", "/train/concat_backbone: needs a backbone to concatenate with"},
 	} {
 		cfg := Default()
-		cfg.Backbone, cfg.FineTune = c.backbone, c.fineTune
+		cfg.Backbone, cfg.FineTune, cfg.ConcatBackbone = c.backbone, c.fineTune, c.concat
 		var ps stages.Problems
 		cfg.Validate("/train", &ps)
 		err := ps.Err()
 		if (c.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.want)) {
-			t.Errorf("backbone %q fine_tune %d: %v, want %q", c.backbone, c.fineTune, err, c.want)
+			t.Errorf("backbone %q fine_tune %d concat %q: %v, want %q", c.backbone, c.fineTune, c.concat, err, c.want)
 		}
 	}
 }
