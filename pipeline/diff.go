@@ -164,10 +164,35 @@ func diffFlat(a, b map[string]string) []ConfigChange {
 	}
 	var out []ConfigChange
 	for k := range keys {
-		if a[k] != b[k] {
+		if a[k] != b[k] && !addedAtZero(a, b, k) {
 			out = append(out, ConfigChange{Key: k, A: a[k], B: b[k]})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// addedAtZero reports whether key k is absent on one side and at its zero
+// value on the other: a field added to a section after the older record
+// was written, left at its default. Such fields are left out of the
+// fingerprints at zero (omitempty), so the stage did not change either.
+func addedAtZero(a, b map[string]string, k string) bool {
+	va, inA := a[k]
+	vb, inB := b[k]
+	switch {
+	case !inA:
+		return zeroParam(vb)
+	case !inB:
+		return zeroParam(va)
+	}
+	return false
+}
+
+// zeroParam: a flattened value that is its type's zero.
+func zeroParam(v string) bool {
+	switch v {
+	case "", "0", "false", "[]", "{}":
+		return true
+	}
+	return false
 }
