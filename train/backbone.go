@@ -175,8 +175,15 @@ func (c concatNet) featureMaps() []tf.Output { return c.first.featureMaps() }
 func (c concatNet) features(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate) {
 	a, _ := c.first.features(s, x, training)
 	b, _ := c.second.features(s, x, training)
+	return concatFeatures(s, a, b), nil
+}
+
+// concatFeatures puts two backbones' pooled features [N,1280] side by
+// side, [N,2560]: the one layout the feature cache (features.go) and the
+// whole graph (concatNet) share.
+func concatFeatures(s *op.Scope, a, b tf.Output) tf.Output {
 	cs := s.SubScope("concat_features")
-	return op.ConcatV2(cs, []tf.Output{a, b}, op.Const(cs.SubScope("axis"), int32(1))), nil
+	return op.ConcatV2(cs, []tf.Output{a, b}, op.Const(cs.SubScope("axis"), int32(1)))
 }
 
 // featureInput is the backbone of the head-only training graph: the feed

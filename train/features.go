@@ -212,8 +212,7 @@ func (t *trainer) featureGraph(key featureKey) (*tf.Graph, tf.Output, []tf.Outpu
 			if err != nil {
 				return tf.Output{}, err
 			}
-			cs := s.SubScope("features")
-			return op.ConcatV2(cs, []tf.Output{net.Features, cnet.Features}, op.Const(cs.SubScope("axis"), int32(1))), nil
+			return concatFeatures(s, net.Features, cnet.Features), nil
 		}
 		a, err := t.weights.BuildPrefix(s, x, key.Cut)
 		if err != nil {

@@ -297,17 +297,14 @@ func (t *trainer) cachedFeatures(ctx context.Context) (*featureSet, error) {
 // were found.
 func (t *trainer) loadWeights(share *backboneShare) error {
 	cfg, m := t.cfg, t.ds.man
-	w, path, err := loadBackboneWeights(cfg.Backbone, cfg.Weights)
+	w, path, err := loadAbsWeights(cfg.Backbone, cfg.Weights)
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	if cfg.ConcatBackbone != "" {
-		cw, cpath, err := loadBackboneWeights(cfg.ConcatBackbone, "")
+		cw, cpath, err := loadAbsWeights(cfg.ConcatBackbone, "")
 		if err != nil {
 			return fmt.Errorf("train: concat_backbone: %w", err)
-		}
-		if abs, err := filepath.Abs(cpath); err == nil {
-			cpath = abs
 		}
 		t.log.Info("concatenated backbone", "name", cfg.ConcatBackbone, "weights", cpath, "sha256", cw.SHA256)
 		share.concat, share.concatPath = cw, cpath
@@ -316,12 +313,22 @@ func (t *trainer) loadWeights(share *backboneShare) error {
 		t.log.Warn("encode size is not the backbone's", "backbone", cfg.Backbone, "width", m.Width, "height", m.Height,
 			"recommended", fmt.Sprintf("%d×%d", size, size))
 	}
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
 	t.log.Info("backbone", "name", cfg.Backbone, "fine_tune", cfg.FineTune, "weights", path, "sha256", w.SHA256)
 	share.weights, share.path = w, path
 	return nil
+}
+
+// loadAbsWeights is loadBackboneWeights with the path made absolute:
+// model.json records it, and LoadModel may run from another folder.
+func loadAbsWeights(backbone, path string) (*efficientnet.Weights, string, error) {
+	w, p, err := loadBackboneWeights(backbone, path)
+	if err != nil {
+		return nil, "", err
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	return w, p, nil
 }
 
 // balancedWeights is N/(G·count) per genre over the training split (1 for a
