@@ -97,7 +97,7 @@ scrape-real: build pydeps
 encode-real: build pydeps
 	./scripts/encode-real.sh $(SHARED) $(WORKDIR)/real
 
-# Every benchmark part, or PARTS="scrape encode backbone train precision opprofile runtimeopts finetune nightly
+# Every benchmark part, or PARTS="scrape encode backbone train precision opprofile runtimeopts finetune ensemble nightly
 # serve slurm explain" (a subset); each part's block in bench/results.md is replaced,
 # hand-written notes outside the blocks are kept (see scripts/bench.sh).
 bench: build pydeps

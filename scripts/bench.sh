@@ -19,7 +19,7 @@
 # every block says when, on what machine and at what load it was measured.
 #
 # Usage: bench.sh SHARED [WORK] [PARTS]. Parts: scrape encode backbone
-# train precision opprofile runtimeopts finetune nightly serve slurm explain (default all, in that order). slurm
+# train precision opprofile runtimeopts finetune ensemble nightly serve slurm explain (default all, in that order). slurm
 # starts the local two-node cluster (scripts/slurm-local.sh; root). Extra flags
 # for a part's program: BENCH_ARGS_<PART>, e.g. BENCH_ARGS_PRECISION="-rounds 1".
 # Every real-data helper serves its mirror on its own port; this one's is
@@ -28,14 +28,14 @@ export MIRROR_PORT="${MIRROR_PORT:-18093}"
 source "$(dirname "$0")/real-common.sh"
 need_shared "$1"
 WORK="${2:-$ROOT/work/bench}"
-PARTS="${3:-scrape encode backbone train precision opprofile runtimeopts finetune nightly serve slurm explain}"
+PARTS="${3:-scrape encode backbone train precision opprofile runtimeopts finetune ensemble nightly serve slurm explain}"
 REAL="$WORK/real"
 out="$ROOT/bench/results.md"
 mkdir -p "$WORK/parts" "$ROOT/bench"
 cd "$ROOT"
 
 for p in $PARTS; do
-	case "$p" in scrape | encode | backbone | train | precision | opprofile | runtimeopts | finetune | serve | nightly | slurm | explain) ;;
+	case "$p" in scrape | encode | backbone | train | precision | opprofile | runtimeopts | finetune | ensemble | serve | nightly | slurm | explain) ;;
 	*) echo "bench.sh: unknown part $p" >&2; exit 2 ;;
 	esac
 done
@@ -156,6 +156,11 @@ part_finetune() {
 	go run ./bench/finetune -work "$WORK/finetune" $(args finetune)
 }
 
+part_ensemble() {
+	# Random posters: predicting's cost does not depend on them.
+	go run ./bench/ensemble -work "$WORK/ensemble" $(args ensemble)
+}
+
 # paper_run sets CFG and SET to the paper config (encode-real.sh's own file,
 # so scrape, clean and encode are the ones it left up to date in REAL) with
 # train.epochs=1, and completes one run of it, once per bench run: nightly
@@ -248,6 +253,7 @@ declare -A TITLE=(
 	[opprofile]="Where a training step goes: ours (TensorFlow step stats) and Keras (oneDNN verbose), per op type and layer"
 	[runtimeopts]="Runtime switches: XLA auto-clustering, oneDNN off, thread pools — the paper network's float32 training against the default"
 	[finetune]="Fine-tuning EfficientNet-Lite0's top layers on the cached frozen part, 224×320: float32 against bfloat16"
+	[ensemble]="A seed ensemble on a frozen backbone: predicting with the backbone shared against each member's whole graph"
 	[slurm]="Slurm executor: scheduling overhead per cell, local vs Slurm on the local two-node cluster, Table 2 projected on 4 GPUs"
 )
 failed=""

@@ -19,6 +19,18 @@ import (
 // load through it, score an ensemble exactly alike. Training's
 // validation threshold is tuned on the same mean (meanRows and mean32 are
 // the one averaging).
+//
+// The members of an ensemble on a frozen backbone differ only in their
+// heads: they compute the same features from the same pixels. Predict
+// then runs the backbone once, in member 1's graph, and feeds its
+// features to the other members' heads, each loaded alone as training's
+// cached-feature graph is (openHeads): the backbone, nearly all of the
+// cost, runs once instead of N times, and each member's probabilities are
+// those its own whole graph computes (TestEnsemble compares them with the
+// members loaded alone); so does Analyze when it explains nothing (predict
+// and serve's probabilities). Analyze with heatmaps and Explain still run
+// each member's whole graph: Grad-CAM needs the gradient of each member's
+// logits with respect to its own graph's maps.
 
 // memberNet is one ensemble member's inference graph and session.
 type memberNet struct {
@@ -42,6 +54,7 @@ func (m *Model) openMembers(dir string, dw *efficientnet.Weights) error {
 	if len(m.meta.Members) < 2 {
 		return fmt.Errorf("load model %s: an ensemble of %d members", dir, len(m.meta.Members))
 	}
+	metas := make([]Meta, 0, len(m.meta.Members))
 	for i, mem := range m.meta.Members {
 		if !filepath.IsLocal(mem.Dir) {
 			return fmt.Errorf("load model %s: member %d: folder %q is not inside the model folder", dir, i+1, mem.Dir)
@@ -55,6 +68,7 @@ func (m *Model) openMembers(dir string, dw *efficientnet.Weights) error {
 			mm.Preprocessing != m.meta.Preprocessing || mm.Loss != m.meta.Loss {
 			return fmt.Errorf("load model %s: member %d (%s) has other genres, input or loss than the ensemble", dir, i+1, mem.Dir)
 		}
+		metas = append(metas, mm)
 		if i > 0 {
 			dw = nil // the detector reads member 1's features
 		}
@@ -68,7 +82,90 @@ func (m *Model) openMembers(dir string, dw *efficientnet.Weights) error {
 			m.more = append(m.more, memberNet{net: net, sess: sess})
 		}
 	}
+	if len(m.net.feats) > 0 {
+		return m.openHeads(dir, metas)
+	}
 	return nil
+}
+
+// sharesBackbone reports whether member mm runs the frozen backbone of
+// member 1 (first) on the same input, so that its head can read member 1's
+// features.
+func sharesBackbone(first, mm Meta) bool {
+	return first.FineTune == 0 && mm.FineTune == 0 && mm.Backbone == first.Backbone &&
+		mm.WeightsSHA256 == first.WeightsSHA256 && mm.ConcatBackbone == first.ConcatBackbone &&
+		mm.ConcatWeightsSHA256 == first.ConcatWeightsSHA256 && mm.TTAFlip == first.TTAFlip
+}
+
+// openHeads loads the heads of members 2..N (metas are all members'
+// model.json) alone into m.heads when every member shares member 1's
+// frozen backbone; otherwise Predict runs each member's whole graph.
+func (m *Model) openHeads(dir string, metas []Meta) error {
+	for _, mm := range metas[1:] {
+		if !sharesBackbone(metas[0], mm) {
+			return nil
+		}
+	}
+	for i, mm := range metas[1:] {
+		spec := netSpec{Height: 1, Width: 1, Channels: m.net.flatDim, Genres: len(mm.Genres),
+			Dense: mm.Dense, Dropout: mm.Dropout, Loss: mm.Loss, FeatureInput: true}
+		net, err := buildGraph(spec)
+		if err != nil {
+			return fmt.Errorf("load model %s: member %d's head: %w", dir, i+2, err)
+		}
+		sess, err := restoreSession(filepath.Join(dir, m.meta.Members[i+1].Dir), mm, net, m.precision)
+		if err != nil {
+			return err
+		}
+		m.heads = append(m.heads, memberNet{net: net, sess: sess})
+	}
+	return nil
+}
+
+// predictShared is one batch of Predict for an ensemble on a frozen
+// backbone: member 1's probabilities and features from its whole graph,
+// averaged with the other members' heads' (headsMean).
+func (m *Model) predictShared(xt *tf.Tensor) ([][]float32, error) {
+	res, err := m.sess.Run(map[tf.Output]*tf.Tensor{m.net.images: xt}, append([]tf.Output{m.net.probs}, m.net.feats...), nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.headsMean(res[0].Value().([][]float32), res[1:])
+}
+
+// headsMean is the ensemble's probabilities from member 1's (first) and
+// its features feats (m.net.feats: the images' and, with tta_flip, the
+// mirrors'): each other member's head runs on them, its mirrors'
+// probabilities averaged with the images' as the whole graph averages
+// them, and the members' probabilities are averaged by meanRows.
+func (m *Model) headsMean(first [][]float32, feats []*tf.Tensor) ([][]float32, error) {
+	for _, f := range feats {
+		if err := f.Reshape([]int64{f.Shape()[0] * f.Shape()[1]}); err != nil {
+			return nil, err
+		}
+	}
+	all := [][][]float32{first}
+	for _, h := range m.heads {
+		var probs [][]float32
+		for k, f := range feats {
+			out, err := h.sess.Run(map[tf.Output]*tf.Tensor{h.net.images: f}, []tf.Output{h.net.probs}, nil)
+			if err != nil {
+				return nil, err
+			}
+			p := out[0].Value().([][]float32)
+			if k == 0 {
+				probs = p
+				continue
+			}
+			for r := range probs {
+				for j := range probs[r] {
+					probs[r][j] = (probs[r][j] + p[r][j]) * 0.5
+				}
+			}
+		}
+		all = append(all, probs)
+	}
+	return meanRows(all), nil
 }
 
 // mean32 is the element-wise mean of equally long vectors, summed in

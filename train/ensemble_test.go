@@ -22,7 +22,10 @@ import (
 // the members' loaded alone, that the threshold training tuned is the one
 // the loaded ensemble's validation probabilities give, that logs and
 // progress name the member, and that the backbone's features were
-// computed once for all members. For the paper's network it also trains
+// computed once for all members. On the frozen backbone (with tta_flip,
+// so that the mirrors' features are shared too) Predict must run the
+// backbone once, in member 1's graph, and its mean must equal the mean of
+// the members loaded alone exactly. For the paper's network it also trains
 // the same config with ensemble 1: a single model (format 1, no members),
 // whose predictions are member 1's exactly.
 func TestEnsemble(t *testing.T) {
@@ -33,7 +36,7 @@ func TestEnsemble(t *testing.T) {
 		backbone bool
 	}{
 		{"conv", smallConfig, 24, 16, false},
-		{"frozen_backbone", backboneConfig, 32, 32, true},
+		{"frozen_backbone", func() Config { c := backboneConfig(); c.TTAFlip = true; return c }, 32, 32, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.backbone {
@@ -55,7 +58,15 @@ func TestEnsemble(t *testing.T) {
 			dir := filepath.Join(env.OutDir, ModelDir)
 			meta := checkMembers(t, dir, cfg)
 			val := rows[encode.SplitValidation]
-			got, parts := ensemblePredictions(t, dir, meta, val)
+			got, parts, heads := ensemblePredictions(t, dir, meta, val)
+			wantHeads := 0
+			if tc.backbone {
+				wantHeads = cfg.Ensemble - 1
+				checkEqual(t, got, meanRows(parts))
+			}
+			if heads != wantHeads {
+				t.Errorf("%d members' heads read member 1's features, want %d", heads, wantHeads)
+			}
 			for i := range got {
 				for j := range got[i] {
 					var mean float64
@@ -122,9 +133,10 @@ func checkMembers(t *testing.T, dir string, cfg Config) Meta {
 }
 
 // ensemblePredictions returns the loaded ensemble's probabilities of rows
-// (checking that Analyze agrees with Predict) and each member's, loaded
-// alone.
-func ensemblePredictions(t *testing.T, dir string, meta Meta, rows []encode.ShardRow) ([][]float32, [][][]float32) {
+// (checking that Analyze, with and without a heatmap, agrees with
+// Predict), each member's, loaded
+// alone, and how many members' heads read member 1's backbone features.
+func ensemblePredictions(t *testing.T, dir string, meta Meta, rows []encode.ShardRow) ([][]float32, [][][]float32, int) {
 	t.Helper()
 	var pix []byte
 	for _, r := range rows {
@@ -149,16 +161,20 @@ func ensemblePredictions(t *testing.T, dir string, meta Meta, rows []encode.Shar
 		parts = append(parts, p)
 	}
 	m, got := open(dir)
-	a, err := m.AnalyzePixels(rows[0].Pixels, []int{0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for j, p := range a.Probs {
-		if math.Abs(float64(p-got[0][j])) > 1e-6 || len(a.Heatmaps) != 1 {
-			t.Errorf("Analyze: genre %d %g, Predict %g (%d heatmaps)", j, p, got[0][j], len(a.Heatmaps))
+	// With a heatmap every member's whole graph runs; without, a frozen
+	// backbone's ensemble shares member 1's features as Predict does.
+	for _, explain := range [][]int{{0}, nil} {
+		a, err := m.AnalyzePixels(rows[0].Pixels, explain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, p := range a.Probs {
+			if math.Abs(float64(p-got[0][j])) > 1e-6 || len(a.Heatmaps) != len(explain) {
+				t.Errorf("Analyze %v: genre %d %g, Predict %g (%d heatmaps)", explain, j, p, got[0][j], len(a.Heatmaps))
+			}
 		}
 	}
-	return got, parts
+	return got, parts, len(m.heads)
 }
 
 // compareSingle trains cfg with ensemble 1 and checks that it is a single
@@ -178,11 +194,27 @@ func compareSingle(t *testing.T, enc string, cfg Config, rows []encode.ShardRow,
 	if meta.Format != 1 || meta.Members != nil || meta.ConfigSHA256 != configSHA256(cfg) {
 		t.Errorf("single model: format %d, members %v, config_sha256 %s", meta.Format, meta.Members, meta.ConfigSHA256)
 	}
-	got, _ := ensemblePredictions(t, filepath.Join(env.OutDir, ModelDir), meta, rows)
+	got, _, _ := ensemblePredictions(t, filepath.Join(env.OutDir, ModelDir), meta, rows)
 	for i := range got {
 		for j := range got[i] {
 			if got[i][j] != member1[i][j] {
 				t.Errorf("row %d genre %d: single model %g, member 1 %g", i, j, got[i][j], member1[i][j])
+			}
+		}
+	}
+}
+
+// checkEqual fails unless got and want are the same probabilities, bit
+// for bit.
+func checkEqual(t *testing.T, got, want [][]float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d rows, want %d", len(got), len(want))
+	}
+	for i := range got {
+		for j := range got[i] {
+			if got[i][j] != want[i][j] {
+				t.Errorf("row %d genre %d: %g, want %g", i, j, got[i][j], want[i][j])
 			}
 		}
 	}

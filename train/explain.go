@@ -289,6 +289,12 @@ func (m *Model) run(pix []byte, explain []int, check bool) (*Analysis, error) {
 		feeds[net.camSel] = sel
 		fetches = append(fetches, net.cam)
 	}
+	// Without heatmaps an ensemble on a frozen backbone needs only member
+	// 1's features for the other members' heads (ensemble.go).
+	shared := len(explain) == 0 && len(m.heads) > 0
+	if shared {
+		fetches = append(fetches, net.feats...)
+	}
 	res, err := m.sess.Run(feeds, fetches, nil)
 	if err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)
@@ -303,7 +309,14 @@ func (m *Model) run(pix []byte, explain []int, check bool) (*Analysis, error) {
 	if len(explain) > 0 {
 		maps = res[k].Value().([][][]float32)
 	}
-	if len(m.more) > 0 {
+	switch {
+	case shared:
+		rows, err := m.headsMean(res[0].Value().([][]float32), res[len(res)-len(net.feats):])
+		if err != nil {
+			return nil, fmt.Errorf("analyze: %w", err)
+		}
+		a.Probs = rows[0]
+	case len(m.more) > 0:
 		if a.Probs, maps, err = m.meanAnalysis(a.Probs, maps, xt, sel); err != nil {
 			return nil, err
 		}

@@ -114,8 +114,13 @@ type netGraph struct {
 	// poster detector measures.
 	camSel, cam, embed tf.Output
 	rawImages          tf.Output // flat float32 0..255 [N*H*W*3], fed only with DetectorWeights
-	camMap             tf.Output // the feature map Grad-CAM weighs [N,h,w,K]
-	embedDims          []int     // embed's blocks, one per layer (detector.go)
+	// feats, in an inference graph on a pretrained backbone, are the
+	// features [N,dim] the head reads: the images' and, with tta_flip,
+	// their mirrors' (a frozen ensemble's other members read them,
+	// ensemble.go).
+	feats     []tf.Output
+	camMap    tf.Output // the feature map Grad-CAM weighs [N,h,w,K]
+	embedDims []int     // embed's blocks, one per layer (detector.go)
 
 	// Targets.
 	initOp, trainOp         *tf.Operation
@@ -308,6 +313,8 @@ type network struct {
 	// inference pass (zero without hidden layers): part of the poster
 	// detector's features.
 	hidden tf.Output
+	// features is the backbone's output in the latest inference pass.
+	features tf.Output
 }
 
 // declareHead declares the dense layers after a backbone of dim features.
@@ -333,6 +340,9 @@ func (b *builder) declareHead(dim int) []denseLayer {
 // logits builds one forward pass; training selects dropout and batch statistics.
 func (n *network) logits(s *op.Scope, x tf.Output, training bool) (tf.Output, []bnUpdate) {
 	h, ups := n.backbone.features(s, x, training)
+	if !training {
+		n.features = h
+	}
 	for i, l := range n.head {
 		h = op.BiasAdd(uniq(s), op.MatMul(uniq(s), h, l.kernel.read), l.bias.read)
 		if i == len(n.head)-1 {
@@ -417,6 +427,10 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 	es := root.SubScope("eval")
 	evalLogits, _ := net.logits(es, x, false)
 	g.probs = probabilities(es, evalLogits, spec.Loss)
+	shareFeatures := !spec.Training && !spec.FeatureInput && spec.hasBackbone()
+	if shareFeatures {
+		g.feats = append(g.feats, net.features)
+	}
 	if !spec.Training && !spec.FeatureInput {
 		if err := g.addExplain(root, evalLogits, bb.featureMaps(), net.hidden); err != nil {
 			return nil, err
@@ -431,6 +445,9 @@ func buildGraph(spec netSpec) (*netGraph, error) {
 		// Width is axis 2 of NHWC; per-channel standardisation commutes with the flip.
 		flipped, _ := net.logits(es, op.ReverseV2(uniq(es), x, op.Const(uniq(es), []int32{2})), false)
 		g.probs = op.Mul(uniq(es), op.Add(uniq(es), g.probs, probabilities(es, flipped, spec.Loss)), b.f32(0.5))
+		if shareFeatures {
+			g.feats = append(g.feats, net.features)
+		}
 	}
 	g.evalLoss = lossFn(es, evalLogits, y, g.classWeights, spec.Loss)
 

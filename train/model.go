@@ -27,8 +27,12 @@ type Model struct {
 	net  *netGraph
 	sess *tf.Session
 	more []memberNet
-	sc   *scaler
-	det  *detector // nil: no calibrated poster detector
+	// heads, in an ensemble on one frozen backbone, are the other members'
+	// heads alone, fed member 1's features: Predict runs the backbone
+	// once for all members (ensemble.go).
+	heads []memberNet
+	sc    *scaler
+	det   *detector // nil: no calibrated poster detector
 	// precision the session runs at.
 	precision tfsession.Precision
 }
@@ -142,24 +146,34 @@ func openNet(dir string, meta Meta, prec tfsession.Precision, dw *efficientnet.W
 	if err != nil {
 		return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
+	sess, err := restoreSession(dir, meta, net, prec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return net, sess, nil
+}
+
+// restoreSession opens a session on net at prec and restores the model
+// weights of the checkpoint model.json (meta) in dir names.
+func restoreSession(dir string, meta Meta, net *netGraph, prec tfsession.Precision) (*tf.Session, error) {
 	opts, err := tfsession.Settings{Precision: prec}.Options()
 	if err != nil {
-		return nil, nil, fmt.Errorf("load model %s: %w", dir, err)
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
 	sess, err := tf.NewSession(net.graph, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load model %s: session: %w", dir, err)
+		return nil, fmt.Errorf("load model %s: session: %w", dir, err)
 	}
 	p, err := tf.NewTensor(filepath.Join(dir, meta.CheckpointPrefix))
 	if err != nil {
 		sess.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	if _, err := sess.Run(map[tf.Output]*tf.Tensor{net.prefix: p}, nil, []*tf.Operation{net.restoreModel}); err != nil {
 		sess.Close()
-		return nil, nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
+		return nil, fmt.Errorf("load model %s: restore %s: %w", dir, meta.CheckpointPrefix, err)
 	}
-	return net, sess, nil
+	return sess, nil
 }
 
 // detectorWeights returns the EfficientNet-Lite0 weights the poster
@@ -199,6 +213,9 @@ func (m *Model) Meta() Meta { return m.meta }
 // uint8 HWC RGB, concatenated in pixels. An ensemble's are the mean of its
 // members'.
 func (m *Model) Predict(pixels []byte, n int) ([][]float32, error) {
+	if len(m.heads) > 0 {
+		return predictBatches(m.net, m.sc, pixels, n, m.predictShared)
+	}
 	out, err := predictWith(m.sess, m.net, m.sc, pixels, n)
 	if err != nil || len(m.more) == 0 {
 		return out, err
@@ -231,13 +248,26 @@ func (m *Model) Close() error {
 	if m.sess != nil {
 		errs = append(errs, m.sess.Close())
 	}
-	for _, o := range m.more {
+	for _, o := range append(m.more, m.heads...) {
 		errs = append(errs, o.sess.Close())
 	}
 	return errors.Join(errs...)
 }
 
+// predictWith runs net's session sess on the images in pixels.
 func predictWith(sess *tf.Session, net *netGraph, sc *scaler, pixels []byte, n int) ([][]float32, error) {
+	return predictBatches(net, sc, pixels, n, func(xt *tf.Tensor) ([][]float32, error) {
+		res, err := sess.Run(map[tf.Output]*tf.Tensor{net.images: xt}, []tf.Output{net.probs}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return res[0].Value().([][]float32), nil
+	})
+}
+
+// predictBatches scales the n images in pixels (the input of net) and
+// feeds them to run predictBatch at a time, returning its rows in order.
+func predictBatches(net *netGraph, sc *scaler, pixels []byte, n int, run func(xt *tf.Tensor) ([][]float32, error)) ([][]float32, error) {
 	per := net.spec.Height * net.spec.Width * 3
 	if n < 0 || len(pixels) != n*per {
 		return nil, fmt.Errorf("predict: %d bytes for %d images of %d×%d×3", len(pixels), n, net.spec.Height, net.spec.Width)
@@ -251,11 +281,11 @@ func predictWith(sess *tf.Session, net *netGraph, sc *scaler, pixels []byte, n i
 		if err != nil {
 			return nil, err
 		}
-		res, err := sess.Run(map[tf.Output]*tf.Tensor{net.images: xt}, []tf.Output{net.probs}, nil)
+		rows, err := run(xt)
 		if err != nil {
 			return nil, fmt.Errorf("predict: %w", err)
 		}
-		out = append(out, res[0].Value().([][]float32)...)
+		out = append(out, rows...)
 	}
 	return out, nil
 }
