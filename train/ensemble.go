@@ -158,14 +158,22 @@ func (m *Model) headsMean(first [][]float32, feats []*tf.Tensor) ([][]float32, e
 				continue
 			}
 			for r := range probs {
-				for j := range probs[r] {
-					probs[r][j] = (probs[r][j] + p[r][j]) * 0.5
-				}
+				meanMirror(probs[r], p[r])
 			}
 		}
 		all = append(all, probs)
 	}
 	return meanRows(all), nil
+}
+
+// meanMirror averages probabilities p with their mirrors' mp in place,
+// (p + mp) × 0.5 in float32 as the whole graph's tta_flip computes it: the
+// one mirror averaging outside the graph (cached-feature validation, a
+// frozen ensemble's heads).
+func meanMirror(p, mp []float32) {
+	for i := range p {
+		p[i] = (p[i] + mp[i]) * 0.5
+	}
 }
 
 // mean32 is the element-wise mean of equally long vectors, summed in

@@ -134,8 +134,8 @@ func checkMembers(t *testing.T, dir string, cfg Config) Meta {
 
 // ensemblePredictions returns the loaded ensemble's probabilities of rows
 // (checking that Analyze, with and without a heatmap, agrees with
-// Predict), each member's, loaded
-// alone, and how many members' heads read member 1's backbone features.
+// Predict), each member's, loaded alone, and how many members' heads read
+// member 1's backbone features.
 func ensemblePredictions(t *testing.T, dir string, meta Meta, rows []encode.ShardRow) ([][]float32, [][][]float32, int) {
 	t.Helper()
 	var pix []byte
@@ -195,13 +195,7 @@ func compareSingle(t *testing.T, enc string, cfg Config, rows []encode.ShardRow,
 		t.Errorf("single model: format %d, members %v, config_sha256 %s", meta.Format, meta.Members, meta.ConfigSHA256)
 	}
 	got, _, _ := ensemblePredictions(t, filepath.Join(env.OutDir, ModelDir), meta, rows)
-	for i := range got {
-		for j := range got[i] {
-			if got[i][j] != member1[i][j] {
-				t.Errorf("row %d genre %d: single model %g, member 1 %g", i, j, got[i][j], member1[i][j])
-			}
-		}
-	}
+	checkEqual(t, got, member1)
 }
 
 // checkEqual fails unless got and want are the same probabilities, bit

@@ -179,9 +179,7 @@ func (t *trainer) evaluate(ctx context.Context, split string) (probs, labels []f
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	for i := range probs {
-		probs[i] = (probs[i] + mp[i]) * 0.5
-	}
+	meanMirror(probs, mp)
 	return probs, labels, loss, nil
 }
 
